@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# Boots the lab machine once for one command (lab_boot_run) and turns what
+# happened into an exit status: CMD's own, 124 on timeout, 125 on a lab failure.
+
+# Fills LAB_QEMU_ARGS.
+lab_qemu_args() {
+    local kernel_cmdline="console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 rdinit=/init"
+    LAB_QEMU_ARGS=(
+        -accel tcg,thread=multi -cpu max
+        -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on
+        -smp "$LAB_CPUS" -m "$LAB_MEM"
+        -nodefaults -display none -no-reboot -no-user-config
+        -kernel "$LAB_CACHE_KDIR/vmlinuz" -initrd "$LAB_INITRD" -append "$kernel_cmdline"
+        -serial "file:$LAB_RUN/console.log"
+        -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+        -virtfs "local,path=$LAB_RUN/ctl,mount_tag=labctl,security_model=none"
+        -device virtio-serial-pci,id=vser
+        -chardev "file,id=cout,path=$LAB_RUN/stdout.fifo,append=on"
+        -device virtserialport,bus=vser.0,chardev=cout,name=evr.stdout
+        -chardev "file,id=cerr,path=$LAB_RUN/stderr.fifo,append=on"
+        -device virtserialport,bus=vser.0,chardev=cerr,name=evr.stderr
+    )
+    [ -n "$LAB_OUT" ] && LAB_QEMU_ARGS+=(-virtfs "local,path=$LAB_OUT,mount_tag=labout,security_model=none")
+    # NICs cabled in pairs: each pair shares a two-port QEMU hub, i.e. a cable.
+    local i
+    for ((i = 0; i < LAB_NICS; i++)); do
+        LAB_QEMU_ARGS+=(-netdev "hubport,id=nic$i,hubid=$((i / 2))" -device "e1000e,netdev=nic$i,mac=52:54:00:12:34:$(printf %02x $((i + 16)))")
+    done
+    # nvme PFs with SR-IOV, each behind its own root port (VFs need ARI room).
+    for ((i = 0; i < LAB_NVME; i++)); do
+        LAB_QEMU_ARGS+=(-device "pcie-root-port,id=rp$i,slot=$((i + 1)),chassis=$((i + 1))"
+            -device "nvme-subsys,id=nvmesub$i"
+            -device "nvme,serial=evrlab$i,subsys=nvmesub$i,bus=rp$i,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4,max_ioqpairs=10,msix_qsize=8")
+    done
+}
+
+lab_write_cmd() {
+    local f=$LAB_RUN/ctl/cmd kv
+    {
+        echo "cd $(printf %q "$PWD") 2>/dev/null || cd /"
+        echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp EVR_LAB=1"
+        [ -n "$LAB_OUT" ] && echo "export EVR_LAB_OUT=/run/evr-lab/out"
+        for kv in "${LAB_ENV[@]}"; do
+            echo "export ${kv%%=*}=$(printf %q "${kv#*=}")"
+        done
+        printf 'exec'
+        printf ' %q' "${LAB_CMD[@]}"
+        printf '\n'
+    } >"$f"
+}
+
+lab_boot_run() {
+    local qemu=${EVR_LAB_QEMU:-qemu-system-x86_64} rc t0 tail_pid="" out_pid err_pid
+    command -v "$qemu" >/dev/null || die "$qemu not found: apt-get install qemu-system-x86"
+    [ "$(id -u)" -eq 0 ] || die "the lab exports the host root over 9p and needs root"
+    LAB_RUN=$(mktemp -d /tmp/evr-lab.XXXXXX)
+    # shellcheck disable=SC2064
+    trap "rm -rf '$LAB_RUN'" EXIT
+    mkdir -p "$LAB_RUN/ctl"
+    lab_write_cmd
+    lab_qemu_args
+    mkfifo "$LAB_RUN/stdout.fifo" "$LAB_RUN/stderr.fifo"
+    : >"$LAB_RUN/console.log"
+    cat "$LAB_RUN/stdout.fifo" &
+    out_pid=$!
+    cat "$LAB_RUN/stderr.fifo" >&2 &
+    err_pid=$!
+    if [ "$LAB_VERBOSE" = 1 ]; then
+        tail -n +1 -F "$LAB_RUN/console.log" >&2 2>/dev/null &
+        tail_pid=$!
+    fi
+    t0=$(date +%s.%N)
+    set +e
+    timeout --kill-after=5 "$LAB_TIMEOUT" "$qemu" "${LAB_QEMU_ARGS[@]}" </dev/null 2>"$LAB_RUN/qemu.err"
+    rc=$?
+    set -e
+    # QEMU may have died before opening a fifo; unblock the readers then.
+    exec 7<>"$LAB_RUN/stdout.fifo" 8<>"$LAB_RUN/stderr.fifo"
+    exec 7>&- 8>&-
+    wait "$out_pid" "$err_pid" 2>/dev/null || true
+    [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
+    [ -n "$LAB_BOOT_LOG" ] && cp "$LAB_RUN/console.log" "$LAB_BOOT_LOG"
+    LAB_SECONDS=$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo "?")
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "evr-lab: the lab did not finish within ${LAB_TIMEOUT}s; its console ended with:" >&2
+        tail -n 20 "$LAB_RUN/console.log" | sed 's/^/  | /' >&2
+        exit 124
+    fi
+    if [ ! -s "$LAB_RUN/ctl/status" ]; then
+        echo "evr-lab: the lab stopped (qemu exit $rc) before the command reported a status" >&2
+        [ -s "$LAB_RUN/qemu.err" ] && sed 's/^/  qemu: /' "$LAB_RUN/qemu.err" >&2
+        tail -n 20 "$LAB_RUN/console.log" | sed 's/^/  | /' >&2
+        exit 125
+    fi
+    rc=$(cat "$LAB_RUN/ctl/status")
+    [[ "$rc" =~ ^[0-9]+$ ]] || die "the lab reported a malformed status '$rc'"
+    exit "$rc"
+}
