@@ -140,8 +140,6 @@ lab_build_initrd() {
         die "cannot pack the initramfs"
     mv "$out.tmp" "$out"
     rm -rf "$stage"
-    # Older initramfs builds of this kernel are dead weight now.
-    find "$kdir" -maxdepth 1 -name 'initrd-*.gz' ! -name "initrd-$hash.gz" -delete
 }
 
 file_is_static() {
