@@ -133,8 +133,7 @@ int evr_slice_overlaps(const struct evr_slice *a, const struct evr_slice *b)
     return spans_overlap(a->first, a->last, b->first, b->last);
 }
 
-int evr_slice_list_parse(const char *text, struct evr_slice_list *out,
-                         struct evr_parse_error *err)
+int evr_slice_list_parse(const char *text, struct evr_slice_list *out, struct evr_parse_error *err)
 {
     struct cursor c = {.text = text, .p = text, .err = err};
 

@@ -13,11 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EVR_PORT_MAX     1023u /* highest port number accepted */
-#define EVR_VLAN_MIN     1u    /* 0 means priority-tagged, not a VLAN */
-#define EVR_VLAN_MAX     4094u /* 4095 is reserved by 802.1Q */
-#define EVR_VF_MAX       255u  /* highest VF index accepted */
-#define EVR_SLICE_LIST_MAX 64u /* items in one list */
+#define EVR_PORT_MAX       1023u /* highest port number accepted */
+#define EVR_VLAN_MIN       1u    /* 0 means priority-tagged, not a VLAN */
+#define EVR_VLAN_MAX       4094u /* 4095 is reserved by 802.1Q */
+#define EVR_VF_MAX         255u  /* highest VF index accepted */
+#define EVR_SLICE_LIST_MAX 64u   /* items in one list */
 
 enum evr_slice_kind {
     EVR_SLICE_PORT, /* whole ports port_first..port_last */
@@ -47,8 +47,7 @@ struct evr_parse_error {
 int evr_slice_parse(const char *text, struct evr_slice *out, struct evr_parse_error *err);
 
 /* Parses a comma-separated list and rejects overlapping items. */
-int evr_slice_list_parse(const char *text, struct evr_slice_list *out,
-                         struct evr_parse_error *err);
+int evr_slice_list_parse(const char *text, struct evr_slice_list *out, struct evr_parse_error *err);
 
 /* Whether two slices claim any common port, VLAN or VF. A whole port
  * overlaps every VLAN and VF slice of that port. */

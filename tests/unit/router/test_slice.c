@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "slice.h"
@@ -63,23 +64,23 @@ struct bad_case {
 static void rejects_bad_slices_with_position_and_reason(void **state)
 {
     static const struct bad_case cases[] = {
-        {"", 0, "expected 'port'"},
-        {"eth0", 0, "expected 'port'"},
-        {"port", 4, "expected a port number"},
-        {"port7-3", 4, "port range 7-3 is reversed"},
-        {"port01", 4, "leading zero"},
-        {"port1024", 4, "above 1023"},
-        {"port8.0", 6, "VLAN number is below 1"},
-        {"port8.4095", 6, "VLAN number is above 4094"},
-        {"port8.200-100", 6, "VLAN range 200-100 is reversed"},
-        {"port8.", 6, "expected a VLAN number"},
-        {"port0-3.100", 0, "applies to one port, not to ports 0-3"},
-        {"port2/vf", 8, "expected a VF number"},
-        {"port2/vx1", 6, "expected 'vf'"},
-        {"port2/vf256", 8, "VF number is above 255"},
-        {"port2 ", 5, "unexpected ' '"},
-        {"port2-", 6, "expected a port number"},
-        {"port99999999999", 4, "above 1023"},
+            {"", 0, "expected 'port'"},
+            {"eth0", 0, "expected 'port'"},
+            {"port", 4, "expected a port number"},
+            {"port7-3", 4, "port range 7-3 is reversed"},
+            {"port01", 4, "leading zero"},
+            {"port1024", 4, "above 1023"},
+            {"port8.0", 6, "VLAN number is below 1"},
+            {"port8.4095", 6, "VLAN number is above 4094"},
+            {"port8.200-100", 6, "VLAN range 200-100 is reversed"},
+            {"port8.", 6, "expected a VLAN number"},
+            {"port0-3.100", 0, "applies to one port, not to ports 0-3"},
+            {"port2/vf", 8, "expected a VF number"},
+            {"port2/vx1", 6, "expected 'vf'"},
+            {"port2/vf256", 8, "VF number is above 255"},
+            {"port2 ", 5, "unexpected ' '"},
+            {"port2-", 6, "expected a port number"},
+            {"port99999999999", 4, "above 1023"},
     };
     (void)state;
 
@@ -141,8 +142,8 @@ static void list_length_is_bounded(void **state)
 
 static void formats_canonically(void **state)
 {
-    static const char *const texts[] = {"port0-7", "port3", "port8.100-199", "port8.7",
-                                        "port2/vf0-3", "port2/vf5"};
+    static const char *const texts[] = {"port0-7", "port3",       "port8.100-199",
+                                        "port8.7", "port2/vf0-3", "port2/vf5"};
     (void)state;
 
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -169,13 +170,13 @@ static void formats_canonically(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parses_whole_port_ranges),
-        cmocka_unit_test(parses_vlan_ranges),
-        cmocka_unit_test(parses_vf_ranges),
-        cmocka_unit_test(rejects_bad_slices_with_position_and_reason),
-        cmocka_unit_test(parses_lists_and_rejects_overlaps),
-        cmocka_unit_test(list_length_is_bounded),
-        cmocka_unit_test(formats_canonically),
+            cmocka_unit_test(parses_whole_port_ranges),
+            cmocka_unit_test(parses_vlan_ranges),
+            cmocka_unit_test(parses_vf_ranges),
+            cmocka_unit_test(rejects_bad_slices_with_position_and_reason),
+            cmocka_unit_test(parses_lists_and_rejects_overlaps),
+            cmocka_unit_test(list_length_is_bounded),
+            cmocka_unit_test(formats_canonically),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
