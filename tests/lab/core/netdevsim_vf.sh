@@ -18,12 +18,12 @@ ports=$(ls "$dev/net" | wc -l)
 echo 4 >"$dev/sriov_numvfs" || fail "sriov_numvfs 4 refused"
 [ "$(cat "$dev/sriov_numvfs")" = 4 ] || fail "sriov_numvfs reads $(cat "$dev/sriov_numvfs")"
 
-# The port whose phys_port_name is p0 carries the VFs' settings.
+# The PF port lists the VFs (netdevsim names its first port p1).
 port0=""
 for n in "$dev"/net/*; do
-    [ "$(cat "$n/phys_port_name" 2>/dev/null)" = p0 ] && port0=${n##*/}
+    ip link show "${n##*/}" | grep -qE '^ +vf 3 ' && port0=${n##*/} && break
 done
-[ -n "$port0" ] || fail "no port p0 in netdevsim$id"
+[ -n "$port0" ] || fail "no port of netdevsim$id lists VFs 0-3"
 ip link set "$port0" vf 2 mac 02:00:00:00:00:22 vlan 100 qos 3 ||
     fail "setting VF 2 MAC and VLAN over netlink failed"
 line=$(ip link show "$port0" | grep -E '^ +vf 2 ' || true)
