@@ -34,6 +34,20 @@ lab_qemu_args() {
     done
 }
 
+# Host /tmp trees the command needs: the one holding the current directory and
+# any holding an absolute argument. Written for guest-init, one name a line.
+lab_write_tmp_shares() {
+    local p
+    for p in "$PWD" "${LAB_CMD[@]}"; do
+        case "$p" in
+        /tmp/?*)
+            p=${p#/tmp/}
+            echo "${p%%/*}"
+            ;;
+        esac
+    done | sort -u >"$LAB_RUN/ctl/tmp-shares"
+}
+
 lab_write_cmd() {
     local f=$LAB_RUN/ctl/cmd kv
     {
@@ -58,6 +72,7 @@ lab_boot_run() {
     trap "rm -rf '$LAB_RUN'" EXIT
     mkdir -p "$LAB_RUN/ctl"
     lab_write_cmd
+    lab_write_tmp_shares
     lab_qemu_args
     mkfifo "$LAB_RUN/stdout.fifo" "$LAB_RUN/stderr.fifo"
     : >"$LAB_RUN/console.log"
