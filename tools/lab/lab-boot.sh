@@ -26,6 +26,12 @@ lab_qemu_args() {
     for ((i = 0; i < LAB_NICS; i++)); do
         LAB_QEMU_ARGS+=(-netdev "hubport,id=nic$i,hubid=$((i / 2))" -device "e1000e,netdev=nic$i,mac=52:54:00:12:34:$(printf %02x $((i + 16)))")
     done
+    # NICs cabled to host taps, after the paired ones.
+    local tap
+    for tap in "${LAB_TAPS[@]}"; do
+        LAB_QEMU_ARGS+=(-netdev "tap,id=nic$i,ifname=$tap,script=no,downscript=no" -device "e1000e,netdev=nic$i,mac=52:54:00:12:34:$(printf %02x $((i + 16)))")
+        i=$((i + 1))
+    done
     # nvme PFs with SR-IOV, each behind its own root port (VFs need ARI room).
     for ((i = 0; i < LAB_NVME; i++)); do
         LAB_QEMU_ARGS+=(-device "pcie-root-port,id=rp$i,slot=$((i + 1)),chassis=$((i + 1))"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The evr-lab contract, from the outside: CMD's status comes back, stdout and
+# stderr stay apart, arguments and -e values survive quoting, the current
+# directory carries over, --out is writable, a tap NIC reaches a host test
+# host, and a hung command ends in 124 within the timeout instead of a hang.
+set -euo pipefail
+LAB=$1
+fail() { echo "lab_contract: $*" >&2; exit 1; }
+work=$(mktemp -d)
+ns=evrlab-host$$
+trap 'rm -rf "$work"; ip netns del $ns 2>/dev/null || true' EXIT
+cd "$work"
+
+set +e
+"$LAB" run --nics 0 --out "$work/out" -e 'GREETING=hello  world' -- \
+    bash -c 'echo "out:$GREETING:$1:$PWD"; echo err >&2; echo kept >"$EVR_LAB_OUT/f"; [ -c /dev/kvm ] && exit 7' \
+    _ 'a b' >"$work/stdout" 2>"$work/stderr"
+rc=$?
+set -e
+[ "$rc" -eq 7 ] || fail "status $rc, expected the command's 7 (stderr: $(cat "$work/stderr"))"
+[ "$(cat "$work/stdout")" = "out:hello  world:a b:$work" ] || fail "stdout was '$(cat "$work/stdout")'"
+grep -qx err "$work/stderr" || fail "stderr lacks the command's 'err': '$(cat "$work/stderr")'"
+grep -q out: "$work/stderr" && fail "stdout leaked into stderr"
+[ "$(cat "$work/out/f" 2>/dev/null)" = kept ] || fail "--out did not carry a file back"
+echo "lab_contract: status, stdout/stderr, quoting, cwd and --out hold"
+
+set +e
+start=$(date +%s)
+"$LAB" run --nics 0 --timeout 15 -- sleep 600 >/dev/null 2>"$work/stderr"
+rc=$?
+set -e
+[ "$rc" -eq 124 ] || fail "a hung command gave status $rc, expected 124"
+grep -q "did not finish within 15s" "$work/stderr" || fail "no timeout message: $(cat "$work/stderr")"
+echo "lab_contract: a hung command ends with 124 after $(($(date +%s) - start)) s (limit 15 s)"
+
+set +e
+"$LAB" run --nics 0 --bogus -- true 2>"$work/stderr"
+rc=$?
+set -e
+[ "$rc" -eq 125 ] && grep -q "unknown option '--bogus'" "$work/stderr" || fail "a bad option gave $rc: $(cat "$work/stderr")"
+echo "lab_contract: a bad option is refused by name with 125"
+
+# A tap NIC reaches a test host: QEMU creates evrlabt<pid> on the host, this
+# script moves it into a network namespace of its own, and the lab pings it.
+tap=evrlabt$(($$ % 100000))
+ip netns add "$ns"
+(
+    for _ in $(seq 600); do
+        if ip link set "$tap" netns "$ns" 2>/dev/null; then
+            ip -n "$ns" addr add 10.199.0.1/24 dev "$tap"
+            ip -n "$ns" link set "$tap" up
+            exit 0
+        fi
+        sleep 0.1
+    done
+) &
+mover=$!
+set +e
+"$LAB" run --nics 0 --tap "$tap" -- bash -c '
+    dev=$(ls /sys/class/net | grep "^eth" | head -n1)
+    ip addr add 10.199.0.2/24 dev "$dev" && ip link set "$dev" up || exit 3
+    for i in $(seq 60); do ping -c1 -W1 10.199.0.1 >/dev/null 2>&1 && { echo "ping ok after $i tries"; exit 0; }; done
+    exit 4' >"$work/stdout" 2>"$work/stderr"
+rc=$?
+set -e
+wait "$mover" || fail "the tap $tap never appeared on the host"
+[ "$rc" -eq 0 ] || fail "the lab could not ping the test host through --tap (status $rc): $(cat "$work/stderr")"
+echo "lab_contract: --tap NIC reaches a test host in a netns ($(cat "$work/stdout"))"
