@@ -172,8 +172,7 @@ static void from_vm(const struct vs_tables *t, const struct vs_port_entry *in, c
 void vs_classify(const struct vs_tables *t, uint16_t in_port, const uint8_t *frame, uint32_t len,
                  struct vs_verdict *v)
 {
-    v->slice = VS_NONE;
-    v->vlan = 0;
+    *v = (struct vs_verdict){.slice = VS_NONE};
     if (len < ETH_HLEN) {
         drop(v, VS_DROP_RUNT, VS_NONE);
         return;
