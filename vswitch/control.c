@@ -51,7 +51,7 @@ static int apply(struct vs_control *c, const struct vs_request *req, struct vs_e
         struct vs_port *p = &next->ports[idx];
         if (vs_port_open(p->devargs, c->dp->n_workers, c->pool, &p->dpdk_id, &p->n_rxq, err) < 0)
             goto out;
-        p->link_up = vs_port_link_up(p->dpdk_id);
+        p->link_up = vs_port_link_up(p->dpdk_id, p->devargs) == 1;
         vs_counters_sum_port(c->dp->counters, c->dp->n_workers, p->dpdk_id,
                              &c->base.ports[p->dpdk_id]);
         if (publish(c, next, err) < 0) {
@@ -285,7 +285,7 @@ static void watch_links(struct vs_control *c)
         const struct vs_port *p = &c->cfg.ports[i];
         if (!p->used || p->role != VS_ROLE_WIRE)
             continue;
-        bool up = vs_port_link_up(p->dpdk_id) == 1;
+        bool up = vs_port_link_up(p->dpdk_id, p->devargs) == 1;
         if (up == p->link_up)
             continue;
         if (!next) {

@@ -140,8 +140,38 @@ void vs_port_close(uint16_t port_id)
     detach(port_id);
 }
 
-int vs_port_link_up(uint16_t port_id)
+static int netdev_carrier(const char *devargs)
 {
+    const char *iface = strstr(devargs, ",iface=");
+    if (!iface)
+        return -1;
+    iface += strlen(",iface=");
+    size_t n = strcspn(iface, ",");
+    char path[128];
+    if (n == 0 || n >= 64 || memchr(iface, '/', n))
+        return -1;
+    snprintf(path, sizeof(path), "/sys/class/net/%.*s/carrier", (int)n, iface);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0; /* the netdev is gone or down: no carrier to read */
+    int c = fgetc(f);
+    fclose(f);
+    return c == '1';
+}
+
+int vs_port_link_up(uint16_t port_id, const char *devargs)
+{
+    static const char *const netdev_pmds[] = {"net_af_packet", "net_af_xdp", "net_pcap"};
+    struct rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port_id, &info) == 0 && info.driver_name) {
+        for (size_t i = 0; i < sizeof(netdev_pmds) / sizeof(netdev_pmds[0]); i++) {
+            if (strcmp(info.driver_name, netdev_pmds[i]) != 0)
+                continue;
+            int carrier = netdev_carrier(devargs);
+            if (carrier >= 0)
+                return carrier;
+        }
+    }
     struct rte_eth_link link;
     if (rte_eth_link_get_nowait(port_id, &link) != 0)
         return 1;

@@ -16,7 +16,9 @@ struct rte_mempool;
 int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *pool,
                  uint16_t *port_id, uint16_t *n_rxq, struct vs_error *err);
 void vs_port_close(uint16_t port_id);
-/* Link state as the device reports it; 1 up, 0 down. */
-int vs_port_link_up(uint16_t port_id);
+/* Link state; 1 up, 0 down. The PMDs over a kernel netdev (af_packet,
+ * af_xdp, pcap) report "up" whatever the netdev does, so for them it is the
+ * carrier of the netdev named by the devargs' iface=. */
+int vs_port_link_up(uint16_t port_id, const char *devargs);
 
 #endif
