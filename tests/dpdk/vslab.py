@@ -1,0 +1,281 @@
+"""Test bench for evr-vswitch on the host: veth pairs whose outer ends live
+in a network namespace made for the test, the vswitch on the inner ends
+(net_af_packet), AF_PACKET sockets on the outer ends to send and receive,
+and a client for the control socket. Everything is removed on exit, also
+when a test fails or is interrupted."""
+
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+CLONE_NEWNET = 0x40000000
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
+TP_STATUS_VLAN_VALID = 1 << 4
+ETH_P_ALL = 0x0003
+SO_RCVBUFFORCE = 33
+PACKET_STATISTICS = 6
+MAGIC = b"EVRT"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def run(*cmd, check=True):
+    return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(77)
+
+
+def frame(vlan, stream, seq, src_ip=0x0A000001, sport=1000, mac_src=1):
+    """A 64-byte UDP/IPv4 frame (60 on the wire without FCS; more when tagged)
+    carrying MAGIC, a stream id and a sequence number."""
+    eth = bytes([2, 0, 0, 0, 0, 0x10, 2, 0, 0, 0, 0, mac_src])
+    if vlan is not None:
+        eth += struct.pack("!HH", 0x8100, vlan)
+    eth += b"\x08\x00"
+    payload = MAGIC + struct.pack("!HI", stream, seq)
+    udp = struct.pack("!HHHH", sport, 4789, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     struct.pack("!I", src_ip), bytes([10, 0, 0, 2]))
+    pkt = eth + ip + udp
+    return pkt + bytes(max(0, 60 + (4 if vlan is not None else 0) - len(pkt)))
+
+
+def parse(data, aux_vlan):
+    """(vlan or None, stream, seq) of a test frame, or None for other frames.
+    The kernel hands VLAN tags of received frames over out of band (auxdata)."""
+    off = 12
+    vlan = aux_vlan
+    if data[off:off + 2] == b"\x81\x00":
+        vlan = struct.unpack("!H", data[off + 2:off + 4])[0] & 0xFFF
+        off += 4
+    if data[off:off + 2] != b"\x08\x00":
+        return None
+    p = off + 2 + 20 + 8
+    if data[p:p + 4] != MAGIC:
+        return None
+    stream, seq = struct.unpack("!HI", data[p + 4:p + 10])
+    return vlan, stream, seq
+
+
+class Endpoint:
+    """An AF_PACKET socket on the outer end of a veth (inside the namespace)."""
+
+    def __init__(self, sock, name):
+        self.sock = sock
+        self.name = name
+
+    def send(self, data):
+        while True:
+            try:
+                self.sock.send(data)
+                return
+            except BlockingIOError:
+                select.select([], [self.sock], [], 0.1)
+            except OSError as e:
+                if e.errno == 105:  # ENOBUFS: the device queue is full for a moment
+                    time.sleep(0.0005)
+                    continue
+                raise
+
+    def recv_all(self, quiet=0.3, limit=30.0):
+        """Test frames received until nothing came for `quiet` seconds."""
+        got = []
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.sock], [], [], quiet)
+            if not r:
+                break
+            while True:
+                try:
+                    data, anc, _, _ = self.sock.recvmsg(2048, socket.CMSG_SPACE(20), socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+                except OSError as e:
+                    if e.errno == 100:  # ENETDOWN: this end's link is down, it gets nothing
+                        return got
+                    raise
+                aux_vlan = None
+                for level, typ, cdata in anc:
+                    if level == SOL_PACKET and typ == PACKET_AUXDATA:
+                        status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", cdata[:20])
+                        if status & TP_STATUS_VLAN_VALID:
+                            aux_vlan = tci & 0xFFF
+                f = parse(data, aux_vlan)
+                if f:
+                    got.append(f)
+        return got
+
+    def kernel_drops(self):
+        """Frames the kernel dropped because this socket's buffer was full
+        (reading resets the count)."""
+        packets, drops = struct.unpack("II", self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+        return drops
+
+    def drain(self):
+        self.recv_all(quiet=0.05)
+
+
+class Bench:
+    def __init__(self, links, workers=1, name="split"):
+        if os.geteuid() != 0:
+            skip("needs root (network namespaces, veth, DPDK)")
+        self.binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("EVR_VSWITCH")
+        if not self.binary:
+            raise SystemExit("usage: test.py PATH-TO-evr-vswitch (or set EVR_VSWITCH)")
+        self.bad_exit = None
+        tag = f"{os.getpid() % 100000}"
+        self.ns = f"evrt-{name}-{tag}"
+        self.prefix = f"evrt{tag}"
+        self.links = links
+        self.ifnames = {}
+        self.ends = {}
+        self.proc = None
+        self.tmp = tempfile.TemporaryDirectory(prefix="evr-vswitch-test-")
+        self.sock_path = os.path.join(self.tmp.name, "control.sock")
+        self.log_path = os.path.join(self.tmp.name, "vswitch.log")
+        self.workers = workers
+        self.ctl = None
+        self.ctl_file = None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, frame_):
+        raise SystemExit(f"signal {signum}")
+
+    def __enter__(self):
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        if exc_type is None and self.bad_exit is not None:
+            raise AssertionError(f"evr-vswitch exited with status {self.bad_exit} "
+                                 "(sanitizer report or error above)")
+        return False
+
+    def _setup(self):
+        run("ip", "netns", "add", self.ns)
+        run("ip", "netns", "exec", self.ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1")
+        for i, link in enumerate(self.links):
+            inner = f"ev{self.prefix[4:]}i{i}"
+            outer = f"ev{self.prefix[4:]}o{i}"
+            run("ip", "link", "add", inner, "type", "veth", "peer", "name", outer, "netns", self.ns)
+            run("sysctl", "-qw", f"net.ipv6.conf.{inner}.disable_ipv6=1")
+            run("ip", "link", "set", inner, "up")
+            run("ip", "netns", "exec", self.ns, "ip", "link", "set", outer, "up")
+            self.ifnames[link] = (inner, outer)
+        self._open_endpoints()
+        self._start_vswitch()
+
+    def _open_endpoints(self):
+        root = os.open("/proc/self/ns/net", os.O_RDONLY)
+        target = os.open(f"/run/netns/{self.ns}", os.O_RDONLY)
+        try:
+            if _libc.setns(target, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+            for link, (_, outer) in self.ifnames.items():
+                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+                s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+                s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+                s.bind((outer, 0))
+                s.setblocking(False)
+                self.ends[link] = Endpoint(s, link)
+        finally:
+            if _libc.setns(root, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back")
+            os.close(root)
+            os.close(target)
+
+    def _start_vswitch(self):
+        lcores = ",".join(str(i) for i in range(self.workers + 1))
+        cmd = [self.binary, "--no-huge", "-m", "256", "-l", lcores, "--main-lcore", "0",
+               "--no-pci", "--file-prefix", self.prefix, "--log-level", "*:warning",
+               "--", "--control", self.sock_path, "--mbufs", "4095", "--idle-sleep-us", "100"]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.sock_path):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"evr-vswitch did not start:\n{open(self.log_path).read()}")
+            time.sleep(0.05)
+        mode = os.stat(self.sock_path).st_mode & 0o777
+        if mode != 0o600:
+            raise SystemExit(f"control socket mode is {mode:o}, not 600")
+        self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.ctl.connect(self.sock_path)
+        self.ctl_file = self.ctl.makefile("rw")
+
+    def request(self, **req):
+        self.ctl_file.write(json.dumps(req) + "\n")
+        self.ctl_file.flush()
+        line = self.ctl_file.readline()
+        if not line:
+            raise SystemExit(f"evr-vswitch closed the control socket:\n{open(self.log_path).read()}")
+        return json.loads(line)
+
+    def ok(self, **req):
+        reply = self.request(**req)
+        if not reply.get("ok"):
+            raise AssertionError(f"{req} failed: {reply}")
+        return reply
+
+    def add_port(self, link, role, qpairs=1):
+        inner = self.ifnames[link][0]
+        n = list(self.ifnames).index(link)
+        devargs = f"net_af_packet{n},iface={inner},qpairs={qpairs}"
+        return self.ok(op="port-add", name=link, devargs=devargs, role=role)
+
+    def set_link(self, link, up):
+        outer = self.ifnames[link][1]
+        run("ip", "netns", "exec", self.ns, "ip", "link", "set", outer, "up" if up else "down")
+
+    def stats(self):
+        return self.ok(op="stats")["stats"]
+
+    def close(self):
+        if self.ctl_file:
+            try:
+                self.ctl_file.close()
+                self.ctl.close()
+            except OSError:
+                pass
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.returncode not in (0, None):
+            print(f"evr-vswitch exited with {self.proc.returncode}:\n{open(self.log_path).read()}")
+            self.bad_exit = self.proc.returncode
+        for e in self.ends.values():
+            e.sock.close()
+        for inner, _ in self.ifnames.values():
+            run("ip", "link", "del", inner, check=False)
+        run("ip", "netns", "del", self.ns, check=False)
+        self.tmp.cleanup()
+
+
+def expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    print(f"ok: {what}")

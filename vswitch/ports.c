@@ -1,0 +1,179 @@
+/* DPDK port lifecycle for the vswitch. */
+#include "ports.h"
+
+#include <errno.h>
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tables.h"
+
+#define RX_DESC 1024u
+#define TX_DESC 1024u
+
+static void device_name(const char *devargs, char *out, size_t size)
+{
+    size_t n = strcspn(devargs, ",");
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, devargs, n);
+    out[n] = '\0';
+}
+
+static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool, uint16_t *n_rxq,
+                     struct vs_error *err)
+{
+    struct rte_eth_dev_info info;
+    int rc = rte_eth_dev_info_get(port, &info);
+    if (rc != 0) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': cannot query device: %s",
+                 strerror(-rc));
+        return -1;
+    }
+    if (info.max_tx_queues < n_workers) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "field 'devargs': the device has %u transmit queues and the vswitch runs %u "
+                 "workers (for net_af_packet add qpairs=%u)",
+                 info.max_tx_queues, n_workers, n_workers);
+        return -1;
+    }
+    uint16_t rxq = info.max_rx_queues < VS_RXQ_MAX ? info.max_rx_queues : VS_RXQ_MAX;
+    if (rxq == 0) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': the device has no receive queue");
+        return -1;
+    }
+    struct rte_eth_conf conf;
+    memset(&conf, 0, sizeof(conf));
+    if (rxq > 1 && info.flow_type_rss_offloads) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf =
+                info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    }
+    rc = rte_eth_dev_configure(port, rxq, (uint16_t)n_workers, &conf);
+    if (rc != 0) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': configure failed: %s",
+                 strerror(-rc));
+        return -1;
+    }
+    uint16_t nb_rxd = RX_DESC, nb_txd = TX_DESC;
+    rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
+    int socket = rte_eth_dev_socket_id(port);
+    for (uint16_t q = 0; q < rxq; q++) {
+        rc = rte_eth_rx_queue_setup(port, q, nb_rxd, (unsigned)socket, NULL, pool);
+        if (rc != 0) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "field 'devargs': receive queue %u setup failed: %s", q, strerror(-rc));
+            return -1;
+        }
+    }
+    for (uint16_t q = 0; q < n_workers; q++) {
+        rc = rte_eth_tx_queue_setup(port, q, nb_txd, (unsigned)socket, NULL);
+        if (rc != 0) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "field 'devargs': transmit queue %u setup failed: %s", q, strerror(-rc));
+            return -1;
+        }
+    }
+    /* Promiscuous: slices carry frames for the VMs' MACs, not the port's. */
+    rc = rte_eth_promiscuous_enable(port);
+    if (rc != 0 && rc != -ENOTSUP) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': promiscuous mode failed: %s",
+                 strerror(-rc));
+        return -1;
+    }
+    rc = rte_eth_dev_start(port);
+    if (rc != 0) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': start failed: %s", strerror(-rc));
+        return -1;
+    }
+    *n_rxq = rxq;
+    return 0;
+}
+
+static void detach(uint16_t port)
+{
+    struct rte_eth_dev_info info;
+    struct rte_device *dev = NULL;
+    if (rte_eth_dev_info_get(port, &info) == 0)
+        dev = info.device;
+    rte_eth_dev_close(port);
+    if (dev)
+        rte_dev_remove(dev);
+}
+
+int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *pool,
+                 uint16_t *port_id, uint16_t *n_rxq, struct vs_error *err)
+{
+    char name[RTE_DEV_NAME_MAX_LEN];
+    device_name(devargs, name, sizeof(name));
+    int rc = rte_dev_probe(devargs);
+    if (rc != 0) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': cannot probe '%s': %s", devargs,
+                 rc == -EEXIST ? "the device is already in use" : strerror(-rc));
+        return -1;
+    }
+    uint16_t port;
+    if (rte_eth_dev_get_port_by_name(name, &port) != 0) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "field 'devargs': '%s' probed but no ethdev is named '%s'", devargs, name);
+        return -1;
+    }
+    if (port >= VS_DPDK_PORT_MAX) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': DPDK port id %u is too high", port);
+        detach(port);
+        return -1;
+    }
+    if (configure(port, n_workers, pool, n_rxq, err) != 0) {
+        detach(port);
+        return -1;
+    }
+    *port_id = port;
+    return 0;
+}
+
+void vs_port_close(uint16_t port_id)
+{
+    rte_eth_dev_stop(port_id);
+    detach(port_id);
+}
+
+static int netdev_carrier(const char *devargs)
+{
+    const char *iface = strstr(devargs, ",iface=");
+    if (!iface)
+        return -1;
+    iface += strlen(",iface=");
+    size_t n = strcspn(iface, ",");
+    char path[128];
+    if (n == 0 || n >= 64 || memchr(iface, '/', n))
+        return -1;
+    snprintf(path, sizeof(path), "/sys/class/net/%.*s/carrier", (int)n, iface);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0; /* the netdev is gone or down: no carrier to read */
+    int c = fgetc(f);
+    fclose(f);
+    return c == '1';
+}
+
+int vs_port_link_up(uint16_t port_id, const char *devargs)
+{
+    static const char *const netdev_pmds[] = {"net_af_packet", "net_af_xdp", "net_pcap"};
+    struct rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port_id, &info) == 0 && info.driver_name) {
+        for (size_t i = 0; i < sizeof(netdev_pmds) / sizeof(netdev_pmds[0]); i++) {
+            if (strcmp(info.driver_name, netdev_pmds[i]) != 0)
+                continue;
+            int carrier = netdev_carrier(devargs);
+            if (carrier >= 0)
+                return carrier;
+        }
+    }
+    struct rte_eth_link link;
+    if (rte_eth_link_get_nowait(port_id, &link) != 0)
+        return 1;
+    return link.link_status == RTE_ETH_LINK_UP;
+}

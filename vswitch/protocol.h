@@ -1,0 +1,54 @@
+/* The control protocol's JSON shapes: one request object per line in, one
+ * reply object per line out (man/evr-vswitch.8 lists them). Parsing is strict
+ * (unknown fields, wrong types and out-of-range values are errors that name
+ * the field) and separate from applying, so a request is either applied
+ * whole or not at all. */
+#ifndef EVR_VSWITCH_PROTOCOL_H
+#define EVR_VSWITCH_PROTOCOL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define VS_REQUEST_MAX 4096u /* bytes in one request line */
+
+enum vs_op {
+    VS_OP_PORT_ADD,
+    VS_OP_PORT_DEL,
+    VS_OP_PORT_SET,
+    VS_OP_SLICE_SET,
+    VS_OP_SLICE_DEL,
+    VS_OP_LAG_SET,
+    VS_OP_LAG_DEL,
+    VS_OP_STATS,
+    VS_OP_DUMP,
+};
+
+struct vs_request {
+    enum vs_op op;
+    char name[VS_NAME_MAX];
+    char devargs[VS_DEVARGS_MAX];
+    enum vs_port_role role;
+    bool admin_up;
+    char uplink[VS_NAME_MAX];
+    char vm[VS_NAME_MAX];
+    char members[VS_LAG_MEMBER_MAX][VS_NAME_MAX];
+    struct vs_slice_spec slice; /* its strings point into this struct */
+    struct vs_lag_spec lag;
+};
+
+/* Parses one request line. Returns 0, or -1 with err naming the field. */
+int vs_request_parse(const char *line, size_t len, struct vs_request *req, struct vs_error *err);
+
+/* Applies the config part of a parsed request (every op but stats and dump;
+ * port-add only declares the port). Returns the port index for port-add,
+ * 0 for the others, -1 with err when the config refuses it (cfg unchanged). */
+int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct vs_error *err);
+
+/* The declared config as the "dump" reply shows it. */
+json_t *vs_config_to_json(const struct vs_config *cfg);
+
+const char *vs_op_name(enum vs_op op);
+
+#endif

@@ -1,0 +1,114 @@
+/* The tables the worker lcores read: the declared config (config.h) compiled
+ * into flat, lookup-ready arrays. One set is immutable once published; the
+ * control thread builds a new set for every change, publishes it with one
+ * pointer store and frees the old set after an RCU grace period (datapath.h).
+ *
+ * vs_classify() is the whole forwarding decision for one frame; the worker
+ * applies it to mbufs, the unit tests apply it to byte arrays. */
+#ifndef EVR_VSWITCH_TABLES_H
+#define EVR_VSWITCH_TABLES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "lag.h"
+
+#define VS_DPDK_PORT_MAX 32u /* DPDK port ids the tables index (RTE_MAX_ETHPORTS) */
+#define VS_WORKER_MAX    16u
+#define VS_RXQ_MAX       8u    /* receive queues per port */
+#define VS_VLAN_SLOTS    4096u /* index 0: untagged and priority-tagged */
+
+enum vs_port_kind {
+    VS_KIND_NONE,
+    VS_KIND_WIRE,
+    VS_KIND_VM,
+};
+
+/* Why a frame was dropped; counted per port and, when known, per slice. */
+enum vs_drop {
+    VS_DROP_NO_SLICE,          /* from the wire: its VLAN belongs to no slice */
+    VS_DROP_VLAN_NOT_IN_SLICE, /* from a VM: its VLAN is not in the VM's slice */
+    VS_DROP_TAGGED_ON_ACCESS,  /* from a VM on an access slice: frame already tagged */
+    VS_DROP_NO_SLICE_ON_VM,    /* from a VM port that carries no slice */
+    VS_DROP_NO_MEMBER,         /* toward a LAG with no member up */
+    VS_DROP_RUNT,              /* shorter than an Ethernet header */
+    VS_DROP_TX_FULL,           /* the output queue did not take it */
+    VS_DROP_REASONS,
+};
+
+enum vs_action {
+    VS_ACT_FORWARD, /* as it is */
+    VS_ACT_POP,     /* remove the outer 802.1Q tag, then forward */
+    VS_ACT_PUSH,    /* insert an 802.1Q tag with .vlan, then forward */
+    VS_ACT_DROP,
+};
+
+struct vs_verdict {
+    uint8_t action; /* enum vs_action */
+    uint8_t drop;   /* enum vs_drop when action is VS_ACT_DROP */
+    uint8_t slice;  /* slice index, VS_NONE when the frame matched none */
+    uint16_t out_port;
+    uint16_t vlan;
+};
+
+struct vs_port_entry {
+    uint8_t kind;   /* enum vs_port_kind */
+    uint8_t uplink; /* wire: the uplink it belongs to (itself or its LAG) */
+    uint8_t slice;  /* vm: the slice it carries, or VS_NONE */
+    uint8_t index;  /* position in vs_config.ports */
+};
+
+struct vs_slice_entry {
+    bool used;
+    uint8_t mode; /* enum vs_slice_mode */
+    uint8_t uplink;
+    uint16_t access_vlan; /* access: VLAN pushed toward the wire, 0 for none */
+    uint16_t vm_port;
+};
+
+/* A wire port, or a LAG of wire ports: where slices are carved from. */
+struct vs_uplink_table {
+    uint16_t vlan_slot[VS_VLAN_SLOTS]; /* slice index + 1; 0 = no slice */
+    bool is_lag;
+    uint8_t hash; /* enum vs_lag_hash */
+    uint8_t n_members;
+    uint16_t member_port[VS_LAG_MEMBER_MAX];
+    uint8_t buckets[VS_LAG_BUCKETS];
+};
+
+struct vs_rxq {
+    uint16_t port;
+    uint16_t queue;
+};
+
+struct vs_worker_rx {
+    uint16_t n;
+    struct vs_rxq q[VS_PORT_MAX * VS_RXQ_MAX];
+};
+
+struct vs_tables {
+    uint64_t generation;
+    unsigned n_workers;
+    struct vs_port_entry ports[VS_DPDK_PORT_MAX];
+    struct vs_slice_entry slices[VS_SLICE_MAX];
+    uint8_t n_uplinks;
+    struct vs_uplink_table uplinks[VS_PORT_MAX];
+    struct vs_worker_rx rx[VS_WORKER_MAX];
+};
+
+/* Compiles a config (valid by construction: config.h's mutators keep it so)
+ * into a new table set. The queues of a port always go to the same workers
+ * ((port id + queue) mod workers), so adding or removing one port moves no
+ * other port's queues. Returns NULL when out of memory. */
+struct vs_tables *vs_tables_build(const struct vs_config *cfg, unsigned n_workers,
+                                  uint64_t generation);
+void vs_tables_free(struct vs_tables *t);
+
+/* The forwarding decision for one frame that arrived on in_port. */
+void vs_classify(const struct vs_tables *t, uint16_t in_port, const uint8_t *frame, uint32_t len,
+                 struct vs_verdict *v);
+
+const char *vs_drop_name(enum vs_drop d);
+
+#endif
