@@ -11,6 +11,22 @@
 
 #include "sysfs_io.h"
 
+/* Rewrites the label from the groups now in the container. */
+static void relabel(struct evr_vfio_container *c)
+{
+    size_t used;
+    unsigned i;
+
+    if (c->groups == 0) {
+        strcpy(c->label, "container (no groups)");
+        return;
+    }
+    used = (size_t)snprintf(c->label, sizeof(c->label), "container (groups");
+    for (i = 0; i < c->groups && used + 14 < sizeof(c->label); i++)
+        used += (size_t)snprintf(c->label + used, sizeof(c->label) - used, " %d", c->group_ids[i]);
+    snprintf(c->label + used, sizeof(c->label) - used, ")");
+}
+
 int evr_vfio_container_open(struct evr_vfio_container *c, const char *root,
                             struct evr_vfio_err *err)
 {
@@ -19,7 +35,7 @@ int evr_vfio_container_open(struct evr_vfio_container *c, const char *root,
 
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    strcpy(c->label, "container (no groups)");
+    relabel(c);
     if (evr_path(path, sizeof(path), root, "/dev/vfio/vfio"))
         return evr_vfio_fail(err, "VFIO container: path is too long");
     c->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -45,16 +61,8 @@ void evr_vfio_container_close(struct evr_vfio_container *c)
         close(c->fd);
     c->fd = -1;
     c->iommu_set = 0;
-}
-
-static void label_add_group(struct evr_vfio_container *c, int group)
-{
-    size_t used;
-
-    if (strcmp(c->label, "container (no groups)") == 0)
-        snprintf(c->label, sizeof(c->label), "container (groups %d)", group);
-    else if ((used = strlen(c->label)) + 12 < sizeof(c->label))
-        snprintf(c->label + used - 1, sizeof(c->label) - used + 1, " %d)", group);
+    c->groups = 0;
+    relabel(c);
 }
 
 int evr_vfio_group_open(struct evr_vfio_container *c, const char *root, int group,
@@ -68,6 +76,9 @@ int evr_vfio_group_open(struct evr_vfio_container *c, const char *root, int grou
     g->fd = -1;
     if (group < 0)
         return evr_vfio_fail(err, "VFIO group %d: not a group number", group);
+    if (c->groups == EVR_VFIO_CONTAINER_GROUPS)
+        return evr_vfio_fail(err, "VFIO group %d: %s already holds %u groups", group, c->label,
+                             c->groups);
     if (evr_path(path, sizeof(path), root, "/dev/vfio/%d", group))
         return evr_vfio_fail(err, "VFIO group %d: path is too long", group);
     g->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -103,15 +114,30 @@ int evr_vfio_group_open(struct evr_vfio_container *c, const char *root, int grou
         c->iommu_set = 1;
     }
     g->container = c;
-    label_add_group(c, group);
+    c->group_ids[c->groups++] = group;
+    relabel(c);
     return 0;
 }
 
 void evr_vfio_group_close(struct evr_vfio_group *g)
 {
+    struct evr_vfio_container *c = g->container;
+    unsigned i;
+
     if (g->fd >= 0) {
-        if (g->container)
+        if (c) {
             ioctl(g->fd, VFIO_GROUP_UNSET_CONTAINER);
+            for (i = 0; i < c->groups; i++) {
+                if (c->group_ids[i] == g->id) {
+                    c->group_ids[i] = c->group_ids[--c->groups];
+                    break;
+                }
+            }
+            /* The kernel drops the container's IOMMU with its last group. */
+            if (c->groups == 0)
+                c->iommu_set = 0;
+            relabel(c);
+        }
         close(g->fd);
     }
     g->fd = -1;

@@ -16,10 +16,14 @@
 #include "error.h"
 #include "pci.h"
 
+#define EVR_VFIO_CONTAINER_GROUPS 16u
+
 struct evr_vfio_container {
     int fd;
+    unsigned groups; /* in it; the kernel drops the IOMMU when the last leaves */
+    int group_ids[EVR_VFIO_CONTAINER_GROUPS];
+    char label[96]; /* "container (groups 4 9)", for messages */
     int iommu_set;  /* VFIO_SET_IOMMU done (after the first group) */
-    char label[64]; /* "container (groups 4 9)", for messages */
 };
 
 struct evr_vfio_group {

@@ -177,6 +177,16 @@ static void check_e1000e(const struct evr_pci_fn *nic)
 
     evr_vfio_device_close(&d);
     evr_vfio_group_close(&g);
+    /* The last group leaving takes the IOMMU with it; rejoining sets it again. */
+    rc = evr_vfio_group_open(&c, ROOT, nic->iommu_group, &g, &err);
+    buf = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (rc == 0)
+        rc = evr_vfio_dma_map(&c, buf, 0x200000, 0x1000, 0, &err);
+    if (rc == 0)
+        rc = evr_vfio_dma_unmap(&c, 0x200000, 0x1000, &err);
+    CHECK(rc == 0, "the group rejoins the emptied container and DMA works again", "%s", err.msg);
+    munmap(buf, 0x1000);
+    evr_vfio_group_close(&g);
     evr_vfio_container_close(&c);
     rc = evr_vfio_release(ROOT, &b, &err);
     CHECK(rc == 0, "released", "%s", err.msg);
