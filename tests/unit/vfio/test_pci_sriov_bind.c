@@ -385,7 +385,9 @@ static void refuses_a_group_with_a_host_driver_naming_it(void **state)
     assert_int_equal(fake.nlog, 0);
     assert_string_equal(fake_driver(NIC0), "e1000e");
 
-    /* An unbound or vfio-pci group member is fine. */
+    /* An unbound, vfio-pci, pci-stub or pcieport group member is fine. */
+    fake_add_fn("0000:00:1c.0", "0x8086", "0x2948", "0x060400", "pcieport", 4, "pcieport");
+    fake_add_fn("0000:00:04.2", "0x8086", "0x10d3", "0x020000", "pci-stub", 4, "e1000e");
     fake_bind(NIC1, NULL);
     assert_int_equal(evr_vfio_bind(fake.root, NIC0, &b, &err), 0);
     assert_int_equal(evr_vfio_release(fake.root, &b, &err), 0);
