@@ -48,6 +48,9 @@ void evr_vfio_container_close(struct evr_vfio_container *c);
  * first group, sets the type1 IOMMU. */
 int evr_vfio_group_open(struct evr_vfio_container *c, const char *root, int group,
                         struct evr_vfio_group *g, struct evr_vfio_err *err);
+/* Close a group only after its devices: the SR-IOV and release rules find
+ * who uses a function by its open group (proc/<pid>/fd), and a device fd
+ * alone does not say which device it is. */
 void evr_vfio_group_close(struct evr_vfio_group *g);
 
 int evr_vfio_device_open(struct evr_vfio_group *g, const char *addr, struct evr_vfio_device *d,
