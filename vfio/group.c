@@ -44,7 +44,8 @@ int evr_iommu_group_check_viable(const char *root, int group, const char *self, 
                                strerror(-r));
             break;
         }
-        if (strcmp(driver, EVR_VFIO_DRIVER) != 0 && strcmp(driver, EVR_STUB_DRIVER) != 0)
+        if (strcmp(driver, EVR_VFIO_DRIVER) != 0 && strcmp(driver, EVR_STUB_DRIVER) != 0 &&
+            strcmp(driver, EVR_PCIEPORT_DRIVER) != 0)
             rc = evr_vfio_fail(err,
                                "%s: IOMMU group %d also holds %s, which is bound to the host "
                                "driver %s; unbind it or give it to vfio-pci as well",

@@ -8,10 +8,14 @@
 #include "error.h"
 
 /* The drivers a function may be bound to while another function of its
- * IOMMU group is given to a guest: the kernel's VFIO accepts these and
- * unbound functions, and nothing else. */
-#define EVR_VFIO_DRIVER "vfio-pci"
-#define EVR_STUB_DRIVER "pci-stub"
+ * IOMMU group is given to a guest. The kernel (6.1) accepts drivers that
+ * declare driver_managed_dma, i.e. that do no DMA of their own through the
+ * group: vfio-pci, pci-stub and pcieport (PCIe ports sharing a group with
+ * the endpoints below them). Anything else keeps the group from being
+ * viable. */
+#define EVR_VFIO_DRIVER     "vfio-pci"
+#define EVR_STUB_DRIVER     "pci-stub"
+#define EVR_PCIEPORT_DRIVER "pcieport"
 
 /* Refuses (naming the function and its driver) when a function of the group
  * other than `self` is bound to a host driver, which would keep the group

@@ -437,11 +437,12 @@ int evr_vf_reset(struct evr_vf_link *l, const char *ifname, unsigned vf, struct 
     if (evr_vf_set(l, ifname, vf, &evr_vf_clean, err) || evr_vf_get(l, ifname, vf, &now, err))
         return -1;
     if (memcmp(now.mac, evr_vf_clean.mac, 6) != 0 || now.vlan != 0 || now.qos != 0 ||
-        now.min_tx_rate != 0 || now.max_tx_rate != 0 || now.trust ||
+        now.min_tx_rate != 0 || now.max_tx_rate != 0 || now.trust || !now.spoofchk ||
         now.link_state != EVR_VF_LINK_AUTO)
         return evr_vfio_fail(err,
                              "%s VF %u: still not clean after a reset (VLAN %u, max rate %u, "
-                             "trust %s)",
-                             ifname, vf, now.vlan, now.max_tx_rate, now.trust ? "on" : "off");
+                             "trust %s, spoofchk %s)",
+                             ifname, vf, now.vlan, now.max_tx_rate, now.trust ? "on" : "off",
+                             now.spoofchk ? "on" : "off");
     return 0;
 }

@@ -17,6 +17,8 @@
 #include "pci.h"
 #include "sriov.h"
 #include "sysfs_io.h"
+#include "vf_link.h"
+#include "vf_release.h"
 
 #define NIC0 "0000:00:04.0"
 #define NIC1 "0000:00:04.1"
@@ -383,7 +385,9 @@ static void refuses_a_group_with_a_host_driver_naming_it(void **state)
     assert_int_equal(fake.nlog, 0);
     assert_string_equal(fake_driver(NIC0), "e1000e");
 
-    /* An unbound or vfio-pci group member is fine. */
+    /* An unbound, vfio-pci, pci-stub or pcieport group member is fine. */
+    fake_add_fn("0000:00:1c.0", "0x8086", "0x2948", "0x060400", "pcieport", 4, "pcieport");
+    fake_add_fn("0000:00:04.2", "0x8086", "0x10d3", "0x020000", "pci-stub", 4, "e1000e");
     fake_bind(NIC1, NULL);
     assert_int_equal(evr_vfio_bind(fake.root, NIC0, &b, &err), 0);
     assert_int_equal(evr_vfio_release(fake.root, &b, &err), 0);
@@ -463,6 +467,62 @@ static void release_refuses_a_function_rebound_elsewhere(void **state)
     assert_msg_has(err, "cannot release " NIC0 ": it is bound to e1000e, not vfio-pci");
 }
 
+/* ---- VF give-back ---- */
+
+static void a_vf_of_a_pf_without_interface_is_only_unbound(void **state)
+{
+    struct evr_vfio_binding b;
+    struct evr_vfio_err err;
+    (void)state;
+
+    assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 2, &err), 0);
+    assert_int_equal(evr_vfio_bind(fake.root, VF1, &b, &err), 0);
+    assert_int_equal(evr_vf_release(fake.root, NULL, &b, &err), 0);
+    assert_string_equal(fake_driver(VF1), "");
+}
+
+static void a_vf_give_back_resets_settings_first_and_stops_if_it_cannot(void **state)
+{
+    struct evr_vfio_binding b;
+    struct evr_vfio_err err;
+    struct evr_vf_link *l;
+    (void)state;
+
+    fake_add_netdev(PF, "evrtest-none0"); /* no such interface on this host */
+    assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 2, &err), 0);
+    assert_int_equal(evr_vfio_bind(fake.root, VF1, &b, &err), 0);
+
+    fake_clear_log();
+    assert_int_equal(evr_vf_release(fake.root, NULL, &b, &err), -1);
+    assert_msg_has(err, "cannot release " VF1 ": its PF " PF " has interface evrtest-none0, "
+                        "and no rtnetlink socket was given");
+    assert_int_equal(evr_vf_link_open(&l, &err), 0);
+    assert_int_equal(evr_vf_release(fake.root, l, &b, &err), -1);
+    assert_msg_has(err, "evrtest-none0: no such interface");
+    evr_vf_link_close(l);
+    /* The binding was left as it was. */
+    assert_int_equal(fake.nlog, 0);
+    assert_string_equal(fake_driver(VF1), "vfio-pci");
+}
+
+static void a_vf_give_back_is_refused_while_held_or_for_a_pf(void **state)
+{
+    struct evr_vfio_binding b;
+    struct evr_vfio_err err;
+    (void)state;
+
+    assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 1, &err), 0);
+    assert_int_equal(evr_vfio_bind(fake.root, VF0, &b, &err), 0);
+    fake_add_holder(900, "evr-vmm", 9);
+    assert_int_equal(evr_vf_release(fake.root, NULL, &b, &err), -1);
+    assert_msg_has(err, "cannot release " VF0 ": /dev/vfio/9 is held by evr-vmm (pid 900)");
+    assert_string_equal(fake_driver(VF0), "vfio-pci");
+
+    assert_int_equal(evr_vfio_bind(fake.root, NIC0, &b, &err), 0);
+    assert_int_equal(evr_vf_release(fake.root, NULL, &b, &err), -1);
+    assert_msg_has(err, "cannot release " NIC0 " as a VF: it is not a VF");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +555,12 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(an_unbound_vf_returns_unbound, setup, teardown),
             cmocka_unit_test_setup_teardown(release_refuses_a_function_rebound_elsewhere, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(a_vf_of_a_pf_without_interface_is_only_unbound, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(
+                    a_vf_give_back_resets_settings_first_and_stops_if_it_cannot, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_vf_give_back_is_refused_while_held_or_for_a_pf, setup,
                                             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
