@@ -159,6 +159,9 @@ static void report(struct vcpu *v, const char *what)
     if (r->exit_reason == KVM_EXIT_IO)
         fprintf(stderr, ", port 0x%x size %u", r->io.port, r->io.size);
     fputc('\n', stderr);
+    if (r->exit_reason == KVM_EXIT_SHUTDOWN)
+        fprintf(stderr, "  (KVM on AMD re-initialises a vCPU that shuts down: rip fff0 means "
+                        "these are its reset values, not the faulting state)\n");
     vcpu_dump(v, stderr);
     funlockfile(stderr);
 }
