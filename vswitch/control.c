@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <rte_ethdev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,24 @@ static json_t *error_reply(const char *op, const struct vs_error *err)
     return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
+/* What the device itself counted: frames it missed (ring full) or failed to
+ * send never reach the vswitch's own counters. */
+static void add_device_stats(const struct vs_config *cfg, json_t *ports)
+{
+    for (unsigned i = 0; i < VS_PORT_MAX; i++) {
+        const struct vs_port *p = &cfg->ports[i];
+        struct rte_eth_stats st;
+        if (!p->used || rte_eth_stats_get(p->dpdk_id, &st) != 0)
+            continue;
+        json_object_set_new(json_object_get(ports, p->name), "device",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "ipackets",
+                                      (json_int_t)st.ipackets, "opackets", (json_int_t)st.opackets,
+                                      "imissed", (json_int_t)st.imissed, "ierrors",
+                                      (json_int_t)st.ierrors, "oerrors", (json_int_t)st.oerrors,
+                                      "rx_nombuf", (json_int_t)st.rx_nombuf));
+    }
+}
+
 json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len)
 {
     struct vs_request *req = malloc(sizeof(*req));
@@ -100,10 +119,12 @@ json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len)
         reply = json_pack("{s:b, s:I}", "ok", 1, "generation", (json_int_t)c->generation);
         if (req->op == VS_OP_DUMP)
             json_object_set_new(reply, "dump", vs_config_to_json(&c->cfg));
-        if (req->op == VS_OP_STATS)
-            json_object_set_new(
-                    reply, "stats",
-                    vs_counters_to_json(&c->cfg, c->dp->counters, c->dp->n_workers, &c->base));
+        if (req->op == VS_OP_STATS) {
+            json_t *stats =
+                    vs_counters_to_json(&c->cfg, c->dp->counters, c->dp->n_workers, &c->base);
+            add_device_stats(&c->cfg, json_object_get(stats, "ports"));
+            json_object_set_new(reply, "stats", stats);
+        }
     }
     free(req);
     return reply;

@@ -240,7 +240,8 @@ class Bench:
     def add_port(self, link, role, qpairs=1):
         inner = self.ifnames[link][0]
         n = list(self.ifnames).index(link)
-        devargs = f"net_af_packet{n},iface={inner},qpairs={qpairs}"
+        # A deep ring rides out the worker being descheduled on a shared machine.
+        devargs = f"net_af_packet{n},iface={inner},qpairs={qpairs},framecnt=4096"
         return self.ok(op="port-add", name=link, devargs=devargs, role=role)
 
     def set_link(self, link, up):
