@@ -132,36 +132,41 @@ json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len)
 
 int vs_control_load(struct vs_control *c, const char *path, struct vs_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err->msg, sizeof(err->msg), "--config: cannot open '%s': %s", path,
-                 strerror(errno));
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        snprintf(err->msg, sizeof(err->msg), "--config: %s line %d: %s", path, jerr.line,
+                 jerr.text);
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    unsigned lineno = 0;
     int rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        if (n == 0 || line[0] == '#')
-            continue;
-        json_t *reply = vs_control_handle(c, line, (size_t)n);
+    if (!json_is_array(doc)) {
+        snprintf(err->msg, sizeof(err->msg), "--config: %s: must be an array of requests", path);
+        rc = -1;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(doc, i, item)
+    {
+        if (rc)
+            break;
+        char *line = json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!line) {
+            snprintf(err->msg, sizeof(err->msg), "--config: %s [%zu]: out of memory", path, i);
+            rc = -1;
+            break;
+        }
+        json_t *reply = vs_control_handle(c, line, strlen(line));
+        free(line);
         if (!json_is_true(json_object_get(reply, "ok"))) {
             const char *why = json_string_value(json_object_get(reply, "error"));
-            snprintf(err->msg, sizeof(err->msg), "--config: %s line %u: %s", path, lineno,
+            snprintf(err->msg, sizeof(err->msg), "--config: %s [%zu]: %s", path, i,
                      why ? why : "failed");
             rc = -1;
         }
         json_decref(reply);
-        if (rc)
-            break;
     }
-    free(line);
-    fclose(f);
+    json_decref(doc);
     return rc;
 }
 

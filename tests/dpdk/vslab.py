@@ -248,6 +248,18 @@ class Bench:
         outer = self.ifnames[link][1]
         run("ip", "netns", "exec", self.ns, "ip", "link", "set", outer, "up" if up else "down")
 
+    def restart_vswitch(self):
+        """Stops the vswitch (SIGTERM) and starts a fresh one with no config."""
+        self.ctl_file.close()
+        self.ctl.close()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=20)
+        if rc != 0:
+            print(open(self.log_path).read())
+            raise AssertionError(f"evr-vswitch exited with status {rc} on SIGTERM")
+        self.log.close()
+        self._start_vswitch()
+
     def stats(self):
         return self.ok(op="stats")["stats"]
 
