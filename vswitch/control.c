@@ -102,6 +102,20 @@ static void add_device_stats(const struct vs_config *cfg, json_t *ports)
     }
 }
 
+/* Frames each worker received: shows how ports and queues spread. */
+static json_t *worker_stats(const struct vs_datapath *dp)
+{
+    json_t *workers = json_array();
+    for (unsigned w = 0; w < dp->n_workers; w++) {
+        uint64_t rx = 0;
+        for (unsigned p = 0; p < VS_DPDK_PORT_MAX; p++)
+            rx += dp->counters[w].ports[p].rx_packets;
+        json_array_append_new(workers, json_pack("{s:i, s:I}", "lcore", dp->lcores[w], "rx_packets",
+                                                 (json_int_t)rx));
+    }
+    return workers;
+}
+
 json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len)
 {
     struct vs_request *req = malloc(sizeof(*req));
@@ -123,6 +137,7 @@ json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len)
             json_t *stats =
                     vs_counters_to_json(&c->cfg, c->dp->counters, c->dp->n_workers, &c->base);
             add_device_stats(&c->cfg, json_object_get(stats, "ports"));
+            json_object_set_new(stats, "workers", worker_stats(c->dp));
             json_object_set_new(reply, "stats", stats);
         }
     }

@@ -205,8 +205,9 @@ class Bench:
             os.close(target)
 
     def _start_vswitch(self):
-        lcores = ",".join(str(i) for i in range(self.workers + 1))
-        cmd = [self.binary, "--no-huge", "-m", "256", "-l", lcores, "--main-lcore", "0",
+        # Main lcore on CPU 0, every worker on CPU 1: two CPUs on the CI box.
+        lcores = ",".join(["0@0"] + [f"{i}@1" for i in range(1, self.workers + 1)])
+        cmd = [self.binary, "--no-huge", "-m", "256", "--lcores", lcores, "--main-lcore", "0",
                "--no-pci", "--file-prefix", self.prefix, "--log-level", "*:warning",
                "--", "--control", self.sock_path, "--mbufs", "4095", "--idle-sleep-us", "100"]
         self.log = open(self.log_path, "w")
@@ -237,7 +238,8 @@ class Bench:
             raise AssertionError(f"{req} failed: {reply}")
         return reply
 
-    def add_port(self, link, role, qpairs=1):
+    def add_port(self, link, role, qpairs=None):
+        qpairs = qpairs or self.workers
         inner = self.ifnames[link][0]
         n = list(self.ifnames).index(link)
         # A deep ring rides out the worker being descheduled on a shared machine.
