@@ -1,7 +1,7 @@
 """dpdk suite: re-partition under load, with real DPDK (net_af_packet on veth
 pairs in a network namespace). While traffic runs on three slices, one slice
 (VLAN 300) is moved between two VM ports MOVES times through the control
-socket. Proves: the other slices lose nothing and see no reordering in either
+socket, and an unrelated port is opened and closed every 100 moves. Proves: the other slices lose nothing and see no reordering in either
 direction, the moved slice never reaches a VM that does not own one of its
 two homes, and none of its frames is duplicated. Prints what the moved slice
 lost per switch (a figure, not a pass/fail: a frame in flight during a switch
@@ -69,7 +69,7 @@ def main():
     # One CPU for the test's own sends: frames queued by the kernel on two
     # CPUs' backlogs could overtake each other before the vswitch saw them.
     os.sched_setaffinity(0, {0})
-    with Bench(["w0", "va", "vb", "vm1", "vm2"], name="move") as b:
+    with Bench(["w0", "va", "vb", "vm1", "vm2", "spare"], name="move") as b:
         b.add_port("w0", "wire")
         for vm in ("va", "vb", "vm1", "vm2"):
             b.add_port(vm, "vm")
@@ -84,12 +84,19 @@ def main():
         time.sleep(0.2)
         marks = []
         busy = 0.0
+        churn = 0
         for i in range(MOVES):
             target = "vm2" if i % 2 == 0 else "vm1"
             marks.append(sender.seq)
             t0 = time.monotonic()
             b.ok(op="slice-set", name="m", uplink="w0", vm=target, mode="access", vlans=[300])
             busy += time.monotonic() - t0
+            if i % 100 == 50:
+                # Port churn on the side: a device opened and closed while
+                # the workers forward must not disturb any slice either.
+                b.add_port("spare", "wire")
+                b.ok(op="port-del", name="spare")
+                churn += 1
             time.sleep(MOVE_GAP)
         elapsed = busy
         time.sleep(0.2)
@@ -99,7 +106,8 @@ def main():
             raise sender.error
         n = sender.seq
         print(f"figure: {MOVES} moves in {elapsed:.2f} s ({elapsed / MOVES * 1e3:.2f} ms per move, "
-              f"control round trip + RCU grace period) under {n} rounds x 4 frames")
+              f"control round trip + RCU grace period) under {n} rounds x 4 frames; "
+              f"{churn} port-add/port-del pairs of an unrelated port in between")
 
         got = {name: b.ends[name].recv_all(quiet=0.5) for name in ("w0", "va", "vb", "vm1", "vm2")}
         st = b.stats()
