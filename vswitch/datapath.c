@@ -71,21 +71,49 @@ void vs_datapath_publish(struct vs_datapath *dp, struct vs_tables *t)
     vs_tables_free(old);
 }
 
-static void flush(struct worker *w, uint16_t port)
+/* Sends one output port's buffer. Slice counters are taken here, from what
+ * the device took, in runs of one slice (a VM port's buffer is all one). */
+static void flush(struct worker *w, uint16_t port, bool to_wire)
 {
     struct tx_buffer *b = &w->tx[port];
     uint16_t sent = rte_eth_tx_burst(port, (uint16_t)w->id, b->pkts, b->n);
     struct vs_port_counters *pc = &w->cnt->ports[port];
-    uint64_t bytes = 0;
-    for (uint16_t i = 0; i < sent; i++)
+    uint64_t bytes = 0, run_pkts = 0, run_bytes = 0;
+    uint8_t run = VS_NONE;
+    for (uint16_t i = 0; i < sent; i++) {
+        if (b->slice[i] != run) {
+            if (run_pkts) {
+                struct vs_slice_counters *sc = &w->cnt->slices[run];
+                if (to_wire) {
+                    sc->to_wire_packets += run_pkts;
+                    sc->to_wire_bytes += run_bytes;
+                } else {
+                    sc->to_vm_packets += run_pkts;
+                    sc->to_vm_bytes += run_bytes;
+                }
+            }
+            run = b->slice[i];
+            run_pkts = run_bytes = 0;
+        }
+        run_pkts++;
+        run_bytes += b->len[i];
         bytes += b->len[i];
+    }
+    if (run_pkts) {
+        struct vs_slice_counters *sc = &w->cnt->slices[run];
+        if (to_wire) {
+            sc->to_wire_packets += run_pkts;
+            sc->to_wire_bytes += run_bytes;
+        } else {
+            sc->to_vm_packets += run_pkts;
+            sc->to_vm_bytes += run_bytes;
+        }
+    }
     pc->tx_packets += sent;
     pc->tx_bytes += bytes;
     for (uint16_t i = sent; i < b->n; i++) {
-        uint8_t s = b->slice[i];
         pc->drops[VS_DROP_TX_FULL]++;
-        if (s != VS_NONE)
-            w->cnt->slices[s].drops[VS_DROP_TX_FULL]++;
+        w->cnt->slices[b->slice[i]].drops[VS_DROP_TX_FULL]++;
         rte_pktmbuf_free(b->pkts[i]);
     }
     b->n = 0;
@@ -101,7 +129,7 @@ static inline void pop_tag(struct rte_mbuf *m)
 }
 
 static inline void forward_one(struct worker *w, const struct vs_tables *t, uint16_t in_port,
-                               bool from_wire, struct rte_mbuf *m)
+                               struct rte_mbuf *m)
 {
     struct vs_verdict v;
     /* A device that stripped the tag on receive gets it back in the frame:
@@ -129,14 +157,6 @@ static inline void forward_one(struct worker *w, const struct vs_tables *t, uint
         return;
     }
     uint32_t len = rte_pktmbuf_pkt_len(m);
-    struct vs_slice_counters *sc = &w->cnt->slices[v.slice];
-    if (from_wire) {
-        sc->to_vm_packets++;
-        sc->to_vm_bytes += len;
-    } else {
-        sc->to_wire_packets++;
-        sc->to_wire_bytes += len;
-    }
     struct tx_buffer *b = &w->tx[v.out_port];
     if (b->n == 0)
         w->dirty[w->n_dirty++] = v.out_port;
@@ -152,7 +172,7 @@ static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const st
     uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, BURST);
     if (n == 0)
         return 0;
-    bool from_wire = t->ports[q->port].kind == VS_KIND_WIRE;
+    bool to_wire = t->ports[q->port].kind == VS_KIND_VM;
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n && i < 4; i++)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -160,13 +180,13 @@ static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const st
         if (i + 4 < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
         bytes += rte_pktmbuf_pkt_len(pkts[i]);
-        forward_one(w, t, q->port, from_wire, pkts[i]);
+        forward_one(w, t, q->port, pkts[i]);
     }
     struct vs_port_counters *pc = &w->cnt->ports[q->port];
     pc->rx_packets += n;
     pc->rx_bytes += bytes;
     for (uint8_t i = 0; i < w->n_dirty; i++)
-        flush(w, w->dirty[i]);
+        flush(w, w->dirty[i], to_wire);
     w->n_dirty = 0;
     return n;
 }
