@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <rte_ethdev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,38 @@ static json_t *error_reply(const char *op, const struct vs_error *err)
     return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
+/* What the device itself counted: frames it missed (ring full) or failed to
+ * send never reach the vswitch's own counters. */
+static void add_device_stats(const struct vs_config *cfg, json_t *ports)
+{
+    for (unsigned i = 0; i < VS_PORT_MAX; i++) {
+        const struct vs_port *p = &cfg->ports[i];
+        struct rte_eth_stats st;
+        if (!p->used || rte_eth_stats_get(p->dpdk_id, &st) != 0)
+            continue;
+        json_object_set_new(json_object_get(ports, p->name), "device",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "ipackets",
+                                      (json_int_t)st.ipackets, "opackets", (json_int_t)st.opackets,
+                                      "imissed", (json_int_t)st.imissed, "ierrors",
+                                      (json_int_t)st.ierrors, "oerrors", (json_int_t)st.oerrors,
+                                      "rx_nombuf", (json_int_t)st.rx_nombuf));
+    }
+}
+
+/* Frames each worker received: shows how ports and queues spread. */
+static json_t *worker_stats(const struct vs_datapath *dp)
+{
+    json_t *workers = json_array();
+    for (unsigned w = 0; w < dp->n_workers; w++) {
+        uint64_t rx = 0;
+        for (unsigned p = 0; p < VS_DPDK_PORT_MAX; p++)
+            rx += dp->counters[w].ports[p].rx_packets;
+        json_array_append_new(workers, json_pack("{s:i, s:I}", "lcore", dp->lcores[w], "rx_packets",
+                                                 (json_int_t)rx));
+    }
+    return workers;
+}
+
 json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len)
 {
     struct vs_request *req = malloc(sizeof(*req));
@@ -100,10 +133,13 @@ json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len)
         reply = json_pack("{s:b, s:I}", "ok", 1, "generation", (json_int_t)c->generation);
         if (req->op == VS_OP_DUMP)
             json_object_set_new(reply, "dump", vs_config_to_json(&c->cfg));
-        if (req->op == VS_OP_STATS)
-            json_object_set_new(
-                    reply, "stats",
-                    vs_counters_to_json(&c->cfg, c->dp->counters, c->dp->n_workers, &c->base));
+        if (req->op == VS_OP_STATS) {
+            json_t *stats =
+                    vs_counters_to_json(&c->cfg, c->dp->counters, c->dp->n_workers, &c->base);
+            add_device_stats(&c->cfg, json_object_get(stats, "ports"));
+            json_object_set_new(stats, "workers", worker_stats(c->dp));
+            json_object_set_new(reply, "stats", stats);
+        }
     }
     free(req);
     return reply;
@@ -111,36 +147,41 @@ json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len)
 
 int vs_control_load(struct vs_control *c, const char *path, struct vs_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err->msg, sizeof(err->msg), "--config: cannot open '%s': %s", path,
-                 strerror(errno));
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        snprintf(err->msg, sizeof(err->msg), "--config: %s line %d: %s", path, jerr.line,
+                 jerr.text);
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    unsigned lineno = 0;
     int rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        if (n == 0 || line[0] == '#')
-            continue;
-        json_t *reply = vs_control_handle(c, line, (size_t)n);
+    if (!json_is_array(doc)) {
+        snprintf(err->msg, sizeof(err->msg), "--config: %s: must be an array of requests", path);
+        rc = -1;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(doc, i, item)
+    {
+        if (rc)
+            break;
+        char *line = json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!line) {
+            snprintf(err->msg, sizeof(err->msg), "--config: %s [%zu]: out of memory", path, i);
+            rc = -1;
+            break;
+        }
+        json_t *reply = vs_control_handle(c, line, strlen(line));
+        free(line);
         if (!json_is_true(json_object_get(reply, "ok"))) {
             const char *why = json_string_value(json_object_get(reply, "error"));
-            snprintf(err->msg, sizeof(err->msg), "--config: %s line %u: %s", path, lineno,
+            snprintf(err->msg, sizeof(err->msg), "--config: %s [%zu]: %s", path, i,
                      why ? why : "failed");
             rc = -1;
         }
         json_decref(reply);
-        if (rc)
-            break;
     }
-    free(line);
-    fclose(f);
+    json_decref(doc);
     return rc;
 }
 

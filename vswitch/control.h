@@ -41,7 +41,9 @@ int vs_control_init(struct vs_control *c, struct vs_datapath *dp, struct rte_mem
                     const char *socket_path, struct vs_error *err);
 /* Handles one request line; returns the reply object (never NULL). */
 json_t *vs_control_handle(struct vs_control *c, const char *line, size_t len);
-/* Applies a file of request lines; stops at the first failing line. */
+/* Applies a JSON file holding an array of requests, in order; stops at the
+ * first one that fails (the caller then exits: a vswitch never runs with
+ * half a config file applied). */
 int vs_control_load(struct vs_control *c, const char *path, struct vs_error *err);
 /* Serves the socket and watches LAG members' links until *quit is set. */
 void vs_control_run(struct vs_control *c, volatile sig_atomic_t *quit);

@@ -19,6 +19,7 @@ struct tx_buffer {
     uint16_t n;
     struct rte_mbuf *pkts[BURST];
     uint8_t slice[BURST];
+    uint32_t len[BURST]; /* read before sending: a sent mbuf may be freed already */
 };
 
 struct worker {
@@ -70,49 +71,77 @@ void vs_datapath_publish(struct vs_datapath *dp, struct vs_tables *t)
     vs_tables_free(old);
 }
 
-static void flush(struct worker *w, uint16_t port)
+/* Sends one output port's buffer. Slice counters are taken here, from what
+ * the device took, in runs of one slice (a VM port's buffer is all one). */
+static void flush(struct worker *w, uint16_t port, bool to_wire)
 {
     struct tx_buffer *b = &w->tx[port];
     uint16_t sent = rte_eth_tx_burst(port, (uint16_t)w->id, b->pkts, b->n);
     struct vs_port_counters *pc = &w->cnt->ports[port];
-    for (uint16_t i = 0; i < b->n; i++) {
-        uint32_t len = rte_pktmbuf_pkt_len(b->pkts[i]);
-        uint8_t s = b->slice[i];
-        if (i < sent) {
-            pc->tx_packets++;
-            pc->tx_bytes += len;
-            continue;
+    uint64_t bytes = 0, run_pkts = 0, run_bytes = 0;
+    uint8_t run = VS_NONE;
+    for (uint16_t i = 0; i < sent; i++) {
+        if (b->slice[i] != run) {
+            if (run_pkts) {
+                struct vs_slice_counters *sc = &w->cnt->slices[run];
+                if (to_wire) {
+                    sc->to_wire_packets += run_pkts;
+                    sc->to_wire_bytes += run_bytes;
+                } else {
+                    sc->to_vm_packets += run_pkts;
+                    sc->to_vm_bytes += run_bytes;
+                }
+            }
+            run = b->slice[i];
+            run_pkts = run_bytes = 0;
         }
+        run_pkts++;
+        run_bytes += b->len[i];
+        bytes += b->len[i];
+    }
+    if (run_pkts) {
+        struct vs_slice_counters *sc = &w->cnt->slices[run];
+        if (to_wire) {
+            sc->to_wire_packets += run_pkts;
+            sc->to_wire_bytes += run_bytes;
+        } else {
+            sc->to_vm_packets += run_pkts;
+            sc->to_vm_bytes += run_bytes;
+        }
+    }
+    pc->tx_packets += sent;
+    pc->tx_bytes += bytes;
+    for (uint16_t i = sent; i < b->n; i++) {
         pc->drops[VS_DROP_TX_FULL]++;
-        if (s != VS_NONE)
-            w->cnt->slices[s].drops[VS_DROP_TX_FULL]++;
+        w->cnt->slices[b->slice[i]].drops[VS_DROP_TX_FULL]++;
         rte_pktmbuf_free(b->pkts[i]);
     }
     b->n = 0;
 }
 
-static void count_drop(struct worker *w, uint16_t in_port, const struct vs_verdict *v)
+/* Removes the outer 802.1Q tag: the MAC addresses move up by four bytes. */
+static inline void pop_tag(struct rte_mbuf *m)
 {
-    w->cnt->ports[in_port].drops[v->drop]++;
-    if (v->slice != VS_NONE)
-        w->cnt->slices[v->slice].drops[v->drop]++;
+    uint8_t *old = rte_pktmbuf_mtod(m, uint8_t *);
+    uint8_t macs[12];
+    memcpy(macs, old, sizeof(macs));
+    memcpy(rte_pktmbuf_adj(m, 4), macs, sizeof(macs));
 }
 
-static void forward_one(struct worker *w, const struct vs_tables *t, uint16_t in_port,
-                        struct rte_mbuf *m)
+static inline void forward_one(struct worker *w, const struct vs_tables *t, uint16_t in_port,
+                               struct rte_mbuf *m)
 {
     struct vs_verdict v;
     /* A device that stripped the tag on receive gets it back in the frame:
      * the tables classify frames as they were on the wire. */
-    if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
+    if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
         w->cnt->ports[in_port].drops[VS_DROP_RUNT]++;
         rte_pktmbuf_free(m);
         return;
     }
     vs_classify(t, in_port, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &v);
     if (v.action == VS_ACT_POP) {
-        rte_vlan_strip(m);
-        m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+        pop_tag(m);
     } else if (v.action == VS_ACT_PUSH) {
         m->vlan_tci = v.vlan;
         if (rte_vlan_insert(&m) != 0) {
@@ -120,24 +149,20 @@ static void forward_one(struct worker *w, const struct vs_tables *t, uint16_t in
             v.drop = VS_DROP_TX_FULL;
         }
     }
-    if (v.action == VS_ACT_DROP) {
-        count_drop(w, in_port, &v);
+    if (unlikely(v.action == VS_ACT_DROP)) {
+        w->cnt->ports[in_port].drops[v.drop]++;
+        if (v.slice != VS_NONE)
+            w->cnt->slices[v.slice].drops[v.drop]++;
         rte_pktmbuf_free(m);
         return;
     }
-    struct vs_slice_counters *sc = &w->cnt->slices[v.slice];
-    if (t->ports[in_port].kind == VS_KIND_WIRE) {
-        sc->to_vm_packets++;
-        sc->to_vm_bytes += rte_pktmbuf_pkt_len(m);
-    } else {
-        sc->to_wire_packets++;
-        sc->to_wire_bytes += rte_pktmbuf_pkt_len(m);
-    }
+    uint32_t len = rte_pktmbuf_pkt_len(m);
     struct tx_buffer *b = &w->tx[v.out_port];
     if (b->n == 0)
         w->dirty[w->n_dirty++] = v.out_port;
     b->pkts[b->n] = m;
     b->slice[b->n] = v.slice;
+    b->len[b->n] = len;
     b->n++;
 }
 
@@ -147,16 +172,21 @@ static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const st
     uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, BURST);
     if (n == 0)
         return 0;
-    struct vs_port_counters *pc = &w->cnt->ports[q->port];
+    bool to_wire = t->ports[q->port].kind == VS_KIND_VM;
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n && i < 4; i++)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
     for (uint16_t i = 0; i < n; i++) {
-        pc->rx_packets++;
-        pc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-        if (i + 1 < n)
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+        if (i + 4 < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+        bytes += rte_pktmbuf_pkt_len(pkts[i]);
         forward_one(w, t, q->port, pkts[i]);
     }
+    struct vs_port_counters *pc = &w->cnt->ports[q->port];
+    pc->rx_packets += n;
+    pc->rx_bytes += bytes;
     for (uint8_t i = 0; i < w->n_dirty; i++)
-        flush(w, w->dirty[i]);
+        flush(w, w->dirty[i], to_wire);
     w->n_dirty = 0;
     return n;
 }

@@ -105,10 +105,99 @@ struct vs_tables *vs_tables_build(const struct vs_config *cfg, unsigned n_worker
                                   uint64_t generation);
 void vs_tables_free(struct vs_tables *t);
 
-/* The forwarding decision for one frame that arrived on in_port. */
-void vs_classify(const struct vs_tables *t, uint16_t in_port, const uint8_t *frame, uint32_t len,
-                 struct vs_verdict *v);
-
 const char *vs_drop_name(enum vs_drop d);
+
+/* The forwarding decision for one frame that arrived on in_port:
+ * vs_classify() below. It is inline because it runs once per packet on the
+ * workers and a call into another object costs measurably at line rate. */
+#define VS_ETH_HLEN   14u
+#define VS_TPID_8021Q 0x8100u
+
+static inline uint16_t vs_be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void vs_verdict_drop(struct vs_verdict *v, enum vs_drop why, uint8_t slice)
+{
+    v->action = VS_ACT_DROP;
+    v->drop = (uint8_t)why;
+    v->slice = slice;
+}
+
+static inline void vs_classify_from_wire(const struct vs_tables *t, const struct vs_port_entry *in,
+                                         const uint8_t *frame, uint32_t len, struct vs_verdict *v)
+{
+    bool tagged = len >= VS_ETH_HLEN + 4 && vs_be16(frame + 12) == VS_TPID_8021Q;
+    uint16_t vid = tagged ? (uint16_t)(vs_be16(frame + 14) & 0x0fffu) : 0;
+    if (vid > VS_VLAN_ID_MAX) {
+        vs_verdict_drop(v, VS_DROP_NO_SLICE, VS_NONE);
+        return;
+    }
+    uint16_t slot = t->uplinks[in->uplink].vlan_slot[vid];
+    if (slot == 0) {
+        vs_verdict_drop(v, VS_DROP_NO_SLICE, VS_NONE);
+        return;
+    }
+    const struct vs_slice_entry *s = &t->slices[slot - 1];
+    v->slice = (uint8_t)(slot - 1);
+    v->out_port = s->vm_port;
+    v->action = (tagged && s->mode == VS_SLICE_ACCESS) ? VS_ACT_POP : VS_ACT_FORWARD;
+}
+
+static inline void vs_classify_from_vm(const struct vs_tables *t, const struct vs_port_entry *in,
+                                       const uint8_t *frame, uint32_t len, struct vs_verdict *v)
+{
+    if (in->slice == VS_NONE) {
+        vs_verdict_drop(v, VS_DROP_NO_SLICE_ON_VM, VS_NONE);
+        return;
+    }
+    const struct vs_slice_entry *s = &t->slices[in->slice];
+    const struct vs_uplink_table *u = &t->uplinks[s->uplink];
+    bool tagged = len >= VS_ETH_HLEN + 4 && vs_be16(frame + 12) == VS_TPID_8021Q;
+    if (s->mode == VS_SLICE_ACCESS) {
+        if (tagged) {
+            vs_verdict_drop(v, VS_DROP_TAGGED_ON_ACCESS, in->slice);
+            return;
+        }
+        v->action = s->access_vlan ? VS_ACT_PUSH : VS_ACT_FORWARD;
+        v->vlan = s->access_vlan;
+    } else {
+        uint16_t vid = tagged ? (uint16_t)(vs_be16(frame + 14) & 0x0fffu) : 0;
+        if (vid > VS_VLAN_ID_MAX || u->vlan_slot[vid] != in->slice + 1) {
+            vs_verdict_drop(v, VS_DROP_VLAN_NOT_IN_SLICE, in->slice);
+            return;
+        }
+        v->action = VS_ACT_FORWARD;
+    }
+    v->slice = in->slice;
+    if (!u->is_lag) {
+        v->out_port = u->member_port[0];
+        return;
+    }
+    uint8_t m = u->buckets[vs_lag_hash(frame, len, u->hash) % VS_LAG_BUCKETS];
+    if (m == VS_LAG_NO_MEMBER) {
+        vs_verdict_drop(v, VS_DROP_NO_MEMBER, in->slice);
+        return;
+    }
+    v->out_port = u->member_port[m];
+}
+
+static inline void vs_classify(const struct vs_tables *t, uint16_t in_port, const uint8_t *frame,
+                               uint32_t len, struct vs_verdict *v)
+{
+    *v = (struct vs_verdict){.slice = VS_NONE};
+    if (len < VS_ETH_HLEN) {
+        vs_verdict_drop(v, VS_DROP_RUNT, VS_NONE);
+        return;
+    }
+    const struct vs_port_entry *in = &t->ports[in_port % VS_DPDK_PORT_MAX];
+    if (in->kind == VS_KIND_WIRE)
+        vs_classify_from_wire(t, in, frame, len, v);
+    else if (in->kind == VS_KIND_VM)
+        vs_classify_from_vm(t, in, frame, len, v);
+    else
+        vs_verdict_drop(v, VS_DROP_NO_SLICE, VS_NONE);
+}
 
 #endif

@@ -6,6 +6,7 @@ and counted, a VM cannot send outside its slice, bad requests change
 nothing, and adding/removing a port leaves other slices untouched."""
 
 import collections
+import os
 import sys
 
 from vslab import Bench, expect, frame
@@ -22,7 +23,8 @@ def by_stream(frames):
 
 
 def main():
-    with Bench(["w0", "va", "vb", "vc", "vd"], name="split") as b:
+    workers = int(os.environ.get("EVR_WORKERS", "1"))
+    with Bench(["w0", "va", "vb", "vc", "vd"], name="split", workers=workers) as b:
         b.add_port("w0", "wire")
         for vm in ("va", "vb", "vc", "vd"):
             b.add_port(vm, "vm")
@@ -35,7 +37,9 @@ def main():
         # Wire -> VMs: stream id = index into VLANS_SENT.
         for seq in range(ROUNDS):
             for stream, vlan in enumerate(VLANS_SENT):
-                b.ends["w0"].send(frame(vlan, stream, seq))
+                # One source address per stream: with several workers the
+                # streams spread over the receive queues (flow hash).
+                b.ends["w0"].send(frame(vlan, stream, seq, src_ip=0x0A000100 + stream))
         got = {vm: by_stream(b.ends[vm].recv_all()) for vm in ("va", "vb", "vc", "vd")}
         want = {
             "va": {VLANS_SENT.index(v): v for v in (100, 150, 199)},
@@ -119,6 +123,13 @@ def main():
                "after port-del of an unused port, other slices still carry all traffic")
         for e in b.ends.values():
             expect(e.kernel_drops() == 0, f"{e.name}: the test's own socket lost nothing")
+        if workers > 1:
+            ports = {p["name"]: p for p in b.ok(op="dump")["dump"]["ports"]}
+            expect(ports["w0"]["rx_queues"] == workers,
+                   f"w0 is polled on {workers} receive queues, one per worker")
+            per_worker = [w["rx_packets"] for w in b.stats()["workers"]]
+            expect(len(per_worker) == workers and all(n > 0 for n in per_worker),
+                   f"every worker forwarded traffic ({per_worker})")
     return 0
 
 

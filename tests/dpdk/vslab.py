@@ -128,7 +128,7 @@ class Endpoint:
 
 
 class Bench:
-    def __init__(self, links, workers=1, name="split"):
+    def __init__(self, links, workers=1, name="split", config=None):
         if os.geteuid() != 0:
             skip("needs root (network namespaces, veth, DPDK)")
         self.binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("EVR_VSWITCH")
@@ -146,6 +146,7 @@ class Bench:
         self.sock_path = os.path.join(self.tmp.name, "control.sock")
         self.log_path = os.path.join(self.tmp.name, "vswitch.log")
         self.workers = workers
+        self.config = config  # callable(bench) -> list of requests, written to --config
         self.ctl = None
         self.ctl_file = None
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -205,10 +206,16 @@ class Bench:
             os.close(target)
 
     def _start_vswitch(self):
-        lcores = ",".join(str(i) for i in range(self.workers + 1))
-        cmd = [self.binary, "--no-huge", "-m", "256", "-l", lcores, "--main-lcore", "0",
+        # Main lcore on CPU 0, every worker on CPU 1: two CPUs on the CI box.
+        lcores = ",".join(["0@0"] + [f"{i}@1" for i in range(1, self.workers + 1)])
+        cmd = [self.binary, "--no-huge", "-m", "256", "--lcores", lcores, "--main-lcore", "0",
                "--no-pci", "--file-prefix", self.prefix, "--log-level", "*:warning",
                "--", "--control", self.sock_path, "--mbufs", "4095", "--idle-sleep-us", "100"]
+        if self.config:
+            path = os.path.join(self.tmp.name, "config.json")
+            with open(path, "w") as f:
+                json.dump(self.config(self), f)
+            cmd += ["--config", path]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -237,15 +244,30 @@ class Bench:
             raise AssertionError(f"{req} failed: {reply}")
         return reply
 
-    def add_port(self, link, role, qpairs=1):
+    def devargs(self, link, qpairs=None):
         inner = self.ifnames[link][0]
         n = list(self.ifnames).index(link)
-        devargs = f"net_af_packet{n},iface={inner},qpairs={qpairs}"
-        return self.ok(op="port-add", name=link, devargs=devargs, role=role)
+        # A deep ring rides out the worker being descheduled on a shared machine.
+        return f"net_af_packet{n},iface={inner},qpairs={qpairs or self.workers},framecnt=4096"
+
+    def add_port(self, link, role, qpairs=None):
+        return self.ok(op="port-add", name=link, devargs=self.devargs(link, qpairs), role=role)
 
     def set_link(self, link, up):
         outer = self.ifnames[link][1]
         run("ip", "netns", "exec", self.ns, "ip", "link", "set", outer, "up" if up else "down")
+
+    def restart_vswitch(self):
+        """Stops the vswitch (SIGTERM) and starts a fresh one with no config."""
+        self.ctl_file.close()
+        self.ctl.close()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=20)
+        if rc != 0:
+            print(open(self.log_path).read())
+            raise AssertionError(f"evr-vswitch exited with status {rc} on SIGTERM")
+        self.log.close()
+        self._start_vswitch()
 
     def stats(self):
         return self.ok(op="stats")["stats"]

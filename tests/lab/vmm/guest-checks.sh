@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Runs inside the lab (real KVM): usage guest-checks.sh EVR_VMM KERNEL INITRD
+#  1. refusals that need no guest: a kernel that is not a bzImage, memory that
+#     does not fit, a pinned CPU that does not exist, no /dev/kvm; --help;
+#  2. a guest that triple-faults ends evr-vmm with status 2 and a register dump;
+#  3. the router-engine guest with 2 vCPUs: it reaches init, sees 2 CPUs, runs
+#     the command from the kernel command line (a counter, then exit 7) and
+#     powers off, evr-vmm exiting 0; meanwhile over the 0600 control socket:
+#     pause (no console output while paused), status, resume (output goes on),
+#     counters.
+set -uo pipefail
+VMM=$1 KERNEL=$2 INITRD=$3
+W=$(mktemp -d)
+trap 'kill $vm_pid 2>/dev/null; rm -rf "$W"' EXIT
+vm_pid=""
+failures=0
+
+pass() { echo "ok: $*"; }
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+# expect_refusal NAME STATUS TEXT -- CMD...: CMD exits STATUS and says TEXT on stderr
+expect_refusal() {
+    local name=$1 status=$2 text=$3 rc
+    shift 4
+    "$@" >"$W/out" 2>"$W/err"
+    rc=$?
+    if [ "$rc" -eq "$status" ] && grep -qF -- "$text" "$W/err"; then
+        pass "$name: status $rc, \"$(head -1 "$W/err")\""
+    else
+        fail "$name: status $rc (want $status), stderr: $(head -3 "$W/err")"
+    fi
+}
+ctl() {
+    python3 - "$W/ctl" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(('{"command":"%s"}\n' % sys.argv[2]).encode())
+buf = b""
+while not buf.endswith(b"\n"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+print(buf.decode().strip())
+PY
+}
+wait_for() { # wait_for TEXT SECONDS: until the console shows TEXT or evr-vmm ends
+    local i
+    for ((i = 0; i < $2 * 2; i++)); do
+        grep -qF -- "$1" "$W/console" 2>/dev/null && return 0
+        kill -0 "$vm_pid" 2>/dev/null || return 1
+        sleep 0.5
+    done
+    return 1
+}
+
+echo "== refusals"
+expect_refusal "not a bzImage" 1 "not a bzImage" -- "$VMM" --kernel /etc/hostname
+expect_refusal "memory does not fit" 1 "memory: 1048576 MiB does not fit in this host's" -- \
+    "$VMM" --kernel "$KERNEL" --memory 1048576
+expect_refusal "CPU does not exist" 1 "pin[1]: host CPU 7 does not exist" -- \
+    "$VMM" --kernel "$KERNEL" --vcpus 2 --pin 0,7
+echo '{"kernel": "/k", "memroy": 64}' >"$W/bad.json"
+expect_refusal "unknown key in config" 1 "$W/bad.json: unknown key 'memroy'" -- \
+    "$VMM" --config "$W/bad.json"
+expect_refusal "no /dev/kvm" 1 "no /dev/kvm" -- \
+    unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" --kernel "$1" --console none' \
+    "$VMM" "$KERNEL"
+"$VMM" --help >"$W/help"
+missing=""
+for o in config kernel initrd cmdline memory vcpus pin hugepages console control on-reboot help version; do
+    grep -q -- "--$o" "$W/help" || missing="$missing --$o"
+done
+[ -z "$missing" ] && pass "--help describes every option" || fail "--help lacks$missing"
+
+echo "== tiny guests: triple fault, i8042 reset, ACPI power-off"
+# tiny OUT CODE: a bzImage whose 64-bit entry runs CODE (hex).
+tiny() {
+    python3 - "$1" "$2" <<'PY'
+import struct, sys
+img = bytearray(2 * 512 + 0x1000)
+img[0x1f1] = 1                                   # setup_sects
+struct.pack_into("<H", img, 0x1fe, 0xaa55)
+img[0x200:0x202] = b"\xeb\x6a"
+img[0x202:0x206] = b"HdrS"
+struct.pack_into("<H", img, 0x206, 0x020f)
+img[0x211] = 0x01                                # LOADED_HIGH
+struct.pack_into("<I", img, 0x22c, 0x7fffffff)
+struct.pack_into("<H", img, 0x236, 0x0001)       # XLF_KERNEL_64
+struct.pack_into("<I", img, 0x238, 255)
+struct.pack_into("<I", img, 0x260, 0x10000)      # init_size
+code = bytes.fromhex(sys.argv[2])
+img[1024 + 0x200:1024 + 0x200 + len(code)] = code
+open(sys.argv[1], "wb").write(img)
+PY
+}
+# ud2: with the boot IDT empty, #UD becomes #GP, then #DF, then a triple fault.
+tiny "$W/ud2.bzImage" 0f0b
+"$VMM" --kernel "$W/ud2.bzImage" --memory 64 --console none >"$W/out" 2>"$W/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "triple fault" "$W/err" && grep -q "rip=" "$W/err" && grep -q "cr0=" "$W/err"; then
+    pass "triple fault: status 2 with a register dump"
+    sed 's/^/    /' "$W/err"
+else
+    fail "triple fault: status $rc, stderr: $(cat "$W/err")"
+fi
+
+# mov al, 0xfe; out 0x64, al; hlt: the keyboard controller's reset line.
+tiny "$W/reset.bzImage" b0fee664f4
+expect_refusal "reset with on_reboot exit" 0 "the guest rebooted; exiting" -- \
+    "$VMM" --kernel "$W/reset.bzImage" --memory 64 --console none
+"$VMM" --kernel "$W/reset.bzImage" --memory 64 --console none --on-reboot restart \
+    --control "$W/ctl" 2>"$W/err" &
+vm_pid=$!
+boots=0
+for ((i = 0; i < 60 && boots < 3; i++)); do
+    sleep 0.5
+    boots=$(ctl status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["boots"])' 2>/dev/null || echo 0)
+done
+ctl stop >/dev/null
+wait "$vm_pid"
+rc=$?
+vm_pid=""
+if [ "$boots" -ge 3 ] && [ "$rc" -eq 0 ] && grep -q "restarting it" "$W/err"; then
+    pass "reset with on_reboot restart: $boots boots, then stop: status 0"
+else
+    fail "reset with on_reboot restart: $boots boots, status $rc, stderr: $(head -3 "$W/err")"
+fi
+# mov ax, 5 << 10 | SLP_EN; mov dx, 0x604; out dx, ax; hlt: ACPI PM1a S5.
+tiny "$W/s5.bzImage" 66b8003466ba040666eff4
+expect_refusal "ACPI S5 power-off" 0 "the guest powered off" -- \
+    "$VMM" --kernel "$W/s5.bzImage" --memory 64 --console none
+
+echo "== router-engine guest, 2 vCPUs, control socket"
+run='i=0; while [ $i -lt 40 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done; echo processors=$(grep -c ^processor /proc/cpuinfo); exit 7'
+: >"$W/console"
+"$VMM" --kernel "$KERNEL" --initrd "$INITRD" --vcpus 2 --memory 256 \
+    --console "file:$W/console" --control "$W/ctl" \
+    --cmdline "console=ttyS0 panic=-1 evr_run=\"$run\"" 2>"$W/vm.err" &
+vm_pid=$!
+if wait_for "tick 2" 300; then
+    pass "guest reached init and runs the command"
+    [ "$(stat -c %a "$W/ctl")" = 600 ] && pass "control socket is 0600" ||
+        fail "control socket mode $(stat -c %a "$W/ctl")"
+    r=$(ctl pause)
+    [ "$r" = '{"ok":true,"state":"paused"}' ] && pass "pause: $r" || fail "pause: $r"
+    n1=$(wc -c <"$W/console")
+    sleep 3
+    n2=$(wc -c <"$W/console")
+    [ "$n1" = "$n2" ] && pass "no console output while paused ($n1 bytes)" ||
+        fail "console grew from $n1 to $n2 bytes while paused"
+    r=$(ctl status)
+    [[ "$r" == *'"state":"paused"'*'"vcpus":2'* ]] && pass "status: $r" || fail "status: $r"
+    last=$(grep -o 'tick [0-9]*' "$W/console" | tail -1)
+    r=$(ctl resume)
+    [ "$r" = '{"ok":true,"state":"running"}' ] && pass "resume: $r" || fail "resume: $r"
+    next="tick $((${last#tick } + 1))"
+    wait_for "$next" 120 && pass "output goes on after resume ($next)" || fail "no $next after resume"
+    r=$(ctl counters)
+    if python3 -c 'import json,sys; v=json.loads(sys.argv[1])["vcpus"]; assert len(v)==2 and v[0]["exits"]["io"]>0' "$r"; then
+        pass "counters: $r"
+    else
+        fail "counters: $r"
+    fi
+else
+    fail "guest did not reach the command; console ends with: $(tail -5 "$W/console")"
+    ctl stop >/dev/null 2>&1
+fi
+wait "$vm_pid"
+rc=$?
+vm_pid=""
+[ "$rc" -eq 0 ] && pass "evr-vmm exited 0" || fail "evr-vmm exited $rc: $(cat "$W/vm.err")"
+grep -q "the guest powered off" "$W/vm.err" && pass "guest powered off (ACPI S5)" ||
+    fail "no power-off: $(cat "$W/vm.err")"
+for want in "evr-guest: init reached: 2 CPUs" "processors=2" "evr-guest: command exited with 7"; do
+    grep -qF "$want" "$W/console" && pass "console: $want" || fail "console lacks '$want'"
+done
+if [ "$failures" -ne 0 ]; then
+    echo "== console of the guest"
+    tail -40 "$W/console"
+    echo "$failures check(s) failed"
+    exit 1
+fi
+echo "all checks passed"

@@ -1,0 +1,180 @@
+/* Unit tests of the VM configuration: JSON file, flags, and every kind of
+ * refusal, each naming the key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static struct vmm_config cfg;
+static struct config_error err;
+
+static void json_sets_every_key(void **state)
+{
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(config_load_json(&cfg,
+                                      "{\"kernel\":\"/k\",\"initrd\":\"/i\",\"cmdline\":\"quiet\","
+                                      "\"memory\":512,\"vcpus\":2,\"pin\":[0,0],"
+                                      "\"hugepages\":true,\"console\":\"file:/tmp/c\","
+                                      "\"control\":\"/run/vm.sock\",\"on_reboot\":\"restart\"}",
+                                      "vm.json", &err),
+                     0);
+    assert_string_equal(cfg.kernel, "/k");
+    assert_string_equal(cfg.initrd, "/i");
+    assert_string_equal(cfg.cmdline, "quiet");
+    assert_int_equal(cfg.memory_mib, 512);
+    assert_int_equal(cfg.vcpus, 2);
+    assert_int_equal(cfg.npin, 2);
+    assert_int_equal(cfg.pin[1], 0);
+    assert_true(cfg.hugepages);
+    assert_int_equal(cfg.console, CONSOLE_FILE);
+    assert_string_equal(cfg.console_path, "/tmp/c");
+    assert_string_equal(cfg.control, "/run/vm.sock");
+    assert_int_equal(cfg.on_reboot, REBOOT_RESTART);
+}
+
+static void defaults(void **state)
+{
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(cfg.memory_mib, 256);
+    assert_int_equal(cfg.vcpus, 1);
+    assert_string_equal(cfg.cmdline, "console=ttyS0");
+    assert_int_equal(cfg.console, CONSOLE_STDOUT);
+    assert_int_equal(cfg.on_reboot, REBOOT_EXIT);
+    assert_int_equal(config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "kernel: no kernel given"));
+}
+
+struct bad {
+    const char *json;
+    const char *msg;
+};
+
+static void json_refusals_name_the_key_and_change_nothing(void **state)
+{
+    static const struct bad cases[] = {
+            {"{\"kernal\":\"/k\"}", "vm.json: unknown key 'kernal'"},
+            {"{\"memory\":\"512\"}", "key 'memory': expected an integer, got a string"},
+            {"{\"memory\":-1}", "key 'memory': -1 is negative"},
+            {"{\"memory\":8}", "memory: 8 is out of range (16..1048576)"},
+            {"{\"memory\":1.5}", "key 'memory': expected an integer, got a number with a fraction"},
+            {"{\"vcpus\":0}", "vcpus: 0 is out of range (1..254)"},
+            {"{\"vcpus\":255}", "vcpus: 255 is out of range"},
+            {"{\"pin\":\"0,1\"}", "key 'pin': expected an array of CPU numbers, got a string"},
+            {"{\"pin\":[0,\"1\"]}", "key 'pin'[1]: expected a CPU number, got a string"},
+            {"{\"pin\":[]}", "key 'pin': must list at least one host CPU"},
+            {"{\"hugepages\":1}", "key 'hugepages': expected true or false, got an integer"},
+            {"{\"console\":\"serial\"}", "console: 'serial' is not one of stdout"},
+            {"{\"console\":\"file:\"}", "console: must not be empty"},
+            {"{\"on_reboot\":\"halt\"}", "on_reboot: 'halt' is not exit or restart"},
+            {"{\"kernel\":\"\"}", "kernel: must not be empty"},
+            {"{\"kernel\":3}", "key 'kernel': expected a string, got an integer"},
+            {"[1]", "vm.json: expected a JSON object, got an array"},
+            {"{\"vcpus\":1,\"vcpus\":2}", "vm.json: line 1"},
+            {"{\"vcpus\":", "vm.json: line 1"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        config_defaults(&cfg);
+        err.msg[0] = 0;
+        /* a good key before the bad one must not be applied either */
+        if (config_load_json(&cfg, cases[i].json, "vm.json", &err) != -1)
+            fail_msg("%s: accepted", cases[i].json);
+        if (!strstr(err.msg, cases[i].msg))
+            fail_msg("%s: message '%s' lacks '%s'", cases[i].json, err.msg, cases[i].msg);
+    }
+    config_defaults(&cfg);
+    assert_int_equal(config_load_json(&cfg, "{\"vcpus\":4,\"memory\":\"x\"}", "vm.json", &err), -1);
+    assert_int_equal(cfg.vcpus, 1);
+}
+
+static void flags_take_text_and_are_as_strict(void **state)
+{
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(config_set(&cfg, "memory", "1024", &err), 0);
+    assert_int_equal(cfg.memory_mib, 1024);
+    assert_int_equal(config_set(&cfg, "pin", "0,0,0", &err), 0);
+    assert_int_equal(cfg.npin, 3);
+    assert_int_equal(config_set(&cfg, "console", "socket:/run/c.sock", &err), 0);
+    assert_int_equal(cfg.console, CONSOLE_SOCKET);
+    assert_int_equal(config_set(&cfg, "hugepages", "true", &err), 0);
+    assert_true(cfg.hugepages);
+
+    assert_int_equal(config_set(&cfg, "memory", "12x", &err), -1);
+    assert_string_equal(err.msg, "memory: '12x' is not a whole number");
+    assert_int_equal(config_set(&cfg, "memory", "", &err), -1);
+    assert_int_equal(config_set(&cfg, "vcpus", "-1", &err), -1);
+    assert_int_equal(config_set(&cfg, "pin", "0,,1", &err), -1);
+    assert_non_null(strstr(err.msg, "pin: item 1"));
+    assert_int_equal(config_set(&cfg, "pin", "0,5000", &err), -1);
+    assert_non_null(strstr(err.msg, "pin[1]: '5000' is not a CPU number"));
+    assert_int_equal(config_set(&cfg, "hugepages", "yes", &err), -1);
+    assert_int_equal(config_set(&cfg, "frobnicate", "1", &err), -1);
+    assert_string_equal(err.msg, "unknown key 'frobnicate'");
+    assert_true(config_is_key("on_reboot"));
+    assert_false(config_is_key("on-reboot"));
+}
+
+static void check_catches_pin_and_host_limits(void **state)
+{
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(config_set(&cfg, "kernel", "/k", &err), 0);
+    assert_int_equal(config_check(&cfg, &err), 0);
+
+    assert_int_equal(config_set(&cfg, "vcpus", "2", &err), 0);
+    assert_int_equal(config_set(&cfg, "pin", "0", &err), 0);
+    assert_int_equal(config_check(&cfg, &err), -1);
+    assert_string_equal(err.msg, "pin: lists 1 host CPUs for 2 vCPUs (one per vCPU)");
+
+    assert_int_equal(config_set(&cfg, "pin", "0,1023", &err), 0);
+    assert_int_equal(config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "pin[1]: host CPU 1023 does not exist or is not available"));
+
+    config_defaults(&cfg);
+    assert_int_equal(config_set(&cfg, "kernel", "/k", &err), 0);
+    assert_int_equal(config_set(&cfg, "memory", "1048576", &err), 0); /* 1 TiB */
+    assert_int_equal(config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "memory: 1048576 MiB does not fit in this host's"));
+}
+
+static void loads_a_file_and_reports_a_missing_one(void **state)
+{
+    char path[] = "/tmp/evr-vmm-config-XXXXXX";
+    int fd = mkstemp(path);
+    const char text[] = "{\"kernel\": \"/boot/vmlinuz\", \"vcpus\": 3}\n";
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    close(fd);
+    config_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, path, &err), 0);
+    assert_int_equal(cfg.vcpus, 3);
+    unlink(path);
+    assert_int_equal(config_load_file(&cfg, path, &err), -1);
+    assert_non_null(strstr(err.msg, "No such file"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(json_sets_every_key),
+            cmocka_unit_test(defaults),
+            cmocka_unit_test(json_refusals_name_the_key_and_change_nothing),
+            cmocka_unit_test(flags_take_text_and_are_as_strict),
+            cmocka_unit_test(check_catches_pin_and_host_limits),
+            cmocka_unit_test(loads_a_file_and_reports_a_missing_one),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

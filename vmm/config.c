@@ -1,0 +1,395 @@
+/* Configuration keys, JSON and flags; see config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+
+static int fail(struct config_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static int fail(struct config_error *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void config_defaults(struct vmm_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->cmdline, sizeof(cfg->cmdline), "console=ttyS0");
+    cfg->memory_mib = 256;
+    cfg->vcpus = 1;
+    cfg->console = CONSOLE_STDOUT;
+    cfg->on_reboot = REBOOT_EXIT;
+}
+
+/* A decimal whole number in [min, max], nothing else. */
+static int parse_uint(const char *key, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+                      struct config_error *err)
+{
+    char *end;
+    unsigned long long v;
+
+    if (*s < '0' || *s > '9')
+        return fail(err, "%s: '%s' is not a whole number", key, s);
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*end)
+        return fail(err, "%s: '%s' is not a whole number", key, s);
+    if (errno == ERANGE || v < min || v > max)
+        return fail(err, "%s: %s is out of range (%llu..%llu)", key, s, (unsigned long long)min,
+                    (unsigned long long)max);
+    *out = v;
+    return 0;
+}
+
+static int set_string(const char *key, char *dst, size_t cap, const char *value, bool allow_empty,
+                      struct config_error *err)
+{
+    size_t len = strlen(value);
+
+    if (!allow_empty && len == 0)
+        return fail(err, "%s: must not be empty", key);
+    if (len >= cap)
+        return fail(err, "%s: %zu bytes is too long (at most %zu)", key, len, cap - 1);
+    memcpy(dst, value, len + 1);
+    return 0;
+}
+
+static int set_pin_text(struct vmm_config *cfg, const char *value, struct config_error *err)
+{
+    unsigned pin[CONFIG_MAX_VCPUS], n = 0;
+    const char *p = value;
+
+    if (!*p)
+        return fail(err, "pin: must list at least one host CPU");
+    for (;;) {
+        char item[16];
+        size_t len = strcspn(p, ",");
+        uint64_t v;
+
+        if (len == 0 || len >= sizeof(item))
+            return fail(err, "pin: item %u of '%s' is not a CPU number", n, value);
+        memcpy(item, p, len);
+        item[len] = 0;
+        if (n == CONFIG_MAX_VCPUS)
+            return fail(err, "pin: more than %u CPUs", CONFIG_MAX_VCPUS);
+        if (parse_uint("pin", item, 0, CPU_SETSIZE - 1, &v, err))
+            return fail(err, "pin[%u]: '%s' is not a CPU number below %d", n, item, CPU_SETSIZE);
+        pin[n++] = (unsigned)v;
+        p += len;
+        if (!*p)
+            break;
+        p++;
+    }
+    memcpy(cfg->pin, pin, n * sizeof(pin[0]));
+    cfg->npin = n;
+    return 0;
+}
+
+static int set_console(struct vmm_config *cfg, const char *value, struct config_error *err)
+{
+    if (!strcmp(value, "stdout")) {
+        cfg->console = CONSOLE_STDOUT;
+        cfg->console_path[0] = 0;
+        return 0;
+    }
+    if (!strcmp(value, "none")) {
+        cfg->console = CONSOLE_NONE;
+        cfg->console_path[0] = 0;
+        return 0;
+    }
+    if (!strncmp(value, "file:", 5) || !strncmp(value, "socket:", 7)) {
+        bool file = value[0] == 'f';
+        const char *path = value + (file ? 5 : 7);
+        size_t cap = file ? sizeof(cfg->console_path) : sizeof(((struct vmm_config *)0)->control);
+        if (set_string("console", cfg->console_path, cap, path, false, err))
+            return -1;
+        cfg->console = file ? CONSOLE_FILE : CONSOLE_SOCKET;
+        return 0;
+    }
+    return fail(err, "console: '%s' is not one of stdout, file:PATH, socket:PATH, none", value);
+}
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_LIST };
+
+struct key {
+    const char *name;
+    enum key_type type;
+};
+
+static const struct key keys[] = {
+        {"kernel", KEY_STRING},    {"initrd", KEY_STRING},  {"cmdline", KEY_STRING},
+        {"memory", KEY_UINT},      {"vcpus", KEY_UINT},     {"pin", KEY_LIST},
+        {"hugepages", KEY_BOOL},   {"console", KEY_STRING}, {"control", KEY_STRING},
+        {"on_reboot", KEY_STRING},
+};
+
+static const struct key *find_key(const char *name)
+{
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(keys[i].name, name))
+            return &keys[i];
+    return NULL;
+}
+
+bool config_is_key(const char *key)
+{
+    return find_key(key) != NULL;
+}
+
+int config_set(struct vmm_config *cfg, const char *key, const char *value, struct config_error *err)
+{
+    uint64_t v;
+
+    if (!find_key(key))
+        return fail(err, "unknown key '%s'", key);
+    if (!strcmp(key, "kernel"))
+        return set_string(key, cfg->kernel, sizeof(cfg->kernel), value, false, err);
+    if (!strcmp(key, "initrd"))
+        return set_string(key, cfg->initrd, sizeof(cfg->initrd), value, true, err);
+    if (!strcmp(key, "cmdline"))
+        return set_string(key, cfg->cmdline, sizeof(cfg->cmdline), value, true, err);
+    if (!strcmp(key, "control"))
+        return set_string(key, cfg->control, sizeof(cfg->control), value, true, err);
+    if (!strcmp(key, "memory")) {
+        if (parse_uint(key, value, CONFIG_MIN_MEMORY_MIB, CONFIG_MAX_MEMORY_MIB, &v, err))
+            return -1;
+        cfg->memory_mib = v;
+        return 0;
+    }
+    if (!strcmp(key, "vcpus")) {
+        if (parse_uint(key, value, 1, CONFIG_MAX_VCPUS, &v, err))
+            return -1;
+        cfg->vcpus = (unsigned)v;
+        return 0;
+    }
+    if (!strcmp(key, "pin"))
+        return set_pin_text(cfg, value, err);
+    if (!strcmp(key, "hugepages")) {
+        if (strcmp(value, "true") && strcmp(value, "false"))
+            return fail(err, "hugepages: '%s' is not true or false", value);
+        cfg->hugepages = value[0] == 't';
+        return 0;
+    }
+    if (!strcmp(key, "console"))
+        return set_console(cfg, value, err);
+    /* on_reboot */
+    if (!strcmp(value, "exit"))
+        cfg->on_reboot = REBOOT_EXIT;
+    else if (!strcmp(value, "restart"))
+        cfg->on_reboot = REBOOT_RESTART;
+    else
+        return fail(err, "on_reboot: '%s' is not exit or restart", value);
+    return 0;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+/* Turns one JSON value into the text form config_set takes. */
+static int json_value_text(const char *source, const struct key *k, json_t *v, char *buf,
+                           size_t cap, struct config_error *err)
+{
+    switch (k->type) {
+    case KEY_STRING:
+        if (!json_is_string(v))
+            return fail(err, "%s: key '%s': expected a string, got %s", source, k->name,
+                        json_type_name(v));
+        if (strlen(json_string_value(v)) != json_string_length(v))
+            return fail(err, "%s: key '%s': contains a NUL byte", source, k->name);
+        if (json_string_length(v) >= cap)
+            return fail(err, "%s: key '%s': %zu bytes is too long", source, k->name,
+                        json_string_length(v));
+        snprintf(buf, cap, "%s", json_string_value(v));
+        return 0;
+    case KEY_UINT:
+        if (!json_is_integer(v))
+            return fail(err, "%s: key '%s': expected an integer, got %s", source, k->name,
+                        json_type_name(v));
+        if (json_integer_value(v) < 0)
+            return fail(err, "%s: key '%s': %lld is negative", source, k->name,
+                        (long long)json_integer_value(v));
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+        return 0;
+    case KEY_BOOL:
+        if (!json_is_boolean(v))
+            return fail(err, "%s: key '%s': expected true or false, got %s", source, k->name,
+                        json_type_name(v));
+        snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
+        return 0;
+    case KEY_LIST: {
+        size_t i, used = 0;
+        json_t *item;
+        if (!json_is_array(v))
+            return fail(err, "%s: key '%s': expected an array of CPU numbers, got %s", source,
+                        k->name, json_type_name(v));
+        if (json_array_size(v) == 0)
+            return fail(err, "%s: key '%s': must list at least one host CPU", source, k->name);
+        buf[0] = 0;
+        json_array_foreach(v, i, item)
+        {
+            int n;
+            if (!json_is_integer(item) || json_integer_value(item) < 0)
+                return fail(err, "%s: key '%s'[%zu]: expected a CPU number, got %s", source,
+                            k->name, i,
+                            json_is_integer(item) ? "a negative one" : json_type_name(item));
+            n = snprintf(buf + used, cap - used, "%s%lld", i ? "," : "",
+                         (long long)json_integer_value(item));
+            if (n < 0 || (size_t)n >= cap - used)
+                return fail(err, "%s: key '%s': too many CPUs", source, k->name);
+            used += (size_t)n;
+        }
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int config_load_json(struct vmm_config *cfg, const char *text, const char *source,
+                     struct config_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    struct vmm_config next = *cfg;
+    const char *name;
+    json_t *v;
+    char buf[CONFIG_CMDLINE_MAX + 16];
+    int rc = -1;
+
+    if (!root)
+        return fail(err, "%s: line %d column %d: %s", source, jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(root)) {
+        fail(err, "%s: expected a JSON object, got %s", source, json_type_name(root));
+        goto out;
+    }
+    json_object_foreach(root, name, v)
+    {
+        const struct key *k = find_key(name);
+        struct config_error inner;
+        if (!k) {
+            fail(err, "%s: unknown key '%s'", source, name);
+            goto out;
+        }
+        if (json_value_text(source, k, v, buf, sizeof(buf), err))
+            goto out;
+        if (config_set(&next, name, buf, &inner)) {
+            fail(err, "%s: %s", source, inner.msg);
+            goto out;
+        }
+    }
+    *cfg = next; /* all or nothing */
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+int config_load_file(struct vmm_config *cfg, const char *path, struct config_error *err)
+{
+    FILE *f = fopen(path, "re");
+    char *text;
+    long len;
+    int rc;
+
+    if (!f)
+        return fail(err, "config %s: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+        fclose(f);
+        return fail(err, "config %s: cannot read it", path);
+    }
+    if (len > 1024 * 1024) {
+        fclose(f);
+        return fail(err, "config %s: %ld bytes is too large for a VM configuration", path, len);
+    }
+    text = calloc(1, (size_t)len + 1);
+    if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
+        free(text);
+        fclose(f);
+        return fail(err, "config %s: cannot read it", path);
+    }
+    fclose(f);
+    rc = config_load_json(cfg, text, path, err);
+    free(text);
+    return rc;
+}
+
+static void format_cpuset(const cpu_set_t *set, char *buf, size_t cap)
+{
+    size_t used = 0;
+
+    buf[0] = 0;
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        int e = c;
+        if (!CPU_ISSET(c, set))
+            continue;
+        while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+            e++;
+        if (used < cap)
+            used += (size_t)snprintf(buf + used, cap - used, e > c ? "%s%d-%d" : "%s%d",
+                                     used ? "," : "", c, e);
+        c = e;
+    }
+}
+
+int config_check(const struct vmm_config *cfg, struct config_error *err)
+{
+    cpu_set_t avail;
+    struct sysinfo si;
+
+    if (!cfg->kernel[0])
+        return fail(err, "kernel: no kernel given (--kernel PATH or \"kernel\" in the config)");
+    if (cfg->npin && cfg->npin != cfg->vcpus)
+        return fail(err, "pin: lists %u host CPUs for %u vCPUs (one per vCPU)", cfg->npin,
+                    cfg->vcpus);
+    if (cfg->npin && sched_getaffinity(0, sizeof(avail), &avail) == 0) {
+        for (unsigned i = 0; i < cfg->npin; i++) {
+            if (!CPU_ISSET(cfg->pin[i], &avail)) {
+                char list[256];
+                format_cpuset(&avail, list, sizeof(list));
+                return fail(
+                        err,
+                        "pin[%u]: host CPU %u does not exist or is not available (available: %s)",
+                        i, cfg->pin[i], list);
+            }
+        }
+    }
+    if (cfg->console == CONSOLE_SOCKET && !strcmp(cfg->console_path, cfg->control))
+        return fail(err, "console: socket:%s is also the control socket", cfg->console_path);
+    if (sysinfo(&si) == 0) {
+        uint64_t host = (uint64_t)si.totalram * si.mem_unit;
+        if (cfg->memory_mib * 1024 * 1024 > host)
+            return fail(err, "memory: %llu MiB does not fit in this host's %llu MiB of RAM",
+                        (unsigned long long)cfg->memory_mib,
+                        (unsigned long long)(host / (1024 * 1024)));
+    }
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* The configuration of one VM: a JSON object (--config vm.json) and the same
+ * keys as command-line flags (flags win). Keys, their flags and defaults:
+ *
+ *   kernel     --kernel PATH      bzImage to boot (required)
+ *   initrd     --initrd PATH      initramfs
+ *   cmdline    --cmdline TEXT     kernel command line ["console=ttyS0"]
+ *   memory     --memory MIB       guest RAM in MiB [256]
+ *   vcpus      --vcpus N          vCPUs [1]
+ *   pin        --pin LIST         host CPU of each vCPU: JSON [0,1] or "0,1"
+ *   hugepages  --hugepages        back RAM with 2 MiB huge pages [false]
+ *   console    --console SPEC     "stdout", "file:PATH", "socket:PATH", "none" [stdout]
+ *   control    --control PATH     control socket (JSON lines), created 0600
+ *   on_reboot  --on-reboot WHAT   "exit" or "restart" [exit]
+ *
+ * Unknown keys, wrong types and bad values are refused with a message that
+ * names the key; nothing of a refused configuration is used. */
+#ifndef EVR_VMM_CONFIG_H
+#define EVR_VMM_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_CMDLINE_MAX    4096
+#define CONFIG_MIN_MEMORY_MIB 16
+#define CONFIG_MAX_MEMORY_MIB (1024u * 1024u) /* 1 TiB */
+#define CONFIG_MAX_VCPUS      254
+
+enum console_kind { CONSOLE_STDOUT, CONSOLE_FILE, CONSOLE_SOCKET, CONSOLE_NONE };
+enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
+
+struct vmm_config {
+    char kernel[PATH_MAX];
+    char initrd[PATH_MAX];
+    char cmdline[CONFIG_CMDLINE_MAX];
+    uint64_t memory_mib;
+    unsigned vcpus;
+    unsigned npin; /* 0: not pinned */
+    unsigned pin[CONFIG_MAX_VCPUS];
+    bool hugepages;
+    enum console_kind console;
+    char console_path[PATH_MAX];
+    char control[108]; /* sun_path */
+    enum reboot_action on_reboot;
+};
+
+struct config_error {
+    char msg[512];
+};
+
+void config_defaults(struct vmm_config *cfg);
+
+/* Applies one key with its value as text (a flag). */
+int config_set(struct vmm_config *cfg, const char *key, const char *value,
+               struct config_error *err);
+
+/* Applies every key of a JSON object read from path. */
+int config_load_file(struct vmm_config *cfg, const char *path, struct config_error *err);
+
+/* Same, from JSON text (source names it in messages). */
+int config_load_json(struct vmm_config *cfg, const char *text, const char *source,
+                     struct config_error *err);
+
+/* Checks what single keys cannot: required keys, pin against vcpus, and the
+ * host (pinned CPUs exist, memory fits). */
+int config_check(const struct vmm_config *cfg, struct config_error *err);
+
+/* Whether key is a configuration key; the flag of key k is "--" k with '_' as '-'. */
+bool config_is_key(const char *key);
+
+#endif

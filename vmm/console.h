@@ -1,0 +1,48 @@
+/* Where the guest's serial console goes and where its input comes from:
+ *   stdout       output to stdout, input from stdin
+ *   file:PATH    output appended to PATH, no input
+ *   socket:PATH  a unix socket (created 0600); one client at a time gets the
+ *                output and its bytes are the input; output while no client
+ *                is connected is dropped
+ *   none         nothing
+ * Input is read by a thread and handed to a sink (the UART). */
+#ifndef EVR_VMM_CONSOLE_H
+#define EVR_VMM_CONSOLE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Takes up to len bytes; returns how many it took (the UART FIFO may be full). */
+typedef size_t (*console_sink)(void *ctx, const uint8_t *data, size_t len);
+
+struct console {
+    enum console_kind kind;
+    char path[PATH_MAX];
+    int out_fd;
+    int in_fd;
+    int listen_fd;
+    int client_fd;
+    int stop_pipe[2];
+    pthread_t thread;
+    int thread_started;
+    console_sink sink;
+    void *sink_ctx;
+};
+
+int console_open(struct console *c, const struct vmm_config *cfg, char *err, size_t errlen);
+
+/* Starts the input thread; sink is called from it. */
+int console_start_input(struct console *c, console_sink sink, void *ctx);
+
+void console_write(struct console *c, uint8_t byte);
+
+void console_close(struct console *c);
+
+/* Binds a unix stream socket at path with mode 0600 and listens. Returns the
+ * fd or -1 with err. A stale socket at path is replaced; any other file is not. */
+int unix_listen_0600(const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,16 @@
+/* CPUID of a vCPU: what KVM_GET_SUPPORTED_CPUID offers, with the topology
+ * rewritten so that vCPU i of n is APIC id i of one package of n cores
+ * (one thread each), and the hypervisor bit set. */
+#ifndef EVR_VMM_CPUID_H
+#define EVR_VMM_CPUID_H
+
+#include <linux/kvm.h>
+
+/* entries[0..nent) are edited in place for vCPU index of n vCPUs. */
+void cpuid_set_topology(struct kvm_cpuid_entry2 *entries, unsigned nent, unsigned index,
+                        unsigned n);
+
+/* Bits needed to number n things (0 for n <= 1). */
+unsigned cpuid_id_bits(unsigned n);
+
+#endif

@@ -1,0 +1,235 @@
+/* evr-vmm: one router-engine VM on KVM. Reads the configuration (JSON file
+ * and flags), boots the guest, serves the control socket, and ends with the
+ * guest: status 0 when it powers off (or is stopped), 2 when it faults or
+ * makes an exit evr-vmm cannot handle, 1 when the VM cannot be set up. */
+#include "config.h"
+#include "console.h"
+#include "control.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_GUEST_FAILED 2
+
+static const char usage_text[] =
+        "usage: evr-vmm [--config FILE] [OPTION...]\n"
+        "Boots one Linux guest (a bzImage) straight on KVM.\n"
+        "\n"
+        "  --config FILE       read the keys below from a JSON object; flags given\n"
+        "                      on the command line override the file\n"
+        "  --kernel PATH       bzImage to boot (key \"kernel\", required)\n"
+        "  --initrd PATH       initramfs to load (key \"initrd\")\n"
+        "  --cmdline TEXT      kernel command line (key \"cmdline\") [console=ttyS0]\n"
+        "  --memory MIB        guest RAM in MiB, 16..1048576 (key \"memory\") [256]\n"
+        "  --vcpus N           vCPUs, 1..254 (key \"vcpus\") [1]\n"
+        "  --pin LIST          host CPU of each vCPU, e.g. 2,3 (key \"pin\": [2,3])\n"
+        "  --hugepages[=BOOL]  back RAM with 2 MiB huge pages (key \"hugepages\") [false]\n"
+        "  --console SPEC      serial console: stdout, file:PATH, socket:PATH or none\n"
+        "                      (key \"console\") [stdout]\n"
+        "  --control PATH      control socket, JSON lines, created 0600 (key \"control\")\n"
+        "  --on-reboot WHAT    when the guest reboots: exit or restart\n"
+        "                      (key \"on_reboot\") [exit]\n"
+        "  -h, --help          this text\n"
+        "  --version           print the version\n"
+        "\n"
+        "Exit status: 0 guest powered off, rebooted (on_reboot exit) or was stopped;\n"
+        "1 the VM could not be set up (the message says why); 2 the guest triple-\n"
+        "faulted or made an exit evr-vmm cannot handle (its registers go to stderr).\n"
+        "See evr-vmm(1).\n";
+
+enum { OPT_CONFIG = 256, OPT_VERSION, OPT_KEY };
+
+static const struct option options[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"kernel", required_argument, NULL, OPT_KEY},
+        {"initrd", required_argument, NULL, OPT_KEY},
+        {"cmdline", required_argument, NULL, OPT_KEY},
+        {"memory", required_argument, NULL, OPT_KEY},
+        {"vcpus", required_argument, NULL, OPT_KEY},
+        {"pin", required_argument, NULL, OPT_KEY},
+        {"hugepages", optional_argument, NULL, OPT_KEY},
+        {"console", required_argument, NULL, OPT_KEY},
+        {"control", required_argument, NULL, OPT_KEY},
+        {"on-reboot", required_argument, NULL, OPT_KEY},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+};
+
+struct flag {
+    char key[32];
+    const char *value;
+};
+
+static int parse_args(int argc, char **argv, struct vmm_config *cfg)
+{
+    struct flag *flags = calloc((size_t)argc, sizeof(*flags));
+    const char *config_path = NULL;
+    struct config_error err;
+    int nflags = 0, opt, idx, rc = -1;
+
+    if (!flags)
+        return -1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, &idx)) != -1) {
+        switch (opt) {
+        case 'h':
+            fputs(usage_text, stdout);
+            exit(0);
+        case OPT_VERSION:
+            puts("evr-vmm " EVR_VERSION);
+            exit(0);
+        case OPT_CONFIG:
+            config_path = optarg;
+            break;
+        case OPT_KEY: {
+            struct flag *f = &flags[nflags++];
+            snprintf(f->key, sizeof(f->key), "%s", options[idx].name);
+            for (char *p = f->key; *p; p++)
+                if (*p == '-')
+                    *p = '_';
+            f->value = optarg ? optarg : "true";
+            break;
+        }
+        case ':':
+            fprintf(stderr, "evr-vmm: %s needs a value (see --help)\n", argv[optind - 1]);
+            goto out;
+        default:
+            fprintf(stderr, "evr-vmm: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "evr-vmm: unexpected argument '%s' (see --help)\n", argv[optind]);
+        goto out;
+    }
+    config_defaults(cfg);
+    if (config_path && config_load_file(cfg, config_path, &err)) {
+        fprintf(stderr, "evr-vmm: %s\n", err.msg);
+        goto out;
+    }
+    for (int i = 0; i < nflags; i++) {
+        if (config_set(cfg, flags[i].key, flags[i].value, &err)) {
+            fprintf(stderr, "evr-vmm: --%s\n", err.msg);
+            goto out;
+        }
+    }
+    if (config_check(cfg, &err)) {
+        fprintf(stderr, "evr-vmm: %s\n", err.msg);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(flags);
+    return rc;
+}
+
+static struct vmm_host host = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Console input goes to the UART of the VM of the current boot. */
+static size_t console_to_uart(void *ctx, const uint8_t *data, size_t len)
+{
+    size_t n = len; /* between boots input is dropped */
+
+    (void)ctx;
+    pthread_mutex_lock(&host.lock);
+    if (host.vm) {
+        pthread_mutex_lock(&host.vm->bus.lock);
+        n = uart_receive(&host.vm->uart, data, len);
+        pthread_mutex_unlock(&host.vm->bus.lock);
+    }
+    pthread_mutex_unlock(&host.lock);
+    return n;
+}
+
+static int run(const struct vmm_config *cfg, struct console *console)
+{
+    for (;;) {
+        struct vm *vm = calloc(1, sizeof(*vm));
+        enum vm_outcome o;
+        char err[512];
+        bool stop;
+
+        if (!vm) {
+            fprintf(stderr, "evr-vmm: out of memory\n");
+            return 1;
+        }
+        if (vm_create(vm, cfg, console, err, sizeof(err))) {
+            fprintf(stderr, "evr-vmm: %s\n", err);
+            free(vm);
+            return 1;
+        }
+        pthread_mutex_lock(&host.lock);
+        host.vm = vm;
+        host.boots++;
+        stop = host.stop_requested;
+        pthread_mutex_unlock(&host.lock);
+        if (stop)
+            vm_stop(vm);
+        o = vm_run(vm);
+        pthread_mutex_lock(&host.lock);
+        host.vm = NULL;
+        stop = host.stop_requested;
+        pthread_mutex_unlock(&host.lock);
+        vm_destroy(vm);
+        free(vm);
+        switch (o) {
+        case VM_POWEROFF:
+            fprintf(stderr, "evr-vmm: the guest powered off\n");
+            return 0;
+        case VM_STOPPED:
+            fprintf(stderr, "evr-vmm: stopped from the control socket\n");
+            return 0;
+        case VM_RESET:
+            if (cfg->on_reboot == REBOOT_RESTART && !stop) {
+                fprintf(stderr, "evr-vmm: the guest rebooted; restarting it\n");
+                continue;
+            }
+            fprintf(stderr, "evr-vmm: the guest rebooted; exiting (on_reboot exit)\n");
+            return 0;
+        case VM_TRIPLE_FAULT:
+        case VM_FAILED:
+        case VM_RUNNING:
+            fprintf(stderr, "evr-vmm: the guest %s\n",
+                    o == VM_TRIPLE_FAULT ? "triple-faulted" : "failed");
+            return EXIT_GUEST_FAILED;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct vmm_config *cfg = calloc(1, sizeof(*cfg));
+    struct console console;
+    struct control control;
+    char err[512];
+    int rc;
+
+    if (!cfg || parse_args(argc, argv, cfg))
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    vcpu_signals_init();
+    if (console_open(&console, cfg, err, sizeof(err))) {
+        fprintf(stderr, "evr-vmm: %s\n", err);
+        return 1;
+    }
+    control.started = false;
+    control.listen_fd = -1;
+    control.stop_pipe[0] = control.stop_pipe[1] = -1;
+    if (cfg->control[0] && control_open(&control, &host, cfg->control, err, sizeof(err))) {
+        fprintf(stderr, "evr-vmm: %s\n", err);
+        console_close(&console);
+        return 1;
+    }
+    console_start_input(&console, console_to_uart, NULL);
+    rc = run(cfg, &console);
+    control_close(&control);
+    console_close(&console);
+    free(cfg);
+    return rc;
+}
