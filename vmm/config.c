@@ -76,7 +76,7 @@ static int set_pin_text(struct vmm_config *cfg, const char *value, struct config
     for (;;) {
         char item[16];
         size_t len = strcspn(p, ",");
-        uint64_t v;
+        uint64_t v = 0; /* -O3 cannot see that parse_uint sets it on success */
 
         if (len == 0 || len >= sizeof(item))
             return fail(err, "pin: item %u of '%s' is not a CPU number", n, value);
