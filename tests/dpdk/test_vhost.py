@@ -130,7 +130,7 @@ def main():
                 exchange(b, f"VM start {life + 1}")
             finally:
                 vm.stop()
-        st = b.stats()
+        st = b.stats_when(lambda st: st["ports"]["w0"]["drops"]["no_slice"] >= 2 * 2 * ROUNDS)
         expect(st["ports"]["w0"]["drops"]["no_slice"] >= 2 * 2 * ROUNDS,
                "the unmatched frames were counted as no_slice drops")
         b.restart_vswitch()

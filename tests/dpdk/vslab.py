@@ -272,6 +272,17 @@ class Bench:
     def stats(self):
         return self.ok(op="stats")["stats"]
 
+    def stats_when(self, cond, limit=20.0):
+        """Stats once cond(stats) holds, or the last stats after `limit`
+        seconds: counters trail the frames a test saw by a few microseconds,
+        and a loaded CI box may stretch that; the caller asserts on them."""
+        deadline = time.monotonic() + limit
+        while True:
+            st = self.stats()
+            if cond(st) or time.monotonic() > deadline:
+                return st
+            time.sleep(0.05)
+
     def close(self):
         if self.ctl_file:
             try:
