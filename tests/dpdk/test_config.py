@@ -37,7 +37,7 @@ def main():
                dump["slices"][0]["vlans"] == ["10-20"], "the config file was applied in order")
         for seq in range(10):
             b.ends["w0"].send(frame(15, 1, seq))
-        got = b.ends["va"].recv_all()
+        got = b.ends["va"].recv_all(10)
         expect([q for _, _, q in got] == list(range(10)), "and the slice it declares forwards")
         binary = b.binary
         prefix = b.prefix

@@ -9,7 +9,7 @@ import collections
 import sys
 import time
 
-from vslab import Bench, expect, frame
+from vslab import Bench, expect, frame, recv_many
 
 FLOWS = 64
 PER_FLOW = 5
@@ -23,11 +23,13 @@ def send_flows(b, stream):
 
 
 def collect(b, members):
-    """member -> {flow: [seq...]}, and the set of VLAN tags seen."""
+    """member -> {flow: [seq...]}, and the set of VLAN tags seen, for one
+    send_flows() worth of frames."""
     out, tags = {}, set()
+    frames = recv_many([b.ends[m] for m in members], {members[0]: FLOWS * PER_FLOW})
     for m in members:
         flows = collections.defaultdict(list)
-        for vlan, _, seq in b.ends[m].recv_all():
+        for vlan, _, seq in frames[m]:
             tags.add(vlan)
             flows[seq % FLOWS].append(seq // FLOWS)
         out[m] = flows
@@ -68,7 +70,7 @@ def main():
         for seq in range(20):
             b.ends["w0"].send(frame(42, 2, seq))
             b.ends["w1"].send(frame(42, 3, seq))
-        rx = b.ends["va"].recv_all()
+        rx = b.ends["va"].recv_all(40)
         expect(sorted((s, q) for _, s, q in rx) == sorted([(2, q) for q in range(20)] +
                                                            [(3, q) for q in range(20)]) and
                all(v is None for v, _, _ in rx),

@@ -9,7 +9,7 @@ import collections
 import os
 import sys
 
-from vslab import Bench, expect, frame
+from vslab import Bench, expect, frame, recv_many
 
 VLANS_SENT = [None, 0, 1, 99, 100, 150, 199, 200, 299, 300, 301, 4094]
 ROUNDS = 50
@@ -40,7 +40,9 @@ def main():
                 # One source address per stream: with several workers the
                 # streams spread over the receive queues (flow hash).
                 b.ends["w0"].send(frame(vlan, stream, seq, src_ip=0x0A000100 + stream))
-        got = {vm: by_stream(b.ends[vm].recv_all()) for vm in ("va", "vb", "vc", "vd")}
+        frames = recv_many([b.ends[vm] for vm in ("va", "vb", "vc", "vd")],
+                           {"va": 3 * ROUNDS, "vb": ROUNDS, "vc": 2 * ROUNDS})
+        got = {vm: by_stream(f) for vm, f in frames.items()}
         want = {
             "va": {VLANS_SENT.index(v): v for v in (100, 150, 199)},
             "vb": {VLANS_SENT.index(300): None},
@@ -75,7 +77,7 @@ def main():
         b.ends["vb"].send(frame(300, 24, 0))   # already tagged on an access slice
         b.ends["vc"].send(frame(None, 25, 0))
         b.ends["vd"].send(frame(None, 26, 0))  # no slice
-        wire = {stream: vlan for vlan, stream, _ in b.ends["w0"].recv_all()}
+        wire = {stream: vlan for vlan, stream, _ in b.ends["w0"].recv_all(3)}
         expect(wire == {20: 150, 23: 300, 25: None},
                "toward the wire: trunk keeps its tag, access pushes VLAN 300, "
                "native stays untagged, nothing else leaks")
@@ -118,8 +120,8 @@ def main():
         for seq in range(ROUNDS):
             b.ends["w0"].send(frame(150, 30, seq))
             b.ends["w0"].send(frame(300, 31, seq))
-        a = by_stream(b.ends["va"].recv_all())
-        bb = by_stream(b.ends["vb"].recv_all())
+        frames = recv_many([b.ends["va"], b.ends["vb"]], {"va": ROUNDS, "vb": ROUNDS})
+        a, bb = by_stream(frames["va"]), by_stream(frames["vb"])
         expect([s for _, s in a[30]] == list(range(ROUNDS)) and
                [s for _, s in bb[31]] == list(range(ROUNDS)),
                "after port-del of an unused port, other slices still carry all traffic")

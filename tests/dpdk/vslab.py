@@ -89,33 +89,34 @@ class Endpoint:
                     continue
                 raise
 
-    def recv_all(self, quiet=0.3, limit=30.0):
-        """Test frames received until nothing came for `quiet` seconds."""
-        got = []
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([self.sock], [], [], quiet)
-            if not r:
-                break
-            while True:
-                try:
-                    data, anc, _, _ = self.sock.recvmsg(2048, socket.CMSG_SPACE(20), socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    break
-                except OSError as e:
-                    if e.errno == 100:  # ENETDOWN: this end's link is down, it gets nothing
-                        return got
-                    raise
-                aux_vlan = None
-                for level, typ, cdata in anc:
-                    if level == SOL_PACKET and typ == PACKET_AUXDATA:
-                        status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", cdata[:20])
-                        if status & TP_STATUS_VLAN_VALID:
-                            aux_vlan = tci & 0xFFF
-                f = parse(data, aux_vlan)
-                if f:
-                    got.append(f)
-        return got
+    def _read_ready(self, got):
+        """Reads what is queued; False when the link is down (nothing comes)."""
+        while True:
+            try:
+                data, anc, _, _ = self.sock.recvmsg(2048, socket.CMSG_SPACE(20),
+                                                    socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return True
+            except OSError as e:
+                if e.errno == 100:  # ENETDOWN: this end's link is down, it gets nothing
+                    return False
+                raise
+            aux_vlan = None
+            for level, typ, cdata in anc:
+                if level == SOL_PACKET and typ == PACKET_AUXDATA:
+                    status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", cdata[:20])
+                    if status & TP_STATUS_VLAN_VALID:
+                        aux_vlan = tci & 0xFFF
+            f = parse(data, aux_vlan)
+            if f:
+                got.append(f)
+
+    def recv_all(self, count=0, quiet=0.3, limit=30.0):
+        """Test frames received: at least `count` of them if they come within
+        `limit` seconds, then whatever else comes until nothing did for
+        `quiet` seconds (extras are what a test looks for when it checks
+        that nothing leaked)."""
+        return recv_many([self], {self.name: count}, quiet, limit)[self.name]
 
     def kernel_drops(self):
         """Frames the kernel dropped because this socket's buffer was full
@@ -125,6 +126,28 @@ class Endpoint:
 
     def drain(self):
         self.recv_all(quiet=0.05)
+
+
+def recv_many(ends, counts, quiet=0.3, limit=30.0):
+    """recv_all over several endpoints at once: waits until the total of
+    `counts` frames arrived (or `limit`), then for `quiet` seconds of
+    silence on all of them. Returns {name: frames}."""
+    got = {e.name: [] for e in ends}
+    want = sum(counts.values())
+    live = list(ends)
+    deadline = time.monotonic() + limit
+    while live and time.monotonic() < deadline:
+        have = sum(len(v) for v in got.values())
+        wait = quiet if have >= want else min(1.0, max(0.0, deadline - time.monotonic()))
+        r, _, _ = select.select([e.sock for e in live], [], [], wait)
+        if not r:
+            if have >= want:
+                break
+            continue
+        for e in live[:]:
+            if e.sock in r and not e._read_ready(got[e.name]):
+                live.remove(e)
+    return got
 
 
 class Bench:
