@@ -34,6 +34,7 @@ enum vs_drop {
     VS_DROP_NO_MEMBER,         /* toward a LAG with no member up */
     VS_DROP_RUNT,              /* shorter than an Ethernet header */
     VS_DROP_TX_FULL,           /* the output queue did not take it */
+    VS_DROP_NO_HEADROOM,       /* no room in the buffer to push a tag */
     VS_DROP_REASONS,
 };
 
