@@ -25,6 +25,15 @@ def by_stream(frames):
 def main():
     workers = int(os.environ.get("EVR_WORKERS", "1"))
     with Bench(["w0", "va", "vb", "vc", "vd"], name="split", workers=workers) as b:
+        if workers > 1:
+            # One queue pair cannot serve two workers: refused, and the device
+            # is let go again, so the right devargs work right after.
+            reply = b.request(op="port-add", name="w0", devargs=b.devargs("w0", qpairs=1),
+                              role="wire")
+            expect(not reply["ok"] and "field 'devargs'" in reply["error"] and
+                   "qpairs=2" in reply["error"],
+                   f"a port with too few queues is refused: {reply.get('error')}")
+            expect(b.ok(op="dump")["dump"]["ports"] == [], "and nothing was declared")
         b.add_port("w0", "wire")
         for vm in ("va", "vb", "vc", "vd"):
             b.add_port(vm, "vm")
