@@ -29,7 +29,7 @@ struct worker {
     uint8_t n_dirty;
     uint16_t dirty[BURST]; /* ports with buffered packets */
     struct tx_buffer tx[VS_DPDK_PORT_MAX];
-};
+} __rte_cache_aligned; /* workers never write into each other's cache lines */
 
 static struct worker workers[VS_WORKER_MAX];
 
