@@ -5,9 +5,11 @@ and a client for the control socket. Everything is removed on exit, also
 when a test fails or is interrupted."""
 
 import ctypes
+import glob
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -328,7 +330,14 @@ class Bench:
         for inner, _ in self.ifnames.values():
             run("ip", "link", "del", inner, check=False)
         run("ip", "netns", "del", self.ns, check=False)
+        remove_runtime_dirs(self.prefix)
         self.tmp.cleanup()
+
+
+def remove_runtime_dirs(prefix):
+    """DPDK leaves /var/run/dpdk/<file-prefix>/ behind even under --no-huge."""
+    for path in glob.glob(f"/var/run/dpdk/{glob.escape(prefix)}*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def expect(cond, what):
