@@ -102,6 +102,16 @@ def main():
 
         b.set_link("w0", True)
         expect(wait_link(b, "w0", True), "the vswitch sees w0 come back")
+        # An operator taking a member out (admin down) has the same effect.
+        b.ok(op="port-set", name="w0", admin="down")
+        for e in b.ends.values():
+            e.drain()
+        send_flows(b, 8)
+        got, _ = collect(b, ["w0", "w1"])
+        expect(set(got["w1"]) == set(range(FLOWS)) and not got["w0"],
+               "with w0 admin down every flow leaves on w1")
+        b.ok(op="port-set", name="w0", admin="up")
+
         b.ok(op="lag-set", name="bond", members=["w0", "w1"], mode="active-backup")
         for e in b.ends.values():
             e.drain()
