@@ -34,6 +34,12 @@ def main():
                    "qpairs=2" in reply["error"],
                    f"a port with too few queues is refused: {reply.get('error')}")
             expect(b.ok(op="dump")["dump"]["ports"] == [], "and nothing was declared")
+        else:
+            # More af_packet queues than the vswitch polls would lose traffic.
+            reply = b.request(op="port-add", name="w0", devargs=b.devargs("w0", qpairs=9),
+                              role="wire")
+            expect(not reply["ok"] and "field 'devargs': qpairs=9 is above 8" in reply["error"],
+                   f"a port with more queues than polled is refused: {reply.get('error')}")
         b.add_port("w0", "wire")
         for vm in ("va", "vb", "vc", "vd"):
             b.add_port(vm, "vm")
