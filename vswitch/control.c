@@ -198,37 +198,45 @@ int vs_control_init(struct vs_control *c, struct vs_datapath *dp, struct rte_mem
     if (publish(c, &c->cfg, err) < 0)
         return -1;
 
+    /* The socket is made listening under a temporary name and renamed into
+     * place: whoever sees the path can connect at once. */
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(socket_path) >= sizeof(addr.sun_path)) {
+    char tmp[sizeof(addr.sun_path)];
+    if (snprintf(tmp, sizeof(tmp), "%s.new", socket_path) >= (int)sizeof(tmp)) {
         snprintf(err->msg, sizeof(err->msg), "--control: path longer than %zu bytes",
-                 sizeof(addr.sun_path) - 1);
+                 sizeof(addr.sun_path) - 5);
         return -1;
     }
-    memcpy(addr.sun_path, socket_path, strlen(socket_path) + 1);
+    memcpy(addr.sun_path, tmp, strlen(tmp) + 1);
     memcpy(c->path, socket_path, strlen(socket_path) + 1);
     struct stat st;
     /* A socket left by a previous run is replaced; anything else is not ours. */
-    if (lstat(socket_path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err->msg, sizeof(err->msg), "--control: '%s' exists and is not a socket",
-                     socket_path);
-            return -1;
-        }
-        unlink(socket_path);
+    if (lstat(socket_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        snprintf(err->msg, sizeof(err->msg), "--control: '%s' exists and is not a socket",
+                 socket_path);
+        return -1;
     }
+    if (lstat(tmp, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        snprintf(err->msg, sizeof(err->msg), "--control: '%s' exists and is not a socket", tmp);
+        return -1;
+    }
+    unlink(tmp);
     c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c->listen_fd < 0)
         goto fail;
     mode_t old = umask(0177);
     int rc = bind(c->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
     umask(old);
-    if (rc < 0 || chmod(socket_path, 0600) < 0 || listen(c->listen_fd, 8) < 0)
+    if (rc < 0 || chmod(tmp, 0600) < 0 || listen(c->listen_fd, 8) < 0 ||
+        rename(tmp, socket_path) < 0)
         goto fail;
     return 0;
 fail:
     snprintf(err->msg, sizeof(err->msg), "--control: '%s': %s", socket_path, strerror(errno));
-    if (c->listen_fd >= 0)
+    if (c->listen_fd >= 0) {
         close(c->listen_fd);
+        unlink(tmp);
+    }
     c->listen_fd = -1;
     return -1;
 }

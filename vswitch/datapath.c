@@ -29,7 +29,7 @@ struct worker {
     uint8_t n_dirty;
     uint16_t dirty[BURST]; /* ports with buffered packets */
     struct tx_buffer tx[VS_DPDK_PORT_MAX];
-};
+} __rte_cache_aligned; /* workers never write into each other's cache lines */
 
 static struct worker workers[VS_WORKER_MAX];
 
@@ -128,6 +128,21 @@ static inline void pop_tag(struct rte_mbuf *m)
     memcpy(rte_pktmbuf_adj(m, 4), macs, sizeof(macs));
 }
 
+/* Inserts an 802.1Q tag after the MAC addresses, in the headroom. */
+static inline int push_tag(struct rte_mbuf *m, uint16_t vlan)
+{
+    uint8_t *old = rte_pktmbuf_mtod(m, uint8_t *);
+    uint8_t *new = (uint8_t *)rte_pktmbuf_prepend(m, 4);
+    if (unlikely(!new))
+        return -1;
+    uint8_t macs[12];
+    memcpy(macs, old, sizeof(macs));
+    memcpy(new, macs, sizeof(macs));
+    const uint8_t tag[4] = {0x81, 0x00, (uint8_t)(vlan >> 8), (uint8_t)vlan};
+    memcpy(new + 12, tag, sizeof(tag));
+    return 0;
+}
+
 static inline void forward_one(struct worker *w, const struct vs_tables *t, uint16_t in_port,
                                struct rte_mbuf *m)
 {
@@ -142,12 +157,9 @@ static inline void forward_one(struct worker *w, const struct vs_tables *t, uint
     vs_classify(t, in_port, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &v);
     if (v.action == VS_ACT_POP) {
         pop_tag(m);
-    } else if (v.action == VS_ACT_PUSH) {
-        m->vlan_tci = v.vlan;
-        if (rte_vlan_insert(&m) != 0) {
-            v.action = VS_ACT_DROP;
-            v.drop = VS_DROP_TX_FULL;
-        }
+    } else if (v.action == VS_ACT_PUSH && push_tag(m, v.vlan) != 0) {
+        v.action = VS_ACT_DROP;
+        v.drop = VS_DROP_NO_HEADROOM;
     }
     if (unlikely(v.action == VS_ACT_DROP)) {
         w->cnt->ports[in_port].drops[v.drop]++;

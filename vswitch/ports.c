@@ -40,6 +40,14 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
                  info.max_tx_queues, n_workers, n_workers);
         return -1;
     }
+    /* af_packet fans flows out over all its qpairs from the start: a queue
+     * left unpolled would swallow its share. */
+    if (info.driver_name && strcmp(info.driver_name, "net_af_packet") == 0 &&
+        info.max_rx_queues > VS_RXQ_MAX) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': qpairs=%u is above %u",
+                 info.max_rx_queues, VS_RXQ_MAX);
+        return -1;
+    }
     uint16_t rxq = info.max_rx_queues < VS_RXQ_MAX ? info.max_rx_queues : VS_RXQ_MAX;
     if (rxq == 0) {
         snprintf(err->msg, sizeof(err->msg), "field 'devargs': the device has no receive queue");

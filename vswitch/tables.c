@@ -109,6 +109,7 @@ const char *vs_drop_name(enum vs_drop d)
             [VS_DROP_NO_MEMBER] = "no_lag_member",
             [VS_DROP_RUNT] = "runt",
             [VS_DROP_TX_FULL] = "tx_full",
+            [VS_DROP_NO_HEADROOM] = "no_headroom",
     };
     return (unsigned)d < VS_DROP_REASONS ? names[d] : "?";
 }

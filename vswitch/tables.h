@@ -34,6 +34,7 @@ enum vs_drop {
     VS_DROP_NO_MEMBER,         /* toward a LAG with no member up */
     VS_DROP_RUNT,              /* shorter than an Ethernet header */
     VS_DROP_TX_FULL,           /* the output queue did not take it */
+    VS_DROP_NO_HEADROOM,       /* no room in the buffer to push a tag */
     VS_DROP_REASONS,
 };
 
@@ -125,12 +126,28 @@ static inline void vs_verdict_drop(struct vs_verdict *v, enum vs_drop why, uint8
     v->slice = slice;
 }
 
+/* The frame's outer tag: 0 untagged, 1 an 802.1Q tag (its VLAN in *vid),
+ * -1 a tag the vswitch does not split on (802.1ad S-tag, 0x9100, or an
+ * 802.1Q tag cut short). Such frames are never taken for untagged ones. */
+static inline int vs_outer_tag(const uint8_t *frame, uint32_t len, uint16_t *vid)
+{
+    uint16_t tpid = vs_be16(frame + 12);
+    *vid = 0;
+    if (tpid == VS_TPID_8021Q) {
+        if (len < VS_ETH_HLEN + 4)
+            return -1;
+        *vid = (uint16_t)(vs_be16(frame + 14) & 0x0fffu);
+        return 1;
+    }
+    return (tpid == 0x88a8u || tpid == 0x9100u) ? -1 : 0;
+}
+
 static inline void vs_classify_from_wire(const struct vs_tables *t, const struct vs_port_entry *in,
                                          const uint8_t *frame, uint32_t len, struct vs_verdict *v)
 {
-    bool tagged = len >= VS_ETH_HLEN + 4 && vs_be16(frame + 12) == VS_TPID_8021Q;
-    uint16_t vid = tagged ? (uint16_t)(vs_be16(frame + 14) & 0x0fffu) : 0;
-    if (vid > VS_VLAN_ID_MAX) {
+    uint16_t vid;
+    int tag = vs_outer_tag(frame, len, &vid);
+    if (tag < 0 || vid > VS_VLAN_ID_MAX) {
         vs_verdict_drop(v, VS_DROP_NO_SLICE, VS_NONE);
         return;
     }
@@ -142,7 +159,7 @@ static inline void vs_classify_from_wire(const struct vs_tables *t, const struct
     const struct vs_slice_entry *s = &t->slices[slot - 1];
     v->slice = (uint8_t)(slot - 1);
     v->out_port = s->vm_port;
-    v->action = (tagged && s->mode == VS_SLICE_ACCESS) ? VS_ACT_POP : VS_ACT_FORWARD;
+    v->action = (tag && s->mode == VS_SLICE_ACCESS) ? VS_ACT_POP : VS_ACT_FORWARD;
 }
 
 static inline void vs_classify_from_vm(const struct vs_tables *t, const struct vs_port_entry *in,
@@ -154,17 +171,17 @@ static inline void vs_classify_from_vm(const struct vs_tables *t, const struct v
     }
     const struct vs_slice_entry *s = &t->slices[in->slice];
     const struct vs_uplink_table *u = &t->uplinks[s->uplink];
-    bool tagged = len >= VS_ETH_HLEN + 4 && vs_be16(frame + 12) == VS_TPID_8021Q;
+    uint16_t vid;
+    int tag = vs_outer_tag(frame, len, &vid);
     if (s->mode == VS_SLICE_ACCESS) {
-        if (tagged) {
+        if (tag) {
             vs_verdict_drop(v, VS_DROP_TAGGED_ON_ACCESS, in->slice);
             return;
         }
         v->action = s->access_vlan ? VS_ACT_PUSH : VS_ACT_FORWARD;
         v->vlan = s->access_vlan;
     } else {
-        uint16_t vid = tagged ? (uint16_t)(vs_be16(frame + 14) & 0x0fffu) : 0;
-        if (vid > VS_VLAN_ID_MAX || u->vlan_slot[vid] != in->slice + 1) {
+        if (tag < 0 || vid > VS_VLAN_ID_MAX || u->vlan_slot[vid] != in->slice + 1) {
             vs_verdict_drop(v, VS_DROP_VLAN_NOT_IN_SLICE, in->slice);
             return;
         }

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 
-from vslab import Bench, expect, frame
+from vslab import Bench, expect, frame, remove_runtime_dirs
 
 
 def config(b):
@@ -37,11 +37,19 @@ def main():
                dump["slices"][0]["vlans"] == ["10-20"], "the config file was applied in order")
         for seq in range(10):
             b.ends["w0"].send(frame(15, 1, seq))
-        got = b.ends["va"].recv_all()
+        got = b.ends["va"].recv_all(10)
         expect([q for _, _, q in got] == list(range(10)), "and the slice it declares forwards")
         binary = b.binary
         prefix = b.prefix
 
+    try:
+        check_startup_errors(binary, prefix)
+    finally:
+        remove_runtime_dirs(prefix)
+    return 0
+
+
+def check_startup_errors(binary, prefix):
     with tempfile.TemporaryDirectory(prefix="evr-vswitch-cfg-") as tmp:
         sock = os.path.join(tmp, "c.sock")
         bad = os.path.join(tmp, "bad.json")
@@ -69,7 +77,6 @@ def main():
             r = run_vswitch(binary, tail, prefix + "o")
             expect(r.returncode == 2 and part in r.stderr,
                    f"option error {tail}: exit 2, {part!r}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def wait_path(b, vm, stream):
     while time.monotonic() < deadline:
         b.ends["w0"].send(frame(300, stream, seq))
         seq += 1
-        if b.ends["vmnet"].recv_all(quiet=0.2):
+        if b.ends["vmnet"].recv_all(1, quiet=0.05, limit=0.3):
             b.ends["vmnet"].drain()
             return True
         if vm.proc.poll() is not None:
@@ -77,7 +77,7 @@ def exchange(b, label):
         b.ends["w0"].send(frame(300, 1, seq))
         b.ends["w0"].send(frame(301, 2, seq))
         b.ends["w0"].send(frame(None, 3, seq))
-    got = b.ends["vmnet"].recv_all()
+    got = b.ends["vmnet"].recv_all(ROUNDS)
     expect([q for v, s, q in got if s == 1] == list(range(ROUNDS)) and
            all(v is None for v, s, _ in got if s == 1),
            f"{label}: VLAN 300 arrives complete, in order, tag popped")
@@ -85,7 +85,7 @@ def exchange(b, label):
            f"{label}: VLAN 301 and untagged frames do not reach it")
     for seq in range(ROUNDS):
         b.ends["vmnet"].send(frame(None, 4, seq))
-    back = b.ends["w0"].recv_all()
+    back = b.ends["w0"].recv_all(ROUNDS)
     expect([q for v, s, q in back if s == 4] == list(range(ROUNDS)) and
            all(v == 300 for v, s, _ in back if s == 4),
            f"{label}: the VM's frames reach the wire tagged 300, in order")
@@ -130,7 +130,7 @@ def main():
                 exchange(b, f"VM start {life + 1}")
             finally:
                 vm.stop()
-        st = b.stats()
+        st = b.stats_when(lambda st: st["ports"]["w0"]["drops"]["no_slice"] >= 2 * 2 * ROUNDS)
         expect(st["ports"]["w0"]["drops"]["no_slice"] >= 2 * 2 * ROUNDS,
                "the unmatched frames were counted as no_slice drops")
         b.restart_vswitch()

@@ -5,9 +5,11 @@ and a client for the control socket. Everything is removed on exit, also
 when a test fails or is interrupted."""
 
 import ctypes
+import glob
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -89,33 +91,34 @@ class Endpoint:
                     continue
                 raise
 
-    def recv_all(self, quiet=0.3, limit=30.0):
-        """Test frames received until nothing came for `quiet` seconds."""
-        got = []
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([self.sock], [], [], quiet)
-            if not r:
-                break
-            while True:
-                try:
-                    data, anc, _, _ = self.sock.recvmsg(2048, socket.CMSG_SPACE(20), socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    break
-                except OSError as e:
-                    if e.errno == 100:  # ENETDOWN: this end's link is down, it gets nothing
-                        return got
-                    raise
-                aux_vlan = None
-                for level, typ, cdata in anc:
-                    if level == SOL_PACKET and typ == PACKET_AUXDATA:
-                        status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", cdata[:20])
-                        if status & TP_STATUS_VLAN_VALID:
-                            aux_vlan = tci & 0xFFF
-                f = parse(data, aux_vlan)
-                if f:
-                    got.append(f)
-        return got
+    def _read_ready(self, got):
+        """Reads what is queued; False when the link is down (nothing comes)."""
+        while True:
+            try:
+                data, anc, _, _ = self.sock.recvmsg(2048, socket.CMSG_SPACE(20),
+                                                    socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return True
+            except OSError as e:
+                if e.errno == 100:  # ENETDOWN: this end's link is down, it gets nothing
+                    return False
+                raise
+            aux_vlan = None
+            for level, typ, cdata in anc:
+                if level == SOL_PACKET and typ == PACKET_AUXDATA:
+                    status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", cdata[:20])
+                    if status & TP_STATUS_VLAN_VALID:
+                        aux_vlan = tci & 0xFFF
+            f = parse(data, aux_vlan)
+            if f:
+                got.append(f)
+
+    def recv_all(self, count=0, quiet=0.3, limit=30.0):
+        """Test frames received: at least `count` of them if they come within
+        `limit` seconds, then whatever else comes until nothing did for
+        `quiet` seconds (extras are what a test looks for when it checks
+        that nothing leaked)."""
+        return recv_many([self], {self.name: count}, quiet, limit)[self.name]
 
     def kernel_drops(self):
         """Frames the kernel dropped because this socket's buffer was full
@@ -125,6 +128,28 @@ class Endpoint:
 
     def drain(self):
         self.recv_all(quiet=0.05)
+
+
+def recv_many(ends, counts, quiet=0.3, limit=30.0):
+    """recv_all over several endpoints at once: waits until the total of
+    `counts` frames arrived (or `limit`), then for `quiet` seconds of
+    silence on all of them. Returns {name: frames}."""
+    got = {e.name: [] for e in ends}
+    want = sum(counts.values())
+    live = list(ends)
+    deadline = time.monotonic() + limit
+    while live and time.monotonic() < deadline:
+        have = sum(len(v) for v in got.values())
+        wait = quiet if have >= want else min(1.0, max(0.0, deadline - time.monotonic()))
+        r, _, _ = select.select([e.sock for e in live], [], [], wait)
+        if not r:
+            if have >= want:
+                break
+            continue
+        for e in live[:]:
+            if e.sock in r and not e._read_ready(got[e.name]):
+                live.remove(e)
+    return got
 
 
 class Bench:
@@ -272,6 +297,17 @@ class Bench:
     def stats(self):
         return self.ok(op="stats")["stats"]
 
+    def stats_when(self, cond, limit=20.0):
+        """Stats once cond(stats) holds, or the last stats after `limit`
+        seconds: counters trail the frames a test saw by a few microseconds,
+        and a loaded CI box may stretch that; the caller asserts on them."""
+        deadline = time.monotonic() + limit
+        while True:
+            st = self.stats()
+            if cond(st) or time.monotonic() > deadline:
+                return st
+            time.sleep(0.05)
+
     def close(self):
         if self.ctl_file:
             try:
@@ -294,7 +330,14 @@ class Bench:
         for inner, _ in self.ifnames.values():
             run("ip", "link", "del", inner, check=False)
         run("ip", "netns", "del", self.ns, check=False)
+        remove_runtime_dirs(self.prefix)
         self.tmp.cleanup()
+
+
+def remove_runtime_dirs(prefix):
+    """DPDK leaves /var/run/dpdk/<file-prefix>/ behind even under --no-huge."""
+    for path in glob.glob(f"/var/run/dpdk/{glob.escape(prefix)}*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def expect(cond, what):

@@ -147,8 +147,8 @@ static void half_valid_request_changes_nothing(void **state)
             "{\"op\":\"port-add\",\"name\":\"p0\",\"devargs\":\"a\",\"role\":\"wire\"}",
             "{\"op\":\"port-add\",\"name\":\"v0\",\"devargs\":\"b\",\"role\":\"vm\"}",
             "{\"op\":\"port-add\",\"name\":\"v1\",\"devargs\":\"c\",\"role\":\"vm\"}",
-            "{\"op\":\"slice-set\",\"name\":\"s0\",\"uplink\":\"p0\",\"vm\":\"v0\","
-            "\"mode\":\"trunk\",\"vlans\":[\"10-20\"]}",
+            ("{\"op\":\"slice-set\",\"name\":\"s0\",\"uplink\":\"p0\",\"vm\":\"v0\","
+             "\"mode\":\"trunk\",\"vlans\":[\"10-20\"]}"),
     };
     for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
         assert_int_equal(parse(setup[i], &r, &err), 0);
@@ -184,8 +184,8 @@ static void dump_shows_declared_state(void **state)
             "{\"op\":\"port-add\",\"name\":\"p1\",\"devargs\":\"b\",\"role\":\"wire\"}",
             "{\"op\":\"port-add\",\"name\":\"v0\",\"devargs\":\"c\",\"role\":\"vm\"}",
             "{\"op\":\"lag-set\",\"name\":\"bond\",\"members\":[\"p0\",\"p1\"]}",
-            "{\"op\":\"slice-set\",\"name\":\"s0\",\"uplink\":\"bond\",\"vm\":\"v0\","
-            "\"mode\":\"trunk\",\"vlans\":[\"10-20\",30],\"untagged\":true}",
+            ("{\"op\":\"slice-set\",\"name\":\"s0\",\"uplink\":\"bond\",\"vm\":\"v0\","
+             "\"mode\":\"trunk\",\"vlans\":[\"10-20\",30],\"untagged\":true}"),
     };
     for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
         assert_int_equal(parse(setup[i], &r, &err), 0);

@@ -101,6 +101,22 @@ static void each_vlan_goes_to_its_slice_only(void **state)
     v = decide(t, WIRE0, frame_udp(0, 1, 1, 1));
     assert_int_equal(v.action, VS_ACT_POP);
     assert_int_equal(v.out_port, VM_C);
+    /* An 802.1ad (or 0x9100) outer tag is not "untagged": no slice. */
+    struct frame qinq = frame_udp(100, 1, 1, 1);
+    qinq.b[12] = 0x88;
+    qinq.b[13] = 0xa8;
+    v = decide(t, WIRE0, qinq);
+    assert_int_equal(v.action, VS_ACT_DROP);
+    assert_int_equal(v.drop, VS_DROP_NO_SLICE);
+    qinq.b[12] = 0x91;
+    qinq.b[13] = 0x00;
+    assert_int_equal(decide(t, WIRE0, qinq).drop, VS_DROP_NO_SLICE);
+    /* An 802.1Q tag cut short by the frame's end is not untagged either. */
+    struct frame cut = frame_udp(150, 1, 1, 1);
+    cut.len = 16;
+    v = decide(t, WIRE0, cut);
+    assert_int_equal(v.action, VS_ACT_DROP);
+    assert_int_equal(v.drop, VS_DROP_NO_SLICE);
     /* wire1 carries no slice: everything on it is dropped. */
     v = decide(t, WIRE1, frame_udp(150, 1, 1, 1));
     assert_int_equal(v.action, VS_ACT_DROP);
@@ -143,6 +159,13 @@ static void vm_side_is_tagged_or_checked_per_mode(void **state)
     v = decide(t, VM_D, frame_udp(-1, 1, 1, 1));
     assert_int_equal(v.action, VS_ACT_DROP);
     assert_int_equal(v.drop, VS_DROP_NO_SLICE_ON_VM);
+
+    /* S-tagged frames from VMs: not untagged on access, not in a trunk. */
+    struct frame qinq = frame_udp(150, 1, 1, 1);
+    qinq.b[12] = 0x88;
+    qinq.b[13] = 0xa8;
+    assert_int_equal(decide(t, VM_C, qinq).drop, VS_DROP_TAGGED_ON_ACCESS);
+    assert_int_equal(decide(t, VM_A, qinq).drop, VS_DROP_VLAN_NOT_IN_SLICE);
 
     uint8_t runt[10] = {0};
     vs_classify(t, WIRE0, runt, sizeof(runt), &v);
