@@ -43,7 +43,7 @@ def boot(name, argv):
         if b"evr-guest: init reached" in raw and t_init is None:
             t_init = time.monotonic() - t0
             mem = rss(p.pid)
-        if time.monotonic() - t0 > 600:
+        if time.monotonic() - t0 > 300:
             break
     if p.poll() is None and t_init is None:
         p.kill()
