@@ -17,7 +17,10 @@ static void reply_json(json_t *obj, char *reply, size_t cap)
 {
     char *s = json_dumps(obj, JSON_COMPACT);
 
-    snprintf(reply, cap, "%s", s ? s : "{\"ok\":false,\"error\":\"out of memory\"}");
+    if (s && strlen(s) >= cap)
+        snprintf(reply, cap, "{\"ok\":false,\"error\":\"reply too large\"}");
+    else
+        snprintf(reply, cap, "%s", s ? s : "{\"ok\":false,\"error\":\"out of memory\"}");
     free(s);
     json_decref(obj);
 }
@@ -165,10 +168,10 @@ static bool serve(struct control *c, struct client *cl)
         return false;
     cl->len += (size_t)n;
     while ((nl = memchr(cl->buf, '\n', cl->len))) {
-        char reply[16384];
+        static char reply[CONTROL_REPLY_MAX + 1]; /* only the control thread serves */
         size_t used = (size_t)(nl - cl->buf) + 1;
         *nl = 0;
-        control_handle(c->host, cl->buf, reply, sizeof(reply) - 1);
+        control_handle(c->host, cl->buf, reply, CONTROL_REPLY_MAX);
         strcat(reply, "\n");
         send_all(cl->fd, reply, strlen(reply));
         memmove(cl->buf, cl->buf + used, cl->len - used);

@@ -17,8 +17,9 @@
 
 #include "vm.h"
 
-#define CONTROL_LINE_MAX 4096
-#define CONTROL_CLIENTS  8
+#define CONTROL_LINE_MAX  4096
+#define CONTROL_CLIENTS   8
+#define CONTROL_REPLY_MAX (256 * 1024) /* counters of CONFIG_MAX_VCPUS vCPUs fit */
 
 /* What the control socket acts on: the VM of the current boot (NULL
  * between boots), guarded by lock. */

@@ -13,10 +13,11 @@
 #define GUEST_PDPT_ADDR      0xa000ull
 #define GUEST_PD_ADDR        0xb000ull /* 4 pages, 2 MiB entries, map 0..4 GiB */
 #define GUEST_CMDLINE_ADDR   0x20000ull
-#define GUEST_CMDLINE_MAX    0x10000ull /* 64 KiB, more than any kernel accepts */
-#define GUEST_EBDA_START     0x9fc00ull /* conventional RAM ends here */
-#define GUEST_ACPI_ADDR      0xe0000ull /* RSDP and tables: Linux scans 0xe0000..0xfffff */
-#define GUEST_ACPI_END       0x100000ull
+#define GUEST_CMDLINE_MAX    0x10000ull  /* 64 KiB, more than any kernel accepts */
+#define GUEST_EBDA_START     0x9fc00ull  /* conventional RAM ends here */
+#define GUEST_ACPI_ADDR      0xe0000ull  /* RSDP and tables: Linux scans 0xe0000..0xfffff */
+#define GUEST_MPTABLE_ADDR   0xf0000ull  /* MP floating pointer and table (BIOS ROM area) */
+#define GUEST_ACPI_END       0x100000ull /* end of the reserved area of both */
 #define GUEST_KERNEL_ADDR    0x100000ull /* protected-mode part of the bzImage */
 
 /* RAM below 4 GiB stops at the MMIO hole; the rest of RAM starts at 4 GiB. The

@@ -4,6 +4,7 @@
 #include "bzimage.h"
 #include "console.h"
 #include "layout.h"
+#include "mptable.h"
 #include "power.h"
 #include "vcpu.h"
 #include "x86_boot.h"
@@ -21,6 +22,8 @@
 #define KVM_API           12
 #define CPUID_MAX_ENTRIES 256
 #define FILE_MAX          (1ull << 30) /* kernels and initramfs images above 1 GiB are refused */
+#define ACPI_AREA         (GUEST_MPTABLE_ADDR - GUEST_ACPI_ADDR)
+#define MPTABLE_AREA      (GUEST_ACPI_END - GUEST_MPTABLE_ADDR)
 
 const char *vm_outcome_name(enum vm_outcome o)
 {
@@ -211,11 +214,11 @@ static int load_guest(struct vm *vm, uint64_t *entry, char *err, size_t errlen)
         snprintf(err, errlen, "memory: too small for the boot page tables");
         goto out;
     }
-    acpi_len =
-            acpi_build(guest_mem_ptr(&vm->mem, GUEST_ACPI_ADDR, GUEST_ACPI_END - GUEST_ACPI_ADDR),
-                       GUEST_ACPI_END - GUEST_ACPI_ADDR, GUEST_ACPI_ADDR, vm->nvcpus);
-    if (!acpi_len) {
-        snprintf(err, errlen, "vcpus: ACPI tables cannot describe %u vCPUs", vm->nvcpus);
+    acpi_len = acpi_build(guest_mem_ptr(&vm->mem, GUEST_ACPI_ADDR, ACPI_AREA), ACPI_AREA,
+                          GUEST_ACPI_ADDR, vm->nvcpus);
+    if (!acpi_len || !mptable_build(guest_mem_ptr(&vm->mem, GUEST_MPTABLE_ADDR, MPTABLE_AREA),
+                                    MPTABLE_AREA, GUEST_MPTABLE_ADDR, vm->nvcpus)) {
+        snprintf(err, errlen, "vcpus: ACPI and MP tables cannot describe %u vCPUs", vm->nvcpus);
         goto out;
     }
     rc = 0;
@@ -329,18 +332,24 @@ enum vm_outcome vm_run(struct vm *vm)
     enum vm_outcome o;
 
     vm->start_ns = now_ns();
+    /* Kicks happen under vm->lock (see vm_finish), so starting under it too
+     * means a kick never sees a half-started vCPU. */
+    pthread_mutex_lock(&vm->lock);
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         if (vcpu_start(&vm->vcpus[i], err, sizeof(err))) {
             fprintf(stderr, "evr-vmm: %s\n", err);
-            vm_finish(vm, VM_FAILED, -1);
+            vm->outcome = VM_FAILED;
+            for (unsigned j = 0; j < i; j++)
+                vcpu_kick(&vm->vcpus[j]);
             break;
         }
     }
-    pthread_mutex_lock(&vm->lock);
     while (vm->outcome == VM_RUNNING)
         pthread_cond_wait(&vm->cond, &vm->lock);
     o = vm->outcome;
     pthread_mutex_unlock(&vm->lock);
+    /* Every kick of this VM happened before the outcome was published (under
+     * the lock), so no thread is signalled once it may have been joined. */
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         if (vm->vcpus[i].started) {
             pthread_join(vm->vcpus[i].thread, NULL);
@@ -356,22 +365,22 @@ void vm_finish(struct vm *vm, enum vm_outcome outcome, int vcpu)
     if (vm->outcome == VM_RUNNING) {
         vm->outcome = outcome;
         vm->outcome_vcpu = vcpu;
+        for (unsigned i = 0; i < vm->nvcpus; i++)
+            if ((int)i != vcpu)
+                vcpu_kick(&vm->vcpus[i]);
     }
     pthread_cond_broadcast(&vm->cond);
     pthread_mutex_unlock(&vm->lock);
-    for (unsigned i = 0; i < vm->nvcpus; i++)
-        if ((int)i != vcpu)
-            vcpu_kick(&vm->vcpus[i]);
 }
 
 void vm_pause(struct vm *vm)
 {
     pthread_mutex_lock(&vm->lock);
-    vm->pause_requested = true;
-    pthread_mutex_unlock(&vm->lock);
-    for (unsigned i = 0; i < vm->nvcpus; i++)
-        vcpu_kick(&vm->vcpus[i]);
-    pthread_mutex_lock(&vm->lock);
+    if (vm->outcome == VM_RUNNING && !vm->pause_requested) {
+        vm->pause_requested = true;
+        for (unsigned i = 0; i < vm->nvcpus; i++)
+            vcpu_kick(&vm->vcpus[i]);
+    }
     while (vm->paused < vm->nvcpus && vm->outcome == VM_RUNNING && vm->pause_requested)
         pthread_cond_wait(&vm->cond, &vm->lock);
     pthread_mutex_unlock(&vm->lock);

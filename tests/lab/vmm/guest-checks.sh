@@ -134,6 +134,36 @@ tiny "$W/s5.bzImage" 66b8003466ba040666eff4
 expect_refusal "ACPI S5 power-off" 0 "the guest powered off" -- \
     "$VMM" --kernel "$W/s5.bzImage" --memory 64 --console none
 
+# Huge pages: refused with a clear message when none are reserved, used when
+# they are.
+echo 0 >/proc/sys/vm/nr_hugepages
+expect_refusal "no huge pages" 1 "huge pages are not available" -- \
+    "$VMM" --kernel "$W/s5.bzImage" --memory 64 --hugepages --console none
+if echo 40 >/proc/sys/vm/nr_hugepages && [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 32 ]; then
+    expect_refusal "guest on huge pages" 0 "the guest powered off" -- \
+        "$VMM" --kernel "$W/s5.bzImage" --memory 64 --hugepages --console none
+    echo 0 >/proc/sys/vm/nr_hugepages
+else
+    fail "could not reserve 32 huge pages in the lab"
+fi
+
+# Pinning: vCPU i's thread runs only on the host CPU pin[i].
+tiny "$W/loop.bzImage" e680ebfc # out 0x80, al; jmp $-2
+"$VMM" --kernel "$W/loop.bzImage" --memory 64 --console none --vcpus 2 --pin 1,0 \
+    --control "$W/ctl" 2>"$W/err" &
+vm_pid=$!
+for ((i = 0; i < 20; i++)); do [ -S "$W/ctl" ] && break; sleep 0.5; done
+pins=$(for t in /proc/$vm_pid/task/*; do
+    case "$(cat "$t/comm")" in
+    vcpu*) echo "$(cat "$t/comm")=$(sed -n 's/^Cpus_allowed_list:\s*//p' "$t/status")" ;;
+    esac
+done | sort | tr '\n' ' ')
+pins=" ${pins% }"
+ctl stop >/dev/null
+wait "$vm_pid"
+vm_pid=""
+[ "$pins" = " vcpu0=1 vcpu1=0" ] && pass "pinning:$pins" || fail "pinning:$pins (want vcpu0=1 vcpu1=0)"
+
 echo "== router-engine guest, 2 vCPUs, control socket"
 run='i=0; while [ $i -lt 40 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done; echo processors=$(grep -c ^processor /proc/cpuinfo); exit 7'
 : >"$W/console"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bzimage.h"
 #include "layout.h"
@@ -160,6 +161,34 @@ static void e820_puts_ram_above_4g_past_the_hole(void **state)
     assert_null(guest_mem_ptr(&mem, GUEST_MMIO_HOLE_START - 1, 2));
 }
 
+static void guest_ram_is_a_memfd(void **state)
+{
+    struct guest_mem mem;
+    char err[256];
+    uint8_t *p;
+
+    (void)state;
+    assert_int_equal(guest_mem_create(&mem, 32 * MIB, false, err, sizeof(err)), 0);
+    assert_true(mem.fd >= 0);
+    assert_int_equal(mem.low_size, 32 * MIB);
+    assert_int_equal(mem.high_size, 0);
+    p = guest_mem_ptr(&mem, 0x100000, 16);
+    assert_ptr_equal(p, mem.base + 0x100000);
+    p[0] = 0x42;
+    /* another mapping of the same fd (what a vhost-user backend gets) sees it */
+    {
+        uint8_t b = 0;
+        assert_int_equal(pread(mem.fd, &b, 1, 0x100000), 1);
+        assert_int_equal(b, 0x42);
+    }
+    assert_null(guest_mem_ptr(&mem, 32 * MIB - 8, 16));
+    guest_mem_destroy(&mem);
+    assert_int_equal(mem.fd, -1);
+
+    assert_int_equal(guest_mem_create(&mem, 33 * MIB, true, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a multiple of the 2 MiB huge page"));
+}
+
 struct bad_image {
     const char *what;
     size_t offset;
@@ -283,6 +312,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(loads_kernel_initrd_cmdline_and_zero_page, ram_setup,
                                             ram_teardown),
             cmocka_unit_test(e820_puts_ram_above_4g_past_the_hole),
+            cmocka_unit_test(guest_ram_is_a_memfd),
             cmocka_unit_test(rejects_what_is_not_a_bootable_bzimage),
             cmocka_unit_test_setup_teardown(refuses_what_does_not_fit_and_writes_nothing, ram_setup,
                                             ram_teardown),

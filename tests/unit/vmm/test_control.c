@@ -79,6 +79,27 @@ static void bad_requests_say_what_is_wrong(void **state)
     assert_int_equal(vm.outcome, VM_RUNNING);
 }
 
+static void counters_of_many_vcpus_fit_a_reply(void **state)
+{
+    static char big[CONTROL_REPLY_MAX];
+    static struct vcpu vcpus[CONFIG_MAX_VCPUS];
+
+    (void)state;
+    for (unsigned i = 0; i < CONFIG_MAX_VCPUS; i++)
+        for (int k = 0; k < EXIT_KIND_COUNT; k++)
+            vcpus[i].counters.n[k] = 1000000000000ull;
+    vm.vcpus = vcpus;
+    vm.nvcpus = CONFIG_MAX_VCPUS;
+    control_handle(&host, "{\"command\":\"counters\"}", big, sizeof(big));
+    assert_non_null(strstr(big, "\"vcpu\":253,"));
+    assert_int_equal(big[strlen(big) - 1], '}');
+    /* a reply that does not fit says so instead of being cut */
+    control_handle(&host, "{\"command\":\"counters\"}", reply, sizeof(reply));
+    assert_string_equal(reply, "{\"ok\":false,\"error\":\"reply too large\"}");
+    vm.vcpus = NULL;
+    vm.nvcpus = 0;
+}
+
 static void between_boots(void **state)
 {
     (void)state;
@@ -119,6 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup(status_pause_resume_stop, setup),
             cmocka_unit_test_setup(bad_requests_say_what_is_wrong, setup),
+            cmocka_unit_test_setup(counters_of_many_vcpus_fit_a_reply, setup),
             cmocka_unit_test_setup(between_boots, setup),
             cmocka_unit_test(socket_is_created_0600),
     };
