@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acpi.h"
@@ -142,6 +143,16 @@ static const uint8_t *find(const uint8_t *hay, size_t len, const void *needle, s
     return NULL;
 }
 
+static const uint8_t *must_find(const uint8_t *hay, size_t len, const void *needle, size_t n)
+{
+    const uint8_t *p = find(hay, len, needle, n);
+    if (!p) {
+        fail_msg("%zu-byte pattern not found in %zu bytes", n, len);
+        abort(); /* not reached: fail_msg leaves the test; tells the optimiser so */
+    }
+    return p;
+}
+
 static void dsdt_has_s5_and_the_pci_root_bridge(void **state)
 {
     static const uint8_t s5[] = {0x08, '_',  'S',  '5',          '_',  0x12,        0x47,
@@ -159,8 +170,7 @@ static void dsdt_has_s5_and_the_pci_root_bridge(void **state)
     len = rd32(dsdt + 4);
     /* _S5_ with a 2-byte PkgLength of 6 */
     assert_non_null(find(dsdt + 36, len - 36, s5, sizeof(s5)));
-    dev = find(dsdt + 36, len - 36, "\x5b\x82", 2);
-    assert_non_null(dev);
+    dev = must_find(dsdt + 36, len - 36, "\x5b\x82", 2);
     assert_memory_equal(dev + 4, "PCI0", 4);
     /* the device package runs to the end of the DSDT (it is the last object) */
     assert_int_equal((size_t)((dev[2] & 0x0f) | dev[3] << 4), (size_t)(dsdt + len - (dev + 2)));
