@@ -152,12 +152,23 @@ tiny "$W/loop.bzImage" e680ebfc # out 0x80, al; jmp $-2
 "$VMM" --kernel "$W/loop.bzImage" --memory 64 --console none --vcpus 2 --pin 1,0 \
     --control "$W/ctl" 2>"$W/err" &
 vm_pid=$!
-for ((i = 0; i < 20; i++)); do [ -S "$W/ctl" ] && break; sleep 0.5; done
-pins=$(for t in /proc/$vm_pid/task/*; do
-    case "$(cat "$t/comm")" in
-    vcpu*) echo "$(cat "$t/comm")=$(sed -n 's/^Cpus_allowed_list:\s*//p' "$t/status")" ;;
-    esac
-done | sort | tr '\n' ' ')
+vcpu_pins() {
+    local t
+    for t in /proc/$vm_pid/task/*; do
+        case "$(cat "$t/comm" 2>/dev/null)" in
+        vcpu*) echo "$(cat "$t/comm")=$(sed -n 's/^Cpus_allowed_list:\s*//p' "$t/status")" ;;
+        esac
+    done | sort | tr '\n' ' '
+}
+# Under load the VM takes a while to start its vCPU threads: wait for both.
+pins=""
+for ((i = 0; i < 120; i++)); do
+    pins=$(vcpu_pins)
+    [ "$(wc -w <<<"$pins")" -eq 2 ] && break
+    kill -0 "$vm_pid" 2>/dev/null || break
+    sleep 0.5
+done
+for ((i = 0; i < 120; i++)); do [ -S "$W/ctl" ] && break; sleep 0.5; done
 pins=" ${pins% }"
 ctl stop >/dev/null
 wait "$vm_pid"
