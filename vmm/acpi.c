@@ -1,4 +1,5 @@
 /* ACPI table builder; see acpi.h for what the tables promise the guest. */
+#include "fw_bytes.h"
 #include "acpi.h"
 #include "layout.h"
 
@@ -33,50 +34,23 @@ static uint8_t *reserve(struct writer *w, size_t n)
     return p;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-uint8_t acpi_sum(const uint8_t *p, size_t len)
-{
-    uint8_t s = 0;
-
-    while (len--)
-        s = (uint8_t)(s + *p++);
-    return s;
-}
-
 /* The 36-byte header every table but the RSDP starts with. */
 static void sdt_header(uint8_t *t, const char sig[4], uint32_t len, uint8_t rev)
 {
     memcpy(t, sig, 4);
-    put32(t + 4, len);
+    fw_put32(t + 4, len);
     t[8] = rev;
     memcpy(t + 10, OEM_ID, 6);
     memcpy(t + 16, OEM_TABLE_ID, 8);
-    put32(t + 24, 1);
+    fw_put32(t + 24, 1);
     memcpy(t + 28, "EVR ", 4);
-    put32(t + 32, 1);
+    fw_put32(t + 32, 1);
 }
 
 static void sdt_checksum(uint8_t *t, size_t len)
 {
     t[9] = 0;
-    t[9] = (uint8_t)(0 - acpi_sum(t, len));
+    t[9] = fw_checksum(t, len);
 }
 
 static void gas_io(uint8_t *g, uint16_t port)
@@ -85,7 +59,7 @@ static void gas_io(uint8_t *g, uint16_t port)
     g[1] = 8;
     g[2] = 0;
     g[3] = GAS_BYTE;
-    put64(g + 4, port);
+    fw_put64(g + 4, port);
 }
 
 /* A minimal AML emitter: enough for the DSDT's names, a scope, a device and
@@ -146,7 +120,7 @@ static void aml_dword(struct aml *a, uint32_t v)
 {
     uint8_t b[4];
 
-    put32(b, v);
+    fw_put32(b, v);
     aml_byte(a, 0x0c); /* DWordPrefix */
     aml_bytes(a, b, 4);
 }
@@ -156,11 +130,11 @@ static void res_word(struct aml *a, uint8_t type, uint8_t type_flags, uint16_t m
 {
     uint8_t d[16] = {0x88, 13, 0, type, 0x0c /* min and max fixed */, type_flags};
 
-    put16(d + 6, 0); /* granularity */
-    put16(d + 8, min);
-    put16(d + 10, max);
-    put16(d + 12, 0); /* translation */
-    put16(d + 14, (uint16_t)(max - min + 1));
+    fw_put16(d + 6, 0); /* granularity */
+    fw_put16(d + 8, min);
+    fw_put16(d + 10, max);
+    fw_put16(d + 12, 0); /* translation */
+    fw_put16(d + 14, (uint16_t)(max - min + 1));
     aml_bytes(a, d, sizeof(d));
 }
 
@@ -168,11 +142,11 @@ static void res_dword_memory(struct aml *a, uint32_t min, uint32_t max)
 {
     uint8_t d[26] = {0x87, 23, 0, 0 /* memory */, 0x0c, 0x01 /* read-write, non-cacheable */};
 
-    put32(d + 6, 0);
-    put32(d + 10, min);
-    put32(d + 14, max);
-    put32(d + 18, 0);
-    put32(d + 22, max - min + 1);
+    fw_put32(d + 6, 0);
+    fw_put32(d + 10, min);
+    fw_put32(d + 14, max);
+    fw_put32(d + 18, 0);
+    fw_put32(d + 22, max - min + 1);
     aml_bytes(a, d, sizeof(d));
 }
 
@@ -262,63 +236,63 @@ size_t acpi_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus)
     memcpy(rsdp, "RSD PTR ", 8);
     memcpy(rsdp + 9, OEM_ID, 6);
     rsdp[15] = 2; /* ACPI 2.0+: use the XSDT */
-    put32(rsdp + 20, 36);
-    put64(rsdp + 24, xsdt_gpa);
-    rsdp[8] = (uint8_t)(0 - acpi_sum(rsdp, 20));
-    rsdp[32] = (uint8_t)(0 - acpi_sum(rsdp, 36));
+    fw_put32(rsdp + 20, 36);
+    fw_put64(rsdp + 24, xsdt_gpa);
+    rsdp[8] = fw_checksum(rsdp, 20);
+    rsdp[32] = fw_checksum(rsdp, 36);
 
     sdt_header(xsdt, "XSDT", 36 + 2 * 8, 1);
-    put64(xsdt + 36, fadt_gpa);
-    put64(xsdt + 44, madt_gpa);
+    fw_put64(xsdt + 36, fadt_gpa);
+    fw_put64(xsdt + 44, madt_gpa);
     sdt_checksum(xsdt, 36 + 2 * 8);
 
     sdt_header(fadt, "FACP", ACPI_FADT_LEN, 6);
-    put32(fadt + 36, (uint32_t)facs_gpa);
-    put32(fadt + 40, (uint32_t)dsdt_gpa);
-    put16(fadt + 46, ACPI_SCI_IRQ);
+    fw_put32(fadt + 36, (uint32_t)facs_gpa);
+    fw_put32(fadt + 40, (uint32_t)dsdt_gpa);
+    fw_put16(fadt + 46, ACPI_SCI_IRQ);
     /* SMI_CMD 0: the platform is always in ACPI mode (SCI_EN reads as 1). */
-    put32(fadt + 56, PORT_ACPI_PM1_EVT);
-    put32(fadt + 64, PORT_ACPI_PM1_CNT);
+    fw_put32(fadt + 56, PORT_ACPI_PM1_EVT);
+    fw_put32(fadt + 64, PORT_ACPI_PM1_CNT);
     fadt[88] = 4; /* PM1 event block length */
     fadt[89] = 2; /* PM1 control block length */
-    put16(fadt + 109, ACPI_BOOT_NO_VGA | ACPI_BOOT_NO_CMOS);
-    put32(fadt + 112,
-          ACPI_FADT_WBINVD | ACPI_FADT_RESET_REG_SUP | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON);
+    fw_put16(fadt + 109, ACPI_BOOT_NO_VGA | ACPI_BOOT_NO_CMOS);
+    fw_put32(fadt + 112, ACPI_FADT_WBINVD | ACPI_FADT_RESET_REG_SUP | ACPI_FADT_PWR_BUTTON |
+                                 ACPI_FADT_SLP_BUTTON);
     gas_io(fadt + 116, PORT_ACPI_RESET);
     fadt[128] = ACPI_RESET_VALUE;
     fadt[131] = 0; /* FADT minor version: 6.0 */
-    put64(fadt + 132, facs_gpa);
-    put64(fadt + 140, dsdt_gpa);
+    fw_put64(fadt + 132, facs_gpa);
+    fw_put64(fadt + 140, dsdt_gpa);
     memcpy(fadt + 268, "EVRVMM\0\0", 8);
     sdt_checksum(fadt, ACPI_FADT_LEN);
 
     memcpy(facs, "FACS", 4);
-    put32(facs + 4, ACPI_FACS_LEN);
+    fw_put32(facs + 4, ACPI_FACS_LEN);
     facs[32] = 2; /* version */
 
     sdt_header(madt, "APIC", (uint32_t)madt_len, 4);
-    put32(madt + 36, (uint32_t)GUEST_LAPIC_ADDR);
-    put32(madt + 40, 1); /* PCAT_COMPAT: the 8259 pair exists (KVM's in-kernel PIC) */
+    fw_put32(madt + 36, (uint32_t)GUEST_LAPIC_ADDR);
+    fw_put32(madt + 40, 1); /* PCAT_COMPAT: the 8259 pair exists (KVM's in-kernel PIC) */
     e = madt + 44;
     for (unsigned i = 0; i < ncpus; i++, e += 8) {
         e[0] = 0; /* processor local APIC */
         e[1] = 8;
-        e[2] = (uint8_t)i; /* ACPI processor UID */
-        e[3] = (uint8_t)i; /* APIC id = vCPU index */
-        put32(e + 4, 1);   /* enabled */
+        e[2] = (uint8_t)i;  /* ACPI processor UID */
+        e[3] = (uint8_t)i;  /* APIC id = vCPU index */
+        fw_put32(e + 4, 1); /* enabled */
     }
     e[0] = 1; /* IOAPIC */
     e[1] = 12;
     e[2] = (uint8_t)ncpus; /* an id no local APIC uses */
-    put32(e + 4, (uint32_t)GUEST_IOAPIC_ADDR);
-    put32(e + 8, 0); /* GSI base */
+    fw_put32(e + 4, (uint32_t)GUEST_IOAPIC_ADDR);
+    fw_put32(e + 8, 0); /* GSI base */
     e += 12;
     e[0] = 2; /* interrupt source override: the SCI is level, active high */
     e[1] = 10;
     e[2] = 0; /* ISA */
     e[3] = ACPI_SCI_IRQ;
-    put32(e + 4, ACPI_SCI_IRQ);
-    put16(e + 8, 0x000d); /* polarity active high (01), trigger level (11) */
+    fw_put32(e + 4, ACPI_SCI_IRQ);
+    fw_put16(e + 8, 0x000d); /* polarity active high (01), trigger level (11) */
     sdt_checksum(madt, madt_len);
 
     sdt_header(dsdt, "DSDT", (uint32_t)(36 + aml_len), 2);

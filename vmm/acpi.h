@@ -38,7 +38,4 @@
  * The RSDP is at the start of buf. */
 size_t acpi_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus);
 
-/* Sum of len bytes modulo 256: 0 for a table with a correct checksum. */
-uint8_t acpi_sum(const uint8_t *p, size_t len);
-
 #endif

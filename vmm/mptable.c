@@ -1,4 +1,5 @@
 /* MP table builder; see mptable.h. Layouts follow MP spec 1.4, chapter 4. */
+#include "fw_bytes.h"
 #include "mptable.h"
 #include "layout.h"
 
@@ -17,33 +18,12 @@
 enum { ENTRY_CPU, ENTRY_BUS, ENTRY_IOAPIC, ENTRY_IOINT, ENTRY_LINT };
 enum { INT_INT = 0, INT_NMI = 1, INT_EXTINT = 3 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-    uint8_t s = 0;
-
-    while (len--)
-        s = (uint8_t)(s + *p++);
-    return (uint8_t)(0 - s);
-}
-
 static uint8_t *interrupt(uint8_t *e, uint8_t type, uint8_t kind, uint8_t bus, uint8_t irq,
                           uint8_t dst_apic, uint8_t dst_pin)
 {
     e[0] = type;
     e[1] = kind;
-    put16(e + 2, 0); /* polarity and trigger: conform to the bus */
+    fw_put16(e + 2, 0); /* polarity and trigger: conform to the bus */
     e[4] = bus;
     e[5] = irq;
     e[6] = dst_apic;
@@ -64,19 +44,19 @@ size_t mptable_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus
     memset(buf, 0, MP_FLOAT_LEN + table_len);
 
     memcpy(fp, "_MP_", 4);
-    put32(fp + 4, (uint32_t)(base_gpa + MP_FLOAT_LEN));
+    fw_put32(fp + 4, (uint32_t)(base_gpa + MP_FLOAT_LEN));
     fp[8] = 1; /* length in 16-byte units */
     fp[9] = MP_SPEC_REV;
     /* feature bytes 0: a configuration table is present, virtual wire mode */
-    fp[10] = checksum(fp, MP_FLOAT_LEN);
+    fp[10] = fw_checksum(fp, MP_FLOAT_LEN);
 
     memcpy(t, "PCMP", 4);
-    put16(t + 4, (uint16_t)table_len);
+    fw_put16(t + 4, (uint16_t)table_len);
     t[6] = MP_SPEC_REV;
     memcpy(t + 8, "EVR     ", 8);
     memcpy(t + 16, "EVR-VMM     ", 12);
-    put16(t + 34, (uint16_t)entries);
-    put32(t + 36, (uint32_t)GUEST_LAPIC_ADDR);
+    fw_put16(t + 34, (uint16_t)entries);
+    fw_put32(t + 36, (uint32_t)GUEST_LAPIC_ADDR);
 
     e = t + MP_HEADER_LEN;
     for (unsigned i = 0; i < ncpus; i++, e += MP_CPU_LEN) {
@@ -84,8 +64,8 @@ size_t mptable_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus
         e[1] = (uint8_t)i; /* local APIC id */
         e[2] = APIC_VERSION;
         e[3] = (uint8_t)(0x01 | (i == 0 ? 0x02 : 0)); /* enabled, bootstrap processor */
-        put32(e + 4, 0x600);                          /* family 6 signature */
-        put32(e + 8, 0x201);                          /* features: FPU, APIC */
+        fw_put32(e + 4, 0x600);                       /* family 6 signature */
+        fw_put32(e + 8, 0x201);                       /* features: FPU, APIC */
     }
     e[0] = ENTRY_BUS;
     e[1] = BUS_PCI;
@@ -99,12 +79,12 @@ size_t mptable_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus
     e[1] = ioapic_id;
     e[2] = IOAPIC_VERSION;
     e[3] = 0x01; /* enabled */
-    put32(e + 4, (uint32_t)GUEST_IOAPIC_ADDR);
+    fw_put32(e + 4, (uint32_t)GUEST_IOAPIC_ADDR);
     e += MP_ENTRY_LEN;
     for (uint8_t irq = 0; irq < MPTABLE_ISA_IRQS; irq++)
         e = interrupt(e, ENTRY_IOINT, INT_INT, BUS_ISA, irq, ioapic_id, irq);
     e = interrupt(e, ENTRY_LINT, INT_EXTINT, BUS_ISA, 0, 0xff, 0); /* all LAPICs, LINT0 */
     e = interrupt(e, ENTRY_LINT, INT_NMI, BUS_ISA, 0, 0xff, 1);    /* all LAPICs, LINT1 */
-    t[7] = checksum(t, table_len);
+    t[7] = fw_checksum(t, table_len);
     return (size_t)(e - buf);
 }

@@ -10,6 +10,7 @@
 
 #include "acpi.h"
 #include "cpuid.h"
+#include "fw_bytes.h"
 #include "layout.h"
 
 #define BASE 0xe0000ull
@@ -40,7 +41,7 @@ static const uint8_t *table(const char *sig)
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *t = at(rd64(xsdt + 36 + 8 * i));
         if (!memcmp(t, sig, 4)) {
-            assert_int_equal(acpi_sum(t, rd32(t + 4)), 0);
+            assert_int_equal(fw_sum(t, rd32(t + 4)), 0);
             return t;
         }
     }
@@ -54,13 +55,13 @@ static void rsdp_and_xsdt_are_valid(void **state)
     (void)state;
     assert_true(acpi_build(buf, sizeof(buf), BASE, 2) > 0);
     assert_memory_equal(buf, "RSD PTR ", 8);
-    assert_int_equal(acpi_sum(buf, 20), 0);
-    assert_int_equal(acpi_sum(buf, 36), 0);
+    assert_int_equal(fw_sum(buf, 20), 0);
+    assert_int_equal(fw_sum(buf, 36), 0);
     assert_int_equal(buf[15], 2);
     assert_int_equal(rd32(buf + 20), 36);
     xsdt = at(rd64(buf + 24));
     assert_memory_equal(xsdt, "XSDT", 4);
-    assert_int_equal(acpi_sum(xsdt, rd32(xsdt + 4)), 0);
+    assert_int_equal(fw_sum(xsdt, rd32(xsdt + 4)), 0);
     assert_int_equal(rd32(xsdt + 4), 36 + 16);
 }
 
@@ -132,7 +133,7 @@ static void fadt_points_at_pm_registers_facs_and_dsdt(void **state)
     assert_int_equal(rd32(facs + 4), 64);
     dsdt = at(rd64(fadt + 140));
     assert_memory_equal(dsdt, "DSDT", 4);
-    assert_int_equal(acpi_sum(dsdt, rd32(dsdt + 4)), 0);
+    assert_int_equal(fw_sum(dsdt, rd32(dsdt + 4)), 0);
 }
 
 static const uint8_t *find(const uint8_t *hay, size_t len, const void *needle, size_t n)
