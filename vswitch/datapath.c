@@ -15,11 +15,15 @@
 
 _Static_assert(VS_DPDK_PORT_MAX == RTE_MAX_ETHPORTS, "tables index DPDK port ids");
 
+/* One output port's packets of the burst being forwarded. All of them are
+ * of one slice: a VM port carries one slice, and a burst from a VM port is
+ * all of that port's slice; so the slice and the byte total are kept per
+ * buffer, not per packet. */
 struct tx_buffer {
     uint16_t n;
+    uint8_t slice;
+    uint32_t bytes; /* sum of pkt_len of pkts[0..n) */
     struct rte_mbuf *pkts[BURST];
-    uint8_t slice[BURST];
-    uint32_t len[BURST]; /* read before sending: a sent mbuf may be freed already */
 };
 
 struct worker {
@@ -71,130 +75,135 @@ void vs_datapath_publish(struct vs_datapath *dp, struct vs_tables *t)
     vs_tables_free(old);
 }
 
-/* Sends one output port's buffer. Slice counters are taken here, from what
- * the device took, in runs of one slice (a VM port's buffer is all one). */
+/* Sends one output port's buffer and counts what the device took. */
 static void flush(struct worker *w, uint16_t port, bool to_wire)
 {
     struct tx_buffer *b = &w->tx[port];
     uint16_t sent = rte_eth_tx_burst(port, (uint16_t)w->id, b->pkts, b->n);
     struct vs_port_counters *pc = &w->cnt->ports[port];
-    uint64_t bytes = 0, run_pkts = 0, run_bytes = 0;
-    uint8_t run = VS_NONE;
-    for (uint16_t i = 0; i < sent; i++) {
-        if (b->slice[i] != run) {
-            if (run_pkts) {
-                struct vs_slice_counters *sc = &w->cnt->slices[run];
-                if (to_wire) {
-                    sc->to_wire_packets += run_pkts;
-                    sc->to_wire_bytes += run_bytes;
-                } else {
-                    sc->to_vm_packets += run_pkts;
-                    sc->to_vm_bytes += run_bytes;
-                }
-            }
-            run = b->slice[i];
-            run_pkts = run_bytes = 0;
+    struct vs_slice_counters *sc = &w->cnt->slices[b->slice];
+    uint64_t bytes = b->bytes;
+    if (unlikely(sent < b->n)) {
+        /* The packets not taken are still ours: their lengths come off. */
+        for (uint16_t i = sent; i < b->n; i++) {
+            bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
+            rte_pktmbuf_free(b->pkts[i]);
         }
-        run_pkts++;
-        run_bytes += b->len[i];
-        bytes += b->len[i];
+        pc->drops[VS_DROP_TX_FULL] += (uint64_t)(b->n - sent);
+        sc->drops[VS_DROP_TX_FULL] += (uint64_t)(b->n - sent);
     }
-    if (run_pkts) {
-        struct vs_slice_counters *sc = &w->cnt->slices[run];
-        if (to_wire) {
-            sc->to_wire_packets += run_pkts;
-            sc->to_wire_bytes += run_bytes;
-        } else {
-            sc->to_vm_packets += run_pkts;
-            sc->to_vm_bytes += run_bytes;
-        }
+    if (to_wire) {
+        sc->to_wire_packets += sent;
+        sc->to_wire_bytes += bytes;
+    } else {
+        sc->to_vm_packets += sent;
+        sc->to_vm_bytes += bytes;
     }
     pc->tx_packets += sent;
     pc->tx_bytes += bytes;
-    for (uint16_t i = sent; i < b->n; i++) {
-        pc->drops[VS_DROP_TX_FULL]++;
-        w->cnt->slices[b->slice[i]].drops[VS_DROP_TX_FULL]++;
-        rte_pktmbuf_free(b->pkts[i]);
-    }
     b->n = 0;
+    b->bytes = 0;
 }
 
-/* Removes the outer 802.1Q tag: the MAC addresses move up by four bytes. */
+/* Removes the outer 802.1Q tag: the MAC addresses move up by four bytes.
+ * The classifier has seen the whole tag in the first segment, so the
+ * segment is at least 18 bytes long. */
 static inline void pop_tag(struct rte_mbuf *m)
 {
-    uint8_t *old = rte_pktmbuf_mtod(m, uint8_t *);
-    uint8_t macs[12];
-    memcpy(macs, old, sizeof(macs));
-    memcpy(rte_pktmbuf_adj(m, 4), macs, sizeof(macs));
+    uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+    uint64_t a;
+    uint32_t b;
+    memcpy(&a, d, 8);
+    memcpy(&b, d + 8, 4);
+    memcpy(d + 4, &a, 8);
+    memcpy(d + 12, &b, 4);
+    m->data_off = (uint16_t)(m->data_off + 4);
+    m->data_len = (uint16_t)(m->data_len - 4);
+    m->pkt_len -= 4;
 }
 
 /* Inserts an 802.1Q tag after the MAC addresses, in the headroom. */
 static inline int push_tag(struct rte_mbuf *m, uint16_t vlan)
 {
-    uint8_t *old = rte_pktmbuf_mtod(m, uint8_t *);
-    uint8_t *new = (uint8_t *)rte_pktmbuf_prepend(m, 4);
-    if (unlikely(!new))
+    if (unlikely(rte_pktmbuf_headroom(m) < 4))
         return -1;
-    uint8_t macs[12];
-    memcpy(macs, old, sizeof(macs));
-    memcpy(new, macs, sizeof(macs));
+    uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+    uint64_t a;
+    uint32_t b;
+    memcpy(&a, d, 8);
+    memcpy(&b, d + 8, 4);
+    memcpy(d - 4, &a, 8);
+    memcpy(d + 4, &b, 4);
     const uint8_t tag[4] = {0x81, 0x00, (uint8_t)(vlan >> 8), (uint8_t)vlan};
-    memcpy(new + 12, tag, sizeof(tag));
+    memcpy(d + 8, tag, sizeof(tag));
+    m->data_off = (uint16_t)(m->data_off - 4);
+    m->data_len = (uint16_t)(m->data_len + 4);
+    m->pkt_len += 4;
     return 0;
 }
 
-static inline void forward_one(struct worker *w, const struct vs_tables *t, uint16_t in_port,
-                               struct rte_mbuf *m)
+static void drop(struct worker *w, uint16_t in_port, const struct vs_verdict *v, struct rte_mbuf *m)
 {
-    struct vs_verdict v;
-    /* A device that stripped the tag on receive gets it back in the frame:
-     * the tables classify frames as they were on the wire. */
-    if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
-        w->cnt->ports[in_port].drops[VS_DROP_RUNT]++;
-        rte_pktmbuf_free(m);
-        return;
-    }
-    vs_classify(t, in_port, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &v);
-    if (v.action == VS_ACT_POP) {
-        pop_tag(m);
-    } else if (v.action == VS_ACT_PUSH && push_tag(m, v.vlan) != 0) {
-        v.action = VS_ACT_DROP;
-        v.drop = VS_DROP_NO_HEADROOM;
-    }
-    if (unlikely(v.action == VS_ACT_DROP)) {
-        w->cnt->ports[in_port].drops[v.drop]++;
-        if (v.slice != VS_NONE)
-            w->cnt->slices[v.slice].drops[v.drop]++;
-        rte_pktmbuf_free(m);
-        return;
-    }
-    uint32_t len = rte_pktmbuf_pkt_len(m);
-    struct tx_buffer *b = &w->tx[v.out_port];
-    if (b->n == 0)
-        w->dirty[w->n_dirty++] = v.out_port;
-    b->pkts[b->n] = m;
-    b->slice[b->n] = v.slice;
-    b->len[b->n] = len;
-    b->n++;
+    w->cnt->ports[in_port].drops[v->drop]++;
+    if (v->slice != VS_NONE)
+        w->cnt->slices[v->slice].drops[v->drop]++;
+    rte_pktmbuf_free(m);
 }
 
+static inline void enqueue(struct worker *w, uint16_t out_port, uint8_t slice, struct rte_mbuf *m)
+{
+    struct tx_buffer *b = &w->tx[out_port];
+    if (b->n == 0) {
+        w->dirty[w->n_dirty++] = out_port;
+        b->slice = slice;
+    }
+    b->pkts[b->n++] = m;
+    b->bytes += rte_pktmbuf_pkt_len(m);
+}
+
+/* The whole burst is classified first (headers only, no stores into the
+ * packets), then acted on: the loads of all headers are in flight together
+ * and the second loop runs on verdicts already in registers' reach. */
 static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const struct vs_rxq *q)
 {
     struct rte_mbuf *pkts[BURST];
+    struct vs_verdict v[BURST];
     uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, BURST);
     if (n == 0)
         return 0;
-    bool to_wire = t->ports[q->port].kind == VS_KIND_VM;
+    uint16_t in_port = q->port;
+    bool to_wire = t->ports[in_port].kind == VS_KIND_VM;
     uint64_t bytes = 0;
-    for (uint16_t i = 0; i < n && i < 4; i++)
+    for (uint16_t i = 0; i < n; i++)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
     for (uint16_t i = 0; i < n; i++) {
-        if (i + 4 < n)
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
-        bytes += rte_pktmbuf_pkt_len(pkts[i]);
-        forward_one(w, t, q->port, pkts[i]);
+        struct rte_mbuf *m = pkts[i];
+        bytes += rte_pktmbuf_pkt_len(m);
+        /* A device that stripped the tag on receive gets it back in the
+         * frame: the tables classify frames as they were on the wire. */
+        if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&pkts[i]) != 0) {
+            vs_verdict_drop(&v[i], VS_DROP_RUNT, VS_NONE);
+            continue;
+        }
+        m = pkts[i];
+        vs_classify(t, in_port, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+                    &v[i]);
     }
-    struct vs_port_counters *pc = &w->cnt->ports[q->port];
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        if (v[i].action == VS_ACT_POP) {
+            pop_tag(m);
+        } else if (unlikely(v[i].action != VS_ACT_FORWARD)) {
+            if (v[i].action == VS_ACT_PUSH && push_tag(m, v[i].vlan) != 0)
+                vs_verdict_drop(&v[i], VS_DROP_NO_HEADROOM, v[i].slice);
+            if (v[i].action == VS_ACT_DROP) {
+                drop(w, in_port, &v[i], m);
+                continue;
+            }
+        }
+        enqueue(w, v[i].out_port, v[i].slice, m);
+    }
+    struct vs_port_counters *pc = &w->cnt->ports[in_port];
     pc->rx_packets += n;
     pc->rx_bytes += bytes;
     for (uint8_t i = 0; i < w->n_dirty; i++)
