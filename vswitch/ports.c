@@ -51,6 +51,23 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
         return -1;
     }
     uint16_t rxq = info.max_rx_queues < VS_RXQ_MAX ? info.max_rx_queues : VS_RXQ_MAX;
+    if (*n_rxq) {
+        /* Asked for: a device whose queues are all sources of their own
+         * (af_packet's fanout) cannot have fewer polled than it has. */
+        if (*n_rxq > info.max_rx_queues) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "field 'rx_queues': the device has %u receive queues", info.max_rx_queues);
+            return -1;
+        }
+        if (info.driver_name && strcmp(info.driver_name, "net_af_packet") == 0 &&
+            *n_rxq != info.max_rx_queues) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "field 'rx_queues': net_af_packet fans out over all its %u queues",
+                     info.max_rx_queues);
+            return -1;
+        }
+        rxq = *n_rxq;
+    }
     if (rxq == 0) {
         snprintf(err->msg, sizeof(err->msg), "field 'devargs': the device has no receive queue");
         return -1;

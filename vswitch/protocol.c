@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tables.h"
+
 static const char *const op_names[] = {
         [VS_OP_PORT_ADD] = "port-add",   [VS_OP_PORT_DEL] = "port-del",
         [VS_OP_PORT_SET] = "port-set",   [VS_OP_SLICE_SET] = "slice-set",
@@ -15,7 +17,7 @@ static const char *const op_names[] = {
 
 /* The fields each op takes beyond "op"; "!" marks a required one. */
 static const char *const op_fields[][7] = {
-        [VS_OP_PORT_ADD] = {"!name", "!devargs", "!role"},
+        [VS_OP_PORT_ADD] = {"!name", "!devargs", "!role", "rx_queues"},
         [VS_OP_PORT_DEL] = {"!name"},
         [VS_OP_PORT_SET] = {"!name", "!admin"},
         [VS_OP_SLICE_SET] = {"!name", "!uplink", "!vm", "!mode", "vlans", "untagged"},
@@ -237,6 +239,16 @@ int vs_request_parse(const char *line, size_t len, struct vs_request *req, struc
             (role = get_enum(obj, "role", roles, 2, err)) < 0)
             goto out;
         req->role = (enum vs_port_role)role;
+        json_t *rxq = json_object_get(obj, "rx_queues");
+        req->rx_queues = 0;
+        if (rxq) {
+            if (!json_is_integer(rxq) || json_integer_value(rxq) < 1 ||
+                json_integer_value(rxq) > VS_RXQ_MAX) {
+                fail(err, "field 'rx_queues': must be a number 1-%u", VS_RXQ_MAX);
+                goto out;
+            }
+            req->rx_queues = (uint16_t)json_integer_value(rxq);
+        }
         break;
     }
     case VS_OP_PORT_SET: {
@@ -271,8 +283,12 @@ out:
 int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct vs_error *err)
 {
     switch (req->op) {
-    case VS_OP_PORT_ADD:
-        return vs_config_port_add(cfg, req->name, req->devargs, req->role, err);
+    case VS_OP_PORT_ADD: {
+        int idx = vs_config_port_add(cfg, req->name, req->devargs, req->role, err);
+        if (idx >= 0)
+            cfg->ports[idx].n_rxq = req->rx_queues; /* asked for; vs_port_open sets it */
+        return idx;
+    }
     case VS_OP_PORT_DEL:
         return vs_config_port_del(cfg, req->name, err);
     case VS_OP_PORT_SET:
