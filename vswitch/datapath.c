@@ -161,53 +161,129 @@ static inline void enqueue(struct worker *w, uint16_t out_port, uint8_t slice, s
     b->bytes += rte_pktmbuf_pkt_len(m);
 }
 
-/* The whole burst is classified first (headers only, no stores into the
- * packets), then acted on: the loads of all headers are in flight together
- * and the second loop runs on verdicts already in registers' reach. */
+/* One frame through the reference decision, vs_classify() (the one the unit
+ * tests check): frames from VM ports, and from the wire whatever the fast
+ * path below does not take (untagged, other tags, drops). */
+static __rte_noinline void forward_one(struct worker *w, const struct vs_tables *t,
+                                       uint16_t in_port, struct rte_mbuf *m)
+{
+    struct vs_verdict v;
+    /* A device that stripped the tag on receive gets it back in the frame:
+     * the tables classify frames as they were on the wire. */
+    if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
+        vs_verdict_drop(&v, VS_DROP_RUNT, VS_NONE);
+        drop(w, in_port, &v, m);
+        return;
+    }
+    vs_classify(t, in_port, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &v);
+    if (v.action == VS_ACT_POP) {
+        pop_tag(m);
+    } else if (v.action == VS_ACT_PUSH && push_tag(m, v.vlan) != 0) {
+        vs_verdict_drop(&v, VS_DROP_NO_HEADROOM, v.slice);
+    }
+    if (unlikely(v.action == VS_ACT_DROP)) {
+        drop(w, in_port, &v, m);
+        return;
+    }
+    enqueue(w, v.out_port, v.slice, m);
+}
+
+/* Frames from a wire port. The common case, an 802.1Q-tagged frame whose
+ * VLAN belongs to a slice, is decided here in a few loads: the same
+ * decision as vs_classify_from_wire() for such frames (the uplink's VLAN
+ * slot, the slice's VM port, pop on access slices). Everything else takes
+ * forward_one(). */
+static inline void forward_from_wire(struct worker *w, const struct vs_tables *t, uint16_t in_port,
+                                     struct rte_mbuf **pkts, uint16_t n)
+{
+    const struct vs_uplink_table *u = &t->uplinks[t->ports[in_port].uplink];
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+        uint16_t tpid;
+        memcpy(&tpid, d + 12, sizeof(tpid));
+        if (likely(rte_pktmbuf_data_len(m) >= VS_ETH_HLEN + 4 && tpid == RTE_BE16(VS_TPID_8021Q) &&
+                   !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
+            uint16_t vid = (uint16_t)(vs_be16(d + 14) & 0x0fffu);
+            uint16_t slot = u->vlan_slot[vid];
+            if (likely(slot != 0 && vid <= VS_VLAN_ID_MAX)) {
+                const struct vs_slice_entry *s = &t->slices[slot - 1];
+                if (s->mode == VS_SLICE_ACCESS)
+                    pop_tag(m);
+                enqueue(w, s->vm_port, (uint8_t)(slot - 1), m);
+                continue;
+            }
+        }
+        forward_one(w, t, in_port, m);
+    }
+}
+
+/* Frames from a VM port on an access slice: untagged frames get the
+ * slice's tag (if it has one) and go to the uplink, or to the LAG member
+ * of their flow's bucket: vs_classify_from_vm() for such frames. Tagged
+ * frames, trunk slices and drops take forward_one(). */
+static inline void forward_from_vm(struct worker *w, const struct vs_tables *t, uint16_t in_port,
+                                   struct rte_mbuf **pkts, uint16_t n)
+{
+    uint8_t slice = t->ports[in_port].slice;
+    const struct vs_slice_entry *s = slice == VS_NONE ? NULL : &t->slices[slice];
+    if (!s || s->mode != VS_SLICE_ACCESS) {
+        for (uint16_t i = 0; i < n; i++)
+            forward_one(w, t, in_port, pkts[i]);
+        return;
+    }
+    const struct vs_uplink_table *u = &t->uplinks[s->uplink];
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+        uint16_t len = rte_pktmbuf_data_len(m), tpid;
+        memcpy(&tpid, d + 12, sizeof(tpid));
+        if (likely(len >= VS_ETH_HLEN && tpid != RTE_BE16(VS_TPID_8021Q) &&
+                   tpid != RTE_BE16(0x88a8) && tpid != RTE_BE16(0x9100) &&
+                   !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
+            uint16_t out = u->member_port[0];
+            if (u->is_lag) {
+                uint8_t member = u->buckets[vs_lag_hash(d, len, u->hash) % VS_LAG_BUCKETS];
+                if (unlikely(member == VS_LAG_NO_MEMBER))
+                    goto slow;
+                out = u->member_port[member];
+            }
+            if (s->access_vlan && unlikely(push_tag(m, s->access_vlan) != 0))
+                goto slow;
+            enqueue(w, out, slice, m);
+            continue;
+        }
+    slow:
+        forward_one(w, t, in_port, m);
+    }
+}
+
 static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const struct vs_rxq *q)
 {
     struct rte_mbuf *pkts[BURST];
-    struct vs_verdict v[BURST];
     uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, BURST);
     if (n == 0)
         return 0;
     uint16_t in_port = q->port;
-    bool to_wire = t->ports[in_port].kind == VS_KIND_VM;
+    uint8_t kind = t->ports[in_port].kind;
     uint64_t bytes = 0;
-    for (uint16_t i = 0; i < n; i++)
+    for (uint16_t i = 0; i < n; i++) {
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-    for (uint16_t i = 0; i < n; i++) {
-        struct rte_mbuf *m = pkts[i];
-        bytes += rte_pktmbuf_pkt_len(m);
-        /* A device that stripped the tag on receive gets it back in the
-         * frame: the tables classify frames as they were on the wire. */
-        if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&pkts[i]) != 0) {
-            vs_verdict_drop(&v[i], VS_DROP_RUNT, VS_NONE);
-            continue;
-        }
-        m = pkts[i];
-        vs_classify(t, in_port, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-                    &v[i]);
+        bytes += rte_pktmbuf_pkt_len(pkts[i]);
     }
-    for (uint16_t i = 0; i < n; i++) {
-        struct rte_mbuf *m = pkts[i];
-        if (v[i].action == VS_ACT_POP) {
-            pop_tag(m);
-        } else if (unlikely(v[i].action != VS_ACT_FORWARD)) {
-            if (v[i].action == VS_ACT_PUSH && push_tag(m, v[i].vlan) != 0)
-                vs_verdict_drop(&v[i], VS_DROP_NO_HEADROOM, v[i].slice);
-            if (v[i].action == VS_ACT_DROP) {
-                drop(w, in_port, &v[i], m);
-                continue;
-            }
-        }
-        enqueue(w, v[i].out_port, v[i].slice, m);
+    if (kind == VS_KIND_WIRE) {
+        forward_from_wire(w, t, in_port, pkts, n);
+    } else if (kind == VS_KIND_VM) {
+        forward_from_vm(w, t, in_port, pkts, n);
+    } else {
+        for (uint16_t i = 0; i < n; i++)
+            forward_one(w, t, in_port, pkts[i]);
     }
     struct vs_port_counters *pc = &w->cnt->ports[in_port];
     pc->rx_packets += n;
     pc->rx_bytes += bytes;
     for (uint8_t i = 0; i < w->n_dirty; i++)
-        flush(w, w->dirty[i], to_wire);
+        flush(w, w->dirty[i], kind == VS_KIND_VM);
     w->n_dirty = 0;
     return n;
 }
