@@ -21,7 +21,8 @@ _Static_assert(VS_DPDK_PORT_MAX == RTE_MAX_ETHPORTS, "tables index DPDK port ids
  * buffer, not per packet. */
 struct tx_buffer {
     uint16_t n;
-    uint8_t slice;
+    uint16_t slice; /* not uint8_t: a store through a char type would make
+                     * the compiler reload everything around it */
     uint32_t bytes; /* sum of pkt_len of pkts[0..n) */
     struct rte_mbuf *pkts[BURST];
 };
@@ -30,7 +31,7 @@ struct worker {
     struct vs_datapath *dp;
     unsigned id;
     struct vs_worker_counters *cnt;
-    uint8_t n_dirty;
+    uint32_t n_dirty;
     uint16_t dirty[BURST]; /* ports with buffered packets */
     struct tx_buffer tx[VS_DPDK_PORT_MAX];
 } __rte_cache_aligned; /* workers never write into each other's cache lines */
@@ -153,11 +154,13 @@ static void drop(struct worker *w, uint16_t in_port, const struct vs_verdict *v,
 static inline void enqueue(struct worker *w, uint16_t out_port, uint8_t slice, struct rte_mbuf *m)
 {
     struct tx_buffer *b = &w->tx[out_port];
-    if (b->n == 0) {
+    uint16_t bn = b->n;
+    if (bn == 0) {
         w->dirty[w->n_dirty++] = out_port;
         b->slice = slice;
     }
-    b->pkts[b->n++] = m;
+    b->pkts[bn] = m;
+    b->n = (uint16_t)(bn + 1);
     b->bytes += rte_pktmbuf_pkt_len(m);
 }
 
@@ -282,7 +285,7 @@ static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const st
     struct vs_port_counters *pc = &w->cnt->ports[in_port];
     pc->rx_packets += n;
     pc->rx_bytes += bytes;
-    for (uint8_t i = 0; i < w->n_dirty; i++)
+    for (uint32_t i = 0; i < w->n_dirty; i++)
         flush(w, w->dirty[i], kind == VS_KIND_VM);
     w->n_dirty = 0;
     return n;
