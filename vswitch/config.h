@@ -39,7 +39,8 @@ struct vs_port {
     bool admin_up;    /* operator state; a LAG only uses members that are up */
     bool link_up;     /* last link state the device reported */
     uint16_t dpdk_id; /* filled once the device is opened */
-    uint16_t n_rxq;   /* receive queues the device was configured with */
+    uint16_t n_rxq;   /* receive queues: asked for (0 = all, at most 8) until the
+                       * device is opened, then the ones it was configured with */
 };
 
 enum vs_slice_mode {

@@ -15,18 +15,23 @@
 
 _Static_assert(VS_DPDK_PORT_MAX == RTE_MAX_ETHPORTS, "tables index DPDK port ids");
 
+/* One output port's packets of the burst being forwarded. All of them are
+ * of one slice: a VM port carries one slice, and a burst from a VM port is
+ * all of that port's slice; so the slice and the byte total are kept per
+ * buffer, not per packet. */
 struct tx_buffer {
     uint16_t n;
+    uint16_t slice; /* not uint8_t: a store through a char type would make
+                     * the compiler reload everything around it */
+    uint32_t bytes; /* sum of pkt_len of pkts[0..n) */
     struct rte_mbuf *pkts[BURST];
-    uint8_t slice[BURST];
-    uint32_t len[BURST]; /* read before sending: a sent mbuf may be freed already */
 };
 
 struct worker {
     struct vs_datapath *dp;
     unsigned id;
     struct vs_worker_counters *cnt;
-    uint8_t n_dirty;
+    uint32_t n_dirty;
     uint16_t dirty[BURST]; /* ports with buffered packets */
     struct tx_buffer tx[VS_DPDK_PORT_MAX];
 } __rte_cache_aligned; /* workers never write into each other's cache lines */
@@ -71,111 +76,189 @@ void vs_datapath_publish(struct vs_datapath *dp, struct vs_tables *t)
     vs_tables_free(old);
 }
 
-/* Sends one output port's buffer. Slice counters are taken here, from what
- * the device took, in runs of one slice (a VM port's buffer is all one). */
+/* Sends one output port's buffer and counts what the device took. */
 static void flush(struct worker *w, uint16_t port, bool to_wire)
 {
     struct tx_buffer *b = &w->tx[port];
     uint16_t sent = rte_eth_tx_burst(port, (uint16_t)w->id, b->pkts, b->n);
     struct vs_port_counters *pc = &w->cnt->ports[port];
-    uint64_t bytes = 0, run_pkts = 0, run_bytes = 0;
-    uint8_t run = VS_NONE;
-    for (uint16_t i = 0; i < sent; i++) {
-        if (b->slice[i] != run) {
-            if (run_pkts) {
-                struct vs_slice_counters *sc = &w->cnt->slices[run];
-                if (to_wire) {
-                    sc->to_wire_packets += run_pkts;
-                    sc->to_wire_bytes += run_bytes;
-                } else {
-                    sc->to_vm_packets += run_pkts;
-                    sc->to_vm_bytes += run_bytes;
-                }
-            }
-            run = b->slice[i];
-            run_pkts = run_bytes = 0;
+    struct vs_slice_counters *sc = &w->cnt->slices[b->slice];
+    uint64_t bytes = b->bytes;
+    if (unlikely(sent < b->n)) {
+        /* The packets not taken are still ours: their lengths come off. */
+        for (uint16_t i = sent; i < b->n; i++) {
+            bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
+            rte_pktmbuf_free(b->pkts[i]);
         }
-        run_pkts++;
-        run_bytes += b->len[i];
-        bytes += b->len[i];
+        pc->drops[VS_DROP_TX_FULL] += (uint64_t)(b->n - sent);
+        sc->drops[VS_DROP_TX_FULL] += (uint64_t)(b->n - sent);
     }
-    if (run_pkts) {
-        struct vs_slice_counters *sc = &w->cnt->slices[run];
-        if (to_wire) {
-            sc->to_wire_packets += run_pkts;
-            sc->to_wire_bytes += run_bytes;
-        } else {
-            sc->to_vm_packets += run_pkts;
-            sc->to_vm_bytes += run_bytes;
-        }
+    if (to_wire) {
+        sc->to_wire_packets += sent;
+        sc->to_wire_bytes += bytes;
+    } else {
+        sc->to_vm_packets += sent;
+        sc->to_vm_bytes += bytes;
     }
     pc->tx_packets += sent;
     pc->tx_bytes += bytes;
-    for (uint16_t i = sent; i < b->n; i++) {
-        pc->drops[VS_DROP_TX_FULL]++;
-        w->cnt->slices[b->slice[i]].drops[VS_DROP_TX_FULL]++;
-        rte_pktmbuf_free(b->pkts[i]);
-    }
     b->n = 0;
+    b->bytes = 0;
 }
 
-/* Removes the outer 802.1Q tag: the MAC addresses move up by four bytes. */
+/* Removes the outer 802.1Q tag: the MAC addresses move up by four bytes.
+ * The classifier has seen the whole tag in the first segment, so the
+ * segment is at least 18 bytes long. */
 static inline void pop_tag(struct rte_mbuf *m)
 {
-    uint8_t *old = rte_pktmbuf_mtod(m, uint8_t *);
-    uint8_t macs[12];
-    memcpy(macs, old, sizeof(macs));
-    memcpy(rte_pktmbuf_adj(m, 4), macs, sizeof(macs));
+    uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+    uint64_t a;
+    uint32_t b;
+    memcpy(&a, d, 8);
+    memcpy(&b, d + 8, 4);
+    memcpy(d + 4, &a, 8);
+    memcpy(d + 12, &b, 4);
+    m->data_off = (uint16_t)(m->data_off + 4);
+    m->data_len = (uint16_t)(m->data_len - 4);
+    m->pkt_len -= 4;
 }
 
 /* Inserts an 802.1Q tag after the MAC addresses, in the headroom. */
 static inline int push_tag(struct rte_mbuf *m, uint16_t vlan)
 {
-    uint8_t *old = rte_pktmbuf_mtod(m, uint8_t *);
-    uint8_t *new = (uint8_t *)rte_pktmbuf_prepend(m, 4);
-    if (unlikely(!new))
+    if (unlikely(rte_pktmbuf_headroom(m) < 4))
         return -1;
-    uint8_t macs[12];
-    memcpy(macs, old, sizeof(macs));
-    memcpy(new, macs, sizeof(macs));
+    uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+    uint64_t a;
+    uint32_t b;
+    memcpy(&a, d, 8);
+    memcpy(&b, d + 8, 4);
+    memcpy(d - 4, &a, 8);
+    memcpy(d + 4, &b, 4);
     const uint8_t tag[4] = {0x81, 0x00, (uint8_t)(vlan >> 8), (uint8_t)vlan};
-    memcpy(new + 12, tag, sizeof(tag));
+    memcpy(d + 8, tag, sizeof(tag));
+    m->data_off = (uint16_t)(m->data_off - 4);
+    m->data_len = (uint16_t)(m->data_len + 4);
+    m->pkt_len += 4;
     return 0;
 }
 
-static inline void forward_one(struct worker *w, const struct vs_tables *t, uint16_t in_port,
-                               struct rte_mbuf *m)
+static void drop(struct worker *w, uint16_t in_port, const struct vs_verdict *v, struct rte_mbuf *m)
+{
+    w->cnt->ports[in_port].drops[v->drop]++;
+    if (v->slice != VS_NONE)
+        w->cnt->slices[v->slice].drops[v->drop]++;
+    rte_pktmbuf_free(m);
+}
+
+static inline void enqueue(struct worker *w, uint16_t out_port, uint8_t slice, struct rte_mbuf *m)
+{
+    struct tx_buffer *b = &w->tx[out_port];
+    uint16_t bn = b->n;
+    if (bn == 0) {
+        w->dirty[w->n_dirty++] = out_port;
+        b->slice = slice;
+    }
+    b->pkts[bn] = m;
+    b->n = (uint16_t)(bn + 1);
+    b->bytes += rte_pktmbuf_pkt_len(m);
+}
+
+/* One frame through the reference decision, vs_classify() (the one the unit
+ * tests check): frames from VM ports, and from the wire whatever the fast
+ * path below does not take (untagged, other tags, drops). */
+static __rte_noinline void forward_one(struct worker *w, const struct vs_tables *t,
+                                       uint16_t in_port, struct rte_mbuf *m)
 {
     struct vs_verdict v;
     /* A device that stripped the tag on receive gets it back in the frame:
      * the tables classify frames as they were on the wire. */
     if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
-        w->cnt->ports[in_port].drops[VS_DROP_RUNT]++;
-        rte_pktmbuf_free(m);
+        vs_verdict_drop(&v, VS_DROP_RUNT, VS_NONE);
+        drop(w, in_port, &v, m);
         return;
     }
     vs_classify(t, in_port, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &v);
     if (v.action == VS_ACT_POP) {
         pop_tag(m);
     } else if (v.action == VS_ACT_PUSH && push_tag(m, v.vlan) != 0) {
-        v.action = VS_ACT_DROP;
-        v.drop = VS_DROP_NO_HEADROOM;
+        vs_verdict_drop(&v, VS_DROP_NO_HEADROOM, v.slice);
     }
     if (unlikely(v.action == VS_ACT_DROP)) {
-        w->cnt->ports[in_port].drops[v.drop]++;
-        if (v.slice != VS_NONE)
-            w->cnt->slices[v.slice].drops[v.drop]++;
-        rte_pktmbuf_free(m);
+        drop(w, in_port, &v, m);
         return;
     }
-    uint32_t len = rte_pktmbuf_pkt_len(m);
-    struct tx_buffer *b = &w->tx[v.out_port];
-    if (b->n == 0)
-        w->dirty[w->n_dirty++] = v.out_port;
-    b->pkts[b->n] = m;
-    b->slice[b->n] = v.slice;
-    b->len[b->n] = len;
-    b->n++;
+    enqueue(w, v.out_port, v.slice, m);
+}
+
+/* Frames from a wire port. The common case, an 802.1Q-tagged frame whose
+ * VLAN belongs to a slice, is decided here in a few loads: the same
+ * decision as vs_classify_from_wire() for such frames (the uplink's VLAN
+ * slot, the slice's VM port, pop on access slices). Everything else takes
+ * forward_one(). */
+static inline void forward_from_wire(struct worker *w, const struct vs_tables *t, uint16_t in_port,
+                                     struct rte_mbuf **pkts, uint16_t n)
+{
+    const struct vs_uplink_table *u = &t->uplinks[t->ports[in_port].uplink];
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+        uint16_t tpid;
+        memcpy(&tpid, d + 12, sizeof(tpid));
+        if (likely(rte_pktmbuf_data_len(m) >= VS_ETH_HLEN + 4 && tpid == RTE_BE16(VS_TPID_8021Q) &&
+                   !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
+            uint16_t vid = (uint16_t)(vs_be16(d + 14) & 0x0fffu);
+            uint16_t slot = u->vlan_slot[vid];
+            if (likely(slot != 0 && vid <= VS_VLAN_ID_MAX)) {
+                const struct vs_slice_entry *s = &t->slices[slot - 1];
+                if (s->mode == VS_SLICE_ACCESS)
+                    pop_tag(m);
+                enqueue(w, s->vm_port, (uint8_t)(slot - 1), m);
+                continue;
+            }
+        }
+        forward_one(w, t, in_port, m);
+    }
+}
+
+/* Frames from a VM port on an access slice: untagged frames get the
+ * slice's tag (if it has one) and go to the uplink, or to the LAG member
+ * of their flow's bucket: vs_classify_from_vm() for such frames. Tagged
+ * frames, trunk slices and drops take forward_one(). */
+static inline void forward_from_vm(struct worker *w, const struct vs_tables *t, uint16_t in_port,
+                                   struct rte_mbuf **pkts, uint16_t n)
+{
+    uint8_t slice = t->ports[in_port].slice;
+    const struct vs_slice_entry *s = slice == VS_NONE ? NULL : &t->slices[slice];
+    if (!s || s->mode != VS_SLICE_ACCESS) {
+        for (uint16_t i = 0; i < n; i++)
+            forward_one(w, t, in_port, pkts[i]);
+        return;
+    }
+    const struct vs_uplink_table *u = &t->uplinks[s->uplink];
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+        uint16_t len = rte_pktmbuf_data_len(m), tpid;
+        memcpy(&tpid, d + 12, sizeof(tpid));
+        if (likely(len >= VS_ETH_HLEN && tpid != RTE_BE16(VS_TPID_8021Q) &&
+                   tpid != RTE_BE16(0x88a8) && tpid != RTE_BE16(0x9100) &&
+                   !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
+            uint16_t out = u->member_port[0];
+            if (u->is_lag) {
+                uint8_t member = u->buckets[vs_lag_hash(d, len, u->hash) % VS_LAG_BUCKETS];
+                if (unlikely(member == VS_LAG_NO_MEMBER))
+                    goto slow;
+                out = u->member_port[member];
+            }
+            if (s->access_vlan && unlikely(push_tag(m, s->access_vlan) != 0))
+                goto slow;
+            enqueue(w, out, slice, m);
+            continue;
+        }
+    slow:
+        forward_one(w, t, in_port, m);
+    }
 }
 
 static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const struct vs_rxq *q)
@@ -184,21 +267,26 @@ static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const st
     uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, BURST);
     if (n == 0)
         return 0;
-    bool to_wire = t->ports[q->port].kind == VS_KIND_VM;
+    uint16_t in_port = q->port;
+    uint8_t kind = t->ports[in_port].kind;
     uint64_t bytes = 0;
-    for (uint16_t i = 0; i < n && i < 4; i++)
-        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
     for (uint16_t i = 0; i < n; i++) {
-        if (i + 4 < n)
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
         bytes += rte_pktmbuf_pkt_len(pkts[i]);
-        forward_one(w, t, q->port, pkts[i]);
     }
-    struct vs_port_counters *pc = &w->cnt->ports[q->port];
+    if (kind == VS_KIND_WIRE) {
+        forward_from_wire(w, t, in_port, pkts, n);
+    } else if (kind == VS_KIND_VM) {
+        forward_from_vm(w, t, in_port, pkts, n);
+    } else {
+        for (uint16_t i = 0; i < n; i++)
+            forward_one(w, t, in_port, pkts[i]);
+    }
+    struct vs_port_counters *pc = &w->cnt->ports[in_port];
     pc->rx_packets += n;
     pc->rx_bytes += bytes;
-    for (uint8_t i = 0; i < w->n_dirty; i++)
-        flush(w, w->dirty[i], to_wire);
+    for (uint32_t i = 0; i < w->n_dirty; i++)
+        flush(w, w->dirty[i], kind == VS_KIND_VM);
     w->n_dirty = 0;
     return n;
 }

@@ -2,12 +2,14 @@
 #include "ports.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tables.h"
 
@@ -49,6 +51,23 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
         return -1;
     }
     uint16_t rxq = info.max_rx_queues < VS_RXQ_MAX ? info.max_rx_queues : VS_RXQ_MAX;
+    if (*n_rxq) {
+        /* Asked for: a device whose queues are all sources of their own
+         * (af_packet's fanout) cannot have fewer polled than it has. */
+        if (*n_rxq > info.max_rx_queues) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "field 'rx_queues': the device has %u receive queues", info.max_rx_queues);
+            return -1;
+        }
+        if (info.driver_name && strcmp(info.driver_name, "net_af_packet") == 0 &&
+            *n_rxq != info.max_rx_queues) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "field 'rx_queues': net_af_packet fans out over all its %u queues",
+                     info.max_rx_queues);
+            return -1;
+        }
+        rxq = *n_rxq;
+    }
     if (rxq == 0) {
         snprintf(err->msg, sizeof(err->msg), "field 'devargs': the device has no receive queue");
         return -1;
@@ -112,11 +131,66 @@ static void detach(uint16_t port)
         rte_dev_remove(dev);
 }
 
+/* The value of key=VALUE in devargs (after the device name), or an empty
+ * string; out has size bytes. */
+static void devargs_value(const char *devargs, const char *key, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t klen = strlen(key);
+    for (const char *p = strchr(devargs, ','); p; p = strchr(p + 1, ',')) {
+        if (strncmp(p + 1, key, klen) != 0 || p[1 + klen] != '=')
+            continue;
+        const char *v = p + 2 + klen;
+        size_t n = strcspn(v, ",");
+        if (n >= size)
+            n = size - 1;
+        memcpy(out, v, n);
+        out[n] = '\0';
+    }
+}
+
+/* A vhost-user socket the vswitch listens on carries a VM's traffic: only
+ * its owner may connect (0600, like the control socket). DPDK binds it
+ * while the port is configured; the umask around that keeps group and
+ * others out from the start, the chmod makes the mode exact. */
+static int vhost_server_socket(const char *devargs, char *path, size_t size)
+{
+    char client[8];
+    if (strncmp(devargs, "net_vhost", strlen("net_vhost")) != 0)
+        return 0;
+    devargs_value(devargs, "client", client, sizeof(client));
+    if (client[0] && strcmp(client, "0") != 0)
+        return 0; /* the socket is the VM's, not ours */
+    devargs_value(devargs, "iface", path, size);
+    return path[0] != '\0';
+}
+
+static int probe_and_configure(const char *devargs, const char *name, unsigned n_workers,
+                               struct rte_mempool *pool, uint16_t *port_id, uint16_t *n_rxq,
+                               struct vs_error *err);
+
 int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *pool,
                  uint16_t *port_id, uint16_t *n_rxq, struct vs_error *err)
 {
-    char name[RTE_DEV_NAME_MAX_LEN];
+    char name[RTE_DEV_NAME_MAX_LEN], sock[PATH_MAX];
     device_name(devargs, name, sizeof(name));
+    bool vhost_server = vhost_server_socket(devargs, sock, sizeof(sock));
+    mode_t old_umask = umask(0077); /* only the control thread creates files */
+    int rc = probe_and_configure(devargs, name, n_workers, pool, port_id, n_rxq, err);
+    umask(old_umask);
+    if (rc == 0 && vhost_server && chmod(sock, 0600) != 0 && errno != ENOENT) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': cannot chmod 0600 '%.128s': %s",
+                 sock, strerror(errno));
+        vs_port_close(*port_id);
+        return -1;
+    }
+    return rc;
+}
+
+static int probe_and_configure(const char *devargs, const char *name, unsigned n_workers,
+                               struct rte_mempool *pool, uint16_t *port_id, uint16_t *n_rxq,
+                               struct vs_error *err)
+{
     int rc = rte_dev_probe(devargs);
     if (rc != 0) {
         snprintf(err->msg, sizeof(err->msg), "field 'devargs': cannot probe '%s': %s", devargs,

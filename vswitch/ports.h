@@ -13,6 +13,8 @@
 
 struct rte_mempool;
 
+/* Probes and starts the device. *n_rxq: the receive queues to open, 0 for
+ * all the device has (at most VS_RXQ_MAX); on return the ones opened. */
 int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *pool,
                  uint16_t *port_id, uint16_t *n_rxq, struct vs_error *err);
 void vs_port_close(uint16_t port_id);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tables.h"
+
 static const char *const op_names[] = {
         [VS_OP_PORT_ADD] = "port-add",   [VS_OP_PORT_DEL] = "port-del",
         [VS_OP_PORT_SET] = "port-set",   [VS_OP_SLICE_SET] = "slice-set",
@@ -15,7 +17,7 @@ static const char *const op_names[] = {
 
 /* The fields each op takes beyond "op"; "!" marks a required one. */
 static const char *const op_fields[][7] = {
-        [VS_OP_PORT_ADD] = {"!name", "!devargs", "!role"},
+        [VS_OP_PORT_ADD] = {"!name", "!devargs", "!role", "rx_queues"},
         [VS_OP_PORT_DEL] = {"!name"},
         [VS_OP_PORT_SET] = {"!name", "!admin"},
         [VS_OP_SLICE_SET] = {"!name", "!uplink", "!vm", "!mode", "vlans", "untagged"},
@@ -54,17 +56,16 @@ static int get_string(json_t *obj, const char *field, char *out, size_t size, st
     return 0;
 }
 
-static int get_enum(json_t *obj, const char *field, const char *const *names, unsigned n, int *out,
+/* Returns the index of the field's value in names, or -1 (err set). */
+static int get_enum(json_t *obj, const char *field, const char *const *names, unsigned n,
                     struct vs_error *err)
 {
     char buf[32];
     if (get_string(obj, field, buf, sizeof(buf), err) < 0)
         return -1;
     for (unsigned i = 0; i < n; i++)
-        if (strcmp(buf, names[i]) == 0) {
-            *out = (int)i;
-            return 0;
-        }
+        if (strcmp(buf, names[i]) == 0)
+            return (int)i;
     char list[128] = "";
     for (unsigned i = 0; i < n; i++)
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s'%s'", i ? ", " : "",
@@ -123,7 +124,7 @@ static int parse_slice(json_t *obj, struct vs_request *req, struct vs_error *err
     int mode;
     if (get_string(obj, "uplink", req->uplink, sizeof(req->uplink), err) < 0 ||
         get_string(obj, "vm", req->vm, sizeof(req->vm), err) < 0 ||
-        get_enum(obj, "mode", modes, 2, &mode, err) < 0)
+        (mode = get_enum(obj, "mode", modes, 2, err)) < 0)
         return -1;
     s->name = req->name;
     s->uplink = req->uplink;
@@ -157,9 +158,9 @@ static int parse_lag(json_t *obj, struct vs_request *req, struct vs_error *err)
     static const char *const hashes[] = {"l2", "l23", "l34"};
     struct vs_lag_spec *l = &req->lag;
     int mode = VS_LAG_BALANCE, hash = VS_HASH_L34;
-    if (json_object_get(obj, "mode") && get_enum(obj, "mode", modes, 2, &mode, err) < 0)
+    if (json_object_get(obj, "mode") && (mode = get_enum(obj, "mode", modes, 2, err)) < 0)
         return -1;
-    if (json_object_get(obj, "hash") && get_enum(obj, "hash", hashes, 3, &hash, err) < 0)
+    if (json_object_get(obj, "hash") && (hash = get_enum(obj, "hash", hashes, 3, err)) < 0)
         return -1;
     json_t *members = json_object_get(obj, "members");
     if (!json_is_array(members))
@@ -221,8 +222,8 @@ int vs_request_parse(const char *line, size_t len, struct vs_request *req, struc
         fail(err, "request: must be a JSON object");
         goto out;
     }
-    int op;
-    if (get_enum(obj, "op", op_names, sizeof(op_names) / sizeof(op_names[0]), &op, err) < 0)
+    int op = get_enum(obj, "op", op_names, sizeof(op_names) / sizeof(op_names[0]), err);
+    if (op < 0)
         goto out;
     req->op = (enum vs_op)op;
     if (check_fields(obj, req->op, err) < 0)
@@ -235,15 +236,25 @@ int vs_request_parse(const char *line, size_t len, struct vs_request *req, struc
         static const char *const roles[] = {"wire", "vm"};
         int role;
         if (get_string(obj, "devargs", req->devargs, sizeof(req->devargs), err) < 0 ||
-            get_enum(obj, "role", roles, 2, &role, err) < 0)
+            (role = get_enum(obj, "role", roles, 2, err)) < 0)
             goto out;
         req->role = (enum vs_port_role)role;
+        json_t *rxq = json_object_get(obj, "rx_queues");
+        req->rx_queues = 0;
+        if (rxq) {
+            if (!json_is_integer(rxq) || json_integer_value(rxq) < 1 ||
+                json_integer_value(rxq) > VS_RXQ_MAX) {
+                fail(err, "field 'rx_queues': must be a number 1-%u", VS_RXQ_MAX);
+                goto out;
+            }
+            req->rx_queues = (uint16_t)json_integer_value(rxq);
+        }
         break;
     }
     case VS_OP_PORT_SET: {
         static const char *const states[] = {"down", "up"};
-        int up;
-        if (get_enum(obj, "admin", states, 2, &up, err) < 0)
+        int up = get_enum(obj, "admin", states, 2, err);
+        if (up < 0)
             goto out;
         req->admin_up = up == 1;
         break;
@@ -272,8 +283,12 @@ out:
 int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct vs_error *err)
 {
     switch (req->op) {
-    case VS_OP_PORT_ADD:
-        return vs_config_port_add(cfg, req->name, req->devargs, req->role, err);
+    case VS_OP_PORT_ADD: {
+        int idx = vs_config_port_add(cfg, req->name, req->devargs, req->role, err);
+        if (idx >= 0)
+            cfg->ports[idx].n_rxq = req->rx_queues; /* asked for; vs_port_open sets it */
+        return idx;
+    }
     case VS_OP_PORT_DEL:
         return vs_config_port_del(cfg, req->name, err);
     case VS_OP_PORT_SET:

@@ -30,6 +30,7 @@ struct vs_request {
     char name[VS_NAME_MAX];
     char devargs[VS_DEVARGS_MAX];
     enum vs_port_role role;
+    uint16_t rx_queues; /* port-add: receive queues asked for, 0 = all (at most 8) */
     bool admin_up;
     char uplink[VS_NAME_MAX];
     char vm[VS_NAME_MAX];

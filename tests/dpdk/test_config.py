@@ -39,6 +39,7 @@ def main():
             b.ends["w0"].send(frame(15, 1, seq))
         got = b.ends["va"].recv_all(10)
         expect([q for _, _, q in got] == list(range(10)), "and the slice it declares forwards")
+        check_rx_queues(b)
         binary = b.binary
         prefix = b.prefix
 
@@ -47,6 +48,27 @@ def main():
     finally:
         remove_runtime_dirs(prefix)
     return 0
+
+
+def check_rx_queues(b):
+    """port-add's rx_queues: opens that many receive queues; out of bounds
+    is refused without changing anything. (af_packet's refusal is not tried
+    here: a second af_packet socket on a test veth would join the first's
+    fanout group.)"""
+    b.ok(op="port-add", name="n0", devargs="net_null7,no-rx=1", role="vm", rx_queues=1)
+    b.ok(op="port-add", name="n1", devargs="net_null8,no-rx=1", role="vm")
+    queues = {p["name"]: p["rx_queues"] for p in b.ok(op="dump")["dump"]["ports"]}
+    expect(queues["n0"] == 1 and queues["n1"] == 8,
+           f"rx_queues=1 opens one receive queue, the default all (at most 8): {queues}")
+    for extra, part in (({"rx_queues": 9}, "field 'rx_queues': must be a number 1-8"),
+                        ({"rx_queues": 0}, "field 'rx_queues': must be a number 1-8"),
+                        ({"rx_queues": "2"}, "field 'rx_queues': must be a number 1-8")):
+        r = b.request(op="port-add", name="n2", devargs="net_null9,no-rx=1", role="vm", **extra)
+        expect(not r["ok"] and part in r["error"], f"rx_queues {extra} refused: {r}")
+    expect([p["name"] for p in b.ok(op="dump")["dump"]["ports"]] == ["w0", "va", "n0", "n1"],
+           "the refused port-adds left nothing behind")
+    b.ok(op="port-del", name="n0")
+    b.ok(op="port-del", name="n1")
 
 
 def check_startup_errors(binary, prefix):

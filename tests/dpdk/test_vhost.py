@@ -10,6 +10,7 @@ vhost-user server), and the vswitch can restart while the VM stays up
 (vswitch as vhost-user client, reconnecting)."""
 
 import os
+import stat
 import shutil
 import signal
 import subprocess
@@ -122,6 +123,9 @@ def main():
     with Bench(["w0", "vmnet"], name="vhost") as b:
         sock = os.path.join(b.tmp.name, "vm-a.sock")
         configure(b, sock, client=False)
+        mode = os.stat(sock).st_mode
+        expect(stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600,
+               f"the vhost-user socket is 0600 (it is {stat.S_IMODE(mode):o})")
         for life in range(2):
             vm = FakeVm(b, sock, b.ifnames["vmnet"][0], life)
             try:
