@@ -14,7 +14,7 @@ echo "== evr-vmm: router engine 'vm-a', 2 vCPUs, 256 MiB, console below"
 show='echo; echo == inside vm-a: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs:; grep -m1 ^model.name /proc/cpuinfo; echo IPv4 forwarding: $(cat /proc/sys/net/ipv4/ip_forward); ip addr'
 start=$(date +%s.%N)
 "$vmm" --kernel "$kernel" --initrd "$initrd" --vcpus 2 --memory 256 --console stdout \
-    --cmdline "console=ttyS0 quiet panic=-1 evr_run=\"$show\""
+    --cmdline "console=ttyS0 panic=-1 evr_run=\"$show\""
 rc=$?
 echo "== evr-vmm exited with status $rc after $(echo "$(date +%s.%N) - $start" | bc | cut -c1-5) s (boot, command, ACPI power-off)"
 exit "$rc"
