@@ -26,6 +26,9 @@ struct vs_error {
     char msg[256];
 };
 
+/* Fills err->msg from a format; returns -1, so a refusal is one statement. */
+__attribute__((format(printf, 2, 3))) int vs_error_set(struct vs_error *err, const char *fmt, ...);
+
 enum vs_port_role {
     VS_ROLE_WIRE, /* a physical side port: carries slices, can join a LAG */
     VS_ROLE_VM,   /* a router-engine VM's port (vhost-user or a stand-in) */

@@ -1,7 +1,6 @@
 /* JSON requests of the control socket: strict parsing and applying. */
 #include "protocol.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,25 +32,16 @@ const char *vs_op_name(enum vs_op op)
     return (unsigned)op < sizeof(op_names) / sizeof(op_names[0]) ? op_names[op] : "?";
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(struct vs_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int get_string(json_t *obj, const char *field, char *out, size_t size, struct vs_error *err)
 {
     json_t *v = json_object_get(obj, field);
     if (!json_is_string(v))
-        return fail(err, "field '%s': must be a string", field);
+        return vs_error_set(err, "field '%s': must be a string", field);
     const char *s = json_string_value(v);
     if (json_string_length(v) != strlen(s))
-        return fail(err, "field '%s': contains a NUL byte", field);
+        return vs_error_set(err, "field '%s': contains a NUL byte", field);
     if (strlen(s) >= size)
-        return fail(err, "field '%s': longer than %zu characters", field, size - 1);
+        return vs_error_set(err, "field '%s': longer than %zu characters", field, size - 1);
     memcpy(out, s, strlen(s) + 1);
     return 0;
 }
@@ -70,7 +60,7 @@ static int get_enum(json_t *obj, const char *field, const char *const *names, un
     for (unsigned i = 0; i < n; i++)
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s'%s'", i ? ", " : "",
                  names[i]);
-    return fail(err, "field '%s': '%s' is not one of %s", field, buf, list);
+    return vs_error_set(err, "field '%s': '%s' is not one of %s", field, buf, list);
 }
 
 static int parse_vlan_number(const char *s, const char **end, unsigned *out)
@@ -97,21 +87,22 @@ static int parse_vlan_item(json_t *item, unsigned index, struct vs_vlan_range *r
     if (json_is_integer(item)) {
         json_int_t v = json_integer_value(item);
         if (v < 0 || v > 99999)
-            return fail(err, "field 'vlans'[%u]: %lld is not a VLAN id", index, (long long)v);
+            return vs_error_set(err, "field 'vlans'[%u]: %lld is not a VLAN id", index,
+                                (long long)v);
         r->first = r->last = (uint16_t)v;
         return 0;
     }
     if (!json_is_string(item))
-        return fail(err, "field 'vlans'[%u]: must be a number or a string \"N-M\"", index);
+        return vs_error_set(err, "field 'vlans'[%u]: must be a number or a string \"N-M\"", index);
     const char *s = json_string_value(item), *p;
     unsigned a, b;
     if (parse_vlan_number(s, &p, &a) < 0)
-        return fail(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
+        return vs_error_set(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
     b = a;
     if (*p == '-' && parse_vlan_number(p + 1, &p, &b) < 0)
-        return fail(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
+        return vs_error_set(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
     if (*p != '\0')
-        return fail(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
+        return vs_error_set(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
     r->first = (uint16_t)a;
     r->last = (uint16_t)b;
     return 0;
@@ -132,15 +123,15 @@ static int parse_slice(json_t *obj, struct vs_request *req, struct vs_error *err
     s->mode = (enum vs_slice_mode)mode;
     json_t *untagged = json_object_get(obj, "untagged");
     if (untagged && !json_is_boolean(untagged))
-        return fail(err, "field 'untagged': must be true or false");
+        return vs_error_set(err, "field 'untagged': must be true or false");
     s->untagged = json_is_true(untagged);
     json_t *vlans = json_object_get(obj, "vlans");
     if (!vlans)
         return 0;
     if (!json_is_array(vlans))
-        return fail(err, "field 'vlans': must be an array");
+        return vs_error_set(err, "field 'vlans': must be an array");
     if (json_array_size(vlans) > VS_VLAN_RANGE_MAX)
-        return fail(err, "field 'vlans': at most %u items", VS_VLAN_RANGE_MAX);
+        return vs_error_set(err, "field 'vlans': at most %u items", VS_VLAN_RANGE_MAX);
     size_t i;
     json_t *item;
     json_array_foreach(vlans, i, item)
@@ -164,15 +155,15 @@ static int parse_lag(json_t *obj, struct vs_request *req, struct vs_error *err)
         return -1;
     json_t *members = json_object_get(obj, "members");
     if (!json_is_array(members))
-        return fail(err, "field 'members': must be an array of port names");
+        return vs_error_set(err, "field 'members': must be an array of port names");
     size_t n = json_array_size(members);
     if (n == 0 || n > VS_LAG_MEMBER_MAX)
-        return fail(err, "field 'members': needs 1-%u ports", VS_LAG_MEMBER_MAX);
+        return vs_error_set(err, "field 'members': needs 1-%u ports", VS_LAG_MEMBER_MAX);
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_array_get(members, i);
         const char *s = json_string_value(m);
         if (!s || strlen(s) >= VS_NAME_MAX)
-            return fail(err, "field 'members'[%zu]: must be a port name", i);
+            return vs_error_set(err, "field 'members'[%zu]: must be a port name", i);
         memcpy(req->members[i], s, strlen(s) + 1);
         l->members[i] = req->members[i];
     }
@@ -198,12 +189,13 @@ static int check_fields(json_t *obj, enum vs_op op, struct vs_error *err)
                 known = true;
         }
         if (!known)
-            return fail(err, "field '%s': not a field of '%s'", key, vs_op_name(op));
+            return vs_error_set(err, "field '%s': not a field of '%s'", key, vs_op_name(op));
     }
     for (unsigned i = 0; i < 7 && op_fields[op][i]; i++) {
         const char *f = op_fields[op][i];
         if (f[0] == '!' && !json_object_get(obj, f + 1))
-            return fail(err, "field '%s': missing (required by '%s')", f + 1, vs_op_name(op));
+            return vs_error_set(err, "field '%s': missing (required by '%s')", f + 1,
+                                vs_op_name(op));
     }
     return 0;
 }
@@ -212,14 +204,14 @@ int vs_request_parse(const char *line, size_t len, struct vs_request *req, struc
 {
     memset(req, 0, sizeof(*req));
     if (len > VS_REQUEST_MAX)
-        return fail(err, "request: longer than %u bytes", VS_REQUEST_MAX);
+        return vs_error_set(err, "request: longer than %u bytes", VS_REQUEST_MAX);
     json_error_t jerr;
     json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj)
-        return fail(err, "request: not JSON at column %d: %s", jerr.column, jerr.text);
+        return vs_error_set(err, "request: not JSON at column %d: %s", jerr.column, jerr.text);
     int rc = -1;
     if (!json_is_object(obj)) {
-        fail(err, "request: must be a JSON object");
+        vs_error_set(err, "request: must be a JSON object");
         goto out;
     }
     int op = get_enum(obj, "op", op_names, sizeof(op_names) / sizeof(op_names[0]), err);
@@ -244,7 +236,7 @@ int vs_request_parse(const char *line, size_t len, struct vs_request *req, struc
         if (rxq) {
             if (!json_is_integer(rxq) || json_integer_value(rxq) < 1 ||
                 json_integer_value(rxq) > VS_RXQ_MAX) {
-                fail(err, "field 'rx_queues': must be a number 1-%u", VS_RXQ_MAX);
+                vs_error_set(err, "field 'rx_queues': must be a number 1-%u", VS_RXQ_MAX);
                 goto out;
             }
             req->rx_queues = (uint16_t)json_integer_value(rxq);
@@ -305,7 +297,7 @@ int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct
     case VS_OP_DUMP:
         return 0;
     }
-    return fail(err, "field 'op': unknown");
+    return vs_error_set(err, "field 'op': unknown");
 }
 
 static json_t *slice_to_json(const struct vs_config *cfg, const struct vs_slice *s)
