@@ -14,26 +14,24 @@
 #define IDLE_LOOPS_BEFORE_SLEEP 1024u
 
 _Static_assert(VS_DPDK_PORT_MAX == RTE_MAX_ETHPORTS, "tables index DPDK port ids");
+_Static_assert(VS_DPDK_PORT_MAX <= 32, "worker.dirty has a bit per port");
 
-/* One output port's packets of the burst being forwarded. All of them are
- * of one slice: a VM port carries one slice, and a burst from a VM port is
- * all of that port's slice; so the slice and the byte total are kept per
- * buffer, not per packet. */
-struct tx_buffer {
-    uint16_t n;
-    uint16_t slice; /* not uint8_t: a store through a char type would make
-                     * the compiler reload everything around it */
-    uint32_t bytes; /* sum of pkt_len of pkts[0..n) */
-    struct rte_mbuf *pkts[BURST];
-};
-
+/* The packets of the burst being forwarded, per output port, in arrays
+ * indexed by the DPDK port id (a shift, not a multiply, per packet). All
+ * of one output port's packets are of one slice: a VM port carries one
+ * slice, and a burst from a VM port is all of that port's slice; so the
+ * slice and the byte total are kept per port, not per packet. */
 struct worker {
     struct vs_datapath *dp;
     unsigned id;
     struct vs_worker_counters *cnt;
-    uint32_t n_dirty;
-    uint16_t dirty[BURST]; /* ports with buffered packets */
-    struct tx_buffer tx[VS_DPDK_PORT_MAX];
+    uint32_t dirty;                              /* bit p: port p has buffered packets */
+    struct rte_mbuf **tx_next[VS_DPDK_PORT_MAX]; /* where port p's next goes */
+    /* The slice of port p's packets; not uint8_t: a store through a char
+     * type would make the compiler reload everything around it. */
+    uint16_t tx_slice[VS_DPDK_PORT_MAX];
+    uint32_t tx_bytes[VS_DPDK_PORT_MAX]; /* sum of pkt_len of tx_pkts[p] */
+    struct rte_mbuf *tx_pkts[VS_DPDK_PORT_MAX][BURST];
 } __rte_cache_aligned; /* workers never write into each other's cache lines */
 
 static struct worker workers[VS_WORKER_MAX];
@@ -79,19 +77,20 @@ void vs_datapath_publish(struct vs_datapath *dp, struct vs_tables *t)
 /* Sends one output port's buffer and counts what the device took. */
 static void flush(struct worker *w, uint16_t port, bool to_wire)
 {
-    struct tx_buffer *b = &w->tx[port];
-    uint16_t sent = rte_eth_tx_burst(port, (uint16_t)w->id, b->pkts, b->n);
+    struct rte_mbuf **pkts = w->tx_pkts[port];
+    uint16_t n = (uint16_t)(w->tx_next[port] - pkts);
+    uint16_t sent = rte_eth_tx_burst(port, (uint16_t)w->id, pkts, n);
     struct vs_port_counters *pc = &w->cnt->ports[port];
-    struct vs_slice_counters *sc = &w->cnt->slices[b->slice];
-    uint64_t bytes = b->bytes;
-    if (unlikely(sent < b->n)) {
+    struct vs_slice_counters *sc = &w->cnt->slices[w->tx_slice[port]];
+    uint64_t bytes = w->tx_bytes[port];
+    if (unlikely(sent < n)) {
         /* The packets not taken are still ours: their lengths come off. */
-        for (uint16_t i = sent; i < b->n; i++) {
-            bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
-            rte_pktmbuf_free(b->pkts[i]);
+        for (uint16_t i = sent; i < n; i++) {
+            bytes -= rte_pktmbuf_pkt_len(pkts[i]);
+            rte_pktmbuf_free(pkts[i]);
         }
-        pc->drops[VS_DROP_TX_FULL] += (uint64_t)(b->n - sent);
-        sc->drops[VS_DROP_TX_FULL] += (uint64_t)(b->n - sent);
+        pc->drops[VS_DROP_TX_FULL] += (uint64_t)(n - sent);
+        sc->drops[VS_DROP_TX_FULL] += (uint64_t)(n - sent);
     }
     if (to_wire) {
         sc->to_wire_packets += sent;
@@ -102,8 +101,8 @@ static void flush(struct worker *w, uint16_t port, bool to_wire)
     }
     pc->tx_packets += sent;
     pc->tx_bytes += bytes;
-    b->n = 0;
-    b->bytes = 0;
+    w->tx_next[port] = pkts;
+    w->tx_bytes[port] = 0;
 }
 
 /* Removes the outer 802.1Q tag: the MAC addresses move up by four bytes.
@@ -151,17 +150,23 @@ static void drop(struct worker *w, uint16_t in_port, const struct vs_verdict *v,
     rte_pktmbuf_free(m);
 }
 
+/* Buffers m, of pkt_len len, toward out_port. */
+static inline void enqueue_len(struct worker *w, uint16_t out_port, uint8_t slice,
+                               struct rte_mbuf *m, uint32_t len)
+{
+    struct rte_mbuf **next = w->tx_next[out_port];
+    *next = m;
+    w->tx_next[out_port] = next + 1;
+    /* The same slice for all of the port's packets: stored every time,
+     * which costs less than a branch on the first one. */
+    w->tx_slice[out_port] = slice;
+    w->tx_bytes[out_port] += len;
+    w->dirty |= 1u << out_port;
+}
+
 static inline void enqueue(struct worker *w, uint16_t out_port, uint8_t slice, struct rte_mbuf *m)
 {
-    struct tx_buffer *b = &w->tx[out_port];
-    uint16_t bn = b->n;
-    if (bn == 0) {
-        w->dirty[w->n_dirty++] = out_port;
-        b->slice = slice;
-    }
-    b->pkts[bn] = m;
-    b->n = (uint16_t)(bn + 1);
-    b->bytes += rte_pktmbuf_pkt_len(m);
+    enqueue_len(w, out_port, slice, m, rte_pktmbuf_pkt_len(m));
 }
 
 /* One frame through the reference decision, vs_classify() (the one the unit
@@ -192,28 +197,38 @@ static __rte_noinline void forward_one(struct worker *w, const struct vs_tables 
 }
 
 /* Frames from a wire port. The common case, an 802.1Q-tagged frame whose
- * VLAN belongs to a slice, is decided here in a few loads: the same
- * decision as vs_classify_from_wire() for such frames (the uplink's VLAN
- * slot, the slice's VM port, pop on access slices). Everything else takes
+ * VLAN belongs to a slice, is decided here in one load from the uplink's
+ * vlan_fwd (the same decision as vs_classify_from_wire() for such frames:
+ * the slice's VM port, pop on access slices). Everything else takes
  * forward_one(). */
 static inline void forward_from_wire(struct worker *w, const struct vs_tables *t, uint16_t in_port,
                                      struct rte_mbuf **pkts, uint16_t n)
 {
-    const struct vs_uplink_table *u = &t->uplinks[t->ports[in_port].uplink];
+    const struct vs_wire_fwd *fwd = t->uplinks[t->ports[in_port].uplink].vlan_fwd;
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = pkts[i];
-        const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
-        uint16_t tpid;
+        uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+        uint16_t dlen = rte_pktmbuf_data_len(m), tpid;
         memcpy(&tpid, d + 12, sizeof(tpid));
-        if (likely(rte_pktmbuf_data_len(m) >= VS_ETH_HLEN + 4 && tpid == RTE_BE16(VS_TPID_8021Q) &&
+        if (likely(dlen >= VS_ETH_HLEN + 4 && tpid == RTE_BE16(VS_TPID_8021Q) &&
                    !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
-            uint16_t vid = (uint16_t)(vs_be16(d + 14) & 0x0fffu);
-            uint16_t slot = u->vlan_slot[vid];
-            if (likely(slot != 0 && vid <= VS_VLAN_ID_MAX)) {
-                const struct vs_slice_entry *s = &t->slices[slot - 1];
-                if (s->mode == VS_SLICE_ACCESS)
-                    pop_tag(m);
-                enqueue(w, s->vm_port, (uint8_t)(slot - 1), m);
+            struct vs_wire_fwd f = fwd[vs_be16(d + 14) & 0x0fffu];
+            if (likely(f.flags != 0)) {
+                uint32_t len = rte_pktmbuf_pkt_len(m);
+                if (f.flags & VS_FWD_POP) {
+                    /* pop_tag() with the lengths already in registers */
+                    uint64_t a;
+                    uint32_t b;
+                    memcpy(&a, d, 8);
+                    memcpy(&b, d + 8, 4);
+                    memcpy(d + 4, &a, 8);
+                    memcpy(d + 12, &b, 4);
+                    m->data_off = (uint16_t)(m->data_off + 4);
+                    m->data_len = (uint16_t)(dlen - 4);
+                    len -= 4;
+                    m->pkt_len = len;
+                }
+                enqueue_len(w, f.out_port, f.slice, m, len);
                 continue;
             }
         }
@@ -261,13 +276,10 @@ static inline void forward_from_vm(struct worker *w, const struct vs_tables *t, 
     }
 }
 
-static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const struct vs_rxq *q)
+/* One received burst, through the fast paths above, then out. */
+static __rte_noinline void forward_burst(struct worker *w, const struct vs_tables *t,
+                                         uint16_t in_port, struct rte_mbuf **pkts, uint16_t n)
 {
-    struct rte_mbuf *pkts[BURST];
-    uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, BURST);
-    if (n == 0)
-        return 0;
-    uint16_t in_port = q->port;
     uint8_t kind = t->ports[in_port].kind;
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n; i++) {
@@ -285,9 +297,20 @@ static unsigned poll_queue(struct worker *w, const struct vs_tables *t, const st
     struct vs_port_counters *pc = &w->cnt->ports[in_port];
     pc->rx_packets += n;
     pc->rx_bytes += bytes;
-    for (uint32_t i = 0; i < w->n_dirty; i++)
-        flush(w, w->dirty[i], kind == VS_KIND_VM);
-    w->n_dirty = 0;
+    for (uint32_t d = w->dirty; d != 0; d &= d - 1)
+        flush(w, (uint16_t)__builtin_ctz(d), kind == VS_KIND_VM);
+    w->dirty = 0;
+}
+
+/* Inline in the worker loop: an empty queue (a VM port with nothing to
+ * send, most of the time) costs the receive call and no more. */
+static __rte_always_inline unsigned poll_queue(struct worker *w, const struct vs_tables *t,
+                                               const struct vs_rxq *q)
+{
+    struct rte_mbuf *pkts[BURST];
+    uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, BURST);
+    if (n != 0)
+        forward_burst(w, t, q->port, pkts, n);
     return n;
 }
 
@@ -336,6 +359,8 @@ int vs_datapath_start(struct vs_datapath *dp, struct vs_error *err)
         w->dp = dp;
         w->id = i;
         w->cnt = &dp->counters[i];
+        for (unsigned p = 0; p < VS_DPDK_PORT_MAX; p++)
+            w->tx_next[p] = w->tx_pkts[p];
         int rc = rte_eal_remote_launch(worker_main, w, dp->lcores[i]);
         if (rc != 0) {
             snprintf(err->msg, sizeof(err->msg), "datapath: cannot launch lcore %u: %s",

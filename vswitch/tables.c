@@ -91,6 +91,24 @@ struct vs_tables *vs_tables_build(const struct vs_config *cfg, unsigned n_worker
             for (unsigned v = s->ranges[r].first; v <= s->ranges[r].last; v++)
                 u->vlan_slot[v] = (uint16_t)(i + 1);
     }
+
+    /* The fast path's view of vlan_slot: a tagged frame, so access slices
+     * pop. VLAN 4095 is never valid (vs_classify_from_wire() drops it). */
+    for (unsigned up = 0; up < VS_PORT_MAX; up++) {
+        struct vs_uplink_table *u = &t->uplinks[up];
+        for (unsigned v = 0; v <= VS_VLAN_ID_MAX; v++) {
+            uint16_t slot = u->vlan_slot[v];
+            if (slot == 0)
+                continue;
+            const struct vs_slice_entry *e = &t->slices[slot - 1];
+            if (e->vm_port >= VS_DPDK_PORT_MAX)
+                continue;
+            u->vlan_fwd[v].out_port = e->vm_port;
+            u->vlan_fwd[v].slice = (uint8_t)(slot - 1);
+            u->vlan_fwd[v].flags =
+                    (uint8_t)(VS_FWD_VALID | (e->mode == VS_SLICE_ACCESS ? VS_FWD_POP : 0));
+        }
+    }
     return t;
 }
 

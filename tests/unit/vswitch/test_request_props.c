@@ -137,8 +137,9 @@ static void check_consistent(const struct vs_config *cfg)
 }
 
 /* Every VLAN of every slice classifies to that slice from each of its
- * uplink's ports. */
-static void check_tables(const struct vs_config *cfg)
+ * uplink's ports; with all_vlans, the fast path's table agrees with
+ * vs_classify() on every VLAN id from every wire port. */
+static void check_tables(const struct vs_config *cfg, bool all_vlans)
 {
     struct vs_config c = *cfg;
     for (unsigned p = 0; p < VS_PORT_MAX; p++)
@@ -162,6 +163,30 @@ static void check_tables(const struct vs_config *cfg)
             vs_classify(t, in, f, sizeof(f), &v);
             assert_int_equal(v.slice, i);
             assert_int_equal(v.out_port, s->vm);
+        }
+    }
+    /* The worker's fast path (vlan_fwd) takes the same decision as
+     * vs_classify() for every 802.1Q-tagged frame from every wire port. */
+    for (unsigned p = 0; all_vlans && p < VS_PORT_MAX; p++) {
+        if (t->ports[p].kind != VS_KIND_WIRE)
+            continue;
+        const struct vs_wire_fwd *fwd = t->uplinks[t->ports[p].uplink].vlan_fwd;
+        for (unsigned vid = 0; vid < VS_VLAN_SLOTS; vid++) {
+            uint8_t f[64] = {0};
+            f[12] = 0x81;
+            f[14] = (uint8_t)(vid >> 8);
+            f[15] = (uint8_t)vid;
+            struct vs_verdict v;
+            vs_classify(t, (uint16_t)p, f, sizeof(f), &v);
+            if (!(fwd[vid].flags & VS_FWD_VALID)) {
+                assert_int_equal(fwd[vid].flags, 0);
+                assert_int_equal(v.action, VS_ACT_DROP);
+                continue;
+            }
+            assert_int_not_equal(v.action, VS_ACT_DROP);
+            assert_int_equal(v.slice, fwd[vid].slice);
+            assert_int_equal(v.out_port, fwd[vid].out_port);
+            assert_int_equal(v.action == VS_ACT_POP, (fwd[vid].flags & VS_FWD_POP) != 0);
         }
     }
     vs_tables_free(t);
@@ -195,7 +220,7 @@ static void random_requests_keep_the_config_consistent(void **state)
         accepted_op[req->op]++;
         check_consistent(cfg);
         if (round % 16 == 0)
-            check_tables(cfg);
+            check_tables(cfg, round % 256 == 0);
     }
     print_message("%u accepted (%u slice-set, %u lag-set), %u refused\n", accepted,
                   accepted_op[VS_OP_SLICE_SET], accepted_op[VS_OP_LAG_SET], refused);
