@@ -107,10 +107,12 @@ static void flush(struct worker *w, uint16_t port, bool to_wire)
 
 /* Removes the outer 802.1Q tag: the MAC addresses move up by four bytes.
  * The classifier has seen the whole tag in the first segment, so the
- * segment is at least 18 bytes long. */
-static inline void pop_tag(struct rte_mbuf *m)
+ * segment is at least 18 bytes long. d, data_len and pkt_len are the
+ * frame's, passed in because the fast path has them loaded already;
+ * returns the new pkt_len. */
+static inline uint32_t pop_tag_at(struct rte_mbuf *m, uint8_t *d, uint16_t data_len,
+                                  uint32_t pkt_len)
 {
-    uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
     uint64_t a;
     uint32_t b;
     memcpy(&a, d, 8);
@@ -118,8 +120,15 @@ static inline void pop_tag(struct rte_mbuf *m)
     memcpy(d + 4, &a, 8);
     memcpy(d + 12, &b, 4);
     m->data_off = (uint16_t)(m->data_off + 4);
-    m->data_len = (uint16_t)(m->data_len - 4);
-    m->pkt_len -= 4;
+    m->data_len = (uint16_t)(data_len - 4);
+    m->pkt_len = pkt_len - 4;
+    return pkt_len - 4;
+}
+
+/* The same, for callers that have not loaded the frame's pointer and lengths. */
+static inline void pop_tag(struct rte_mbuf *m)
+{
+    pop_tag_at(m, rte_pktmbuf_mtod(m, uint8_t *), m->data_len, m->pkt_len);
 }
 
 /* Inserts an 802.1Q tag after the MAC addresses, in the headroom. */
@@ -215,19 +224,8 @@ static inline void forward_from_wire(struct worker *w, const struct vs_tables *t
             struct vs_wire_fwd f = fwd[vs_be16(d + 14) & 0x0fffu];
             if (likely(f.flags != 0)) {
                 uint32_t len = rte_pktmbuf_pkt_len(m);
-                if (f.flags & VS_FWD_POP) {
-                    /* pop_tag() with the lengths already in registers */
-                    uint64_t a;
-                    uint32_t b;
-                    memcpy(&a, d, 8);
-                    memcpy(&b, d + 8, 4);
-                    memcpy(d + 4, &a, 8);
-                    memcpy(d + 12, &b, 4);
-                    m->data_off = (uint16_t)(m->data_off + 4);
-                    m->data_len = (uint16_t)(dlen - 4);
-                    len -= 4;
-                    m->pkt_len = len;
-                }
+                if (f.flags & VS_FWD_POP)
+                    len = pop_tag_at(m, d, dlen, len);
                 enqueue_len(w, f.out_port, f.slice, m, len);
                 continue;
             }
