@@ -12,12 +12,11 @@ vhost-user server), and the vswitch can restart while the VM stays up
 import os
 import stat
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
-from vslab import Bench, expect, frame, skip
+from vslab import Bench, expect, frame, skip, stop_process
 
 ROUNDS = 40
 
@@ -45,13 +44,7 @@ class FakeVm:
                                      stdin=subprocess.DEVNULL)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -34,6 +34,18 @@ def run(*cmd, check=True):
     return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def stop_process(proc, timeout=20):
+    """SIGTERM, then SIGKILL if the process has not ended within timeout."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def skip(why):
     print(f"SKIP: {why}")
     sys.exit(77)
@@ -315,13 +327,8 @@ class Bench:
                 self.ctl.close()
             except OSError:
                 pass
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
         if self.proc and self.proc.returncode not in (0, None):
             print(f"evr-vswitch exited with {self.proc.returncode}:\n{open(self.log_path).read()}")
             self.bad_exit = self.proc.returncode

@@ -136,6 +136,17 @@ static void embedded_nul_is_refused(void **state)
     assert_non_null(strstr(err.msg, "request: not JSON"));
 }
 
+/* Parses and applies each request; every one must be accepted. */
+static void apply_all(struct vs_config *cfg, const char *const *requests, size_t n)
+{
+    struct vs_request r;
+    struct vs_error err = {{0}};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(parse(requests[i], &r, &err), 0);
+        assert_true(vs_request_apply(cfg, &r, &err) >= 0);
+    }
+}
+
 static void half_valid_request_changes_nothing(void **state)
 {
     struct vs_config cfg, before;
@@ -150,10 +161,7 @@ static void half_valid_request_changes_nothing(void **state)
             ("{\"op\":\"slice-set\",\"name\":\"s0\",\"uplink\":\"p0\",\"vm\":\"v0\","
              "\"mode\":\"trunk\",\"vlans\":[\"10-20\"]}"),
     };
-    for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
-        assert_int_equal(parse(setup[i], &r, &err), 0);
-        assert_true(vs_request_apply(&cfg, &r, &err) >= 0);
-    }
+    apply_all(&cfg, setup, sizeof(setup) / sizeof(setup[0]));
     before = cfg;
     /* Valid uplink, VM and first range; the second range collides with s0. */
     assert_int_equal(parse("{\"op\":\"slice-set\",\"name\":\"s1\",\"uplink\":\"p0\","
@@ -175,8 +183,6 @@ static void half_valid_request_changes_nothing(void **state)
 static void dump_shows_declared_state(void **state)
 {
     struct vs_config cfg;
-    struct vs_request r;
-    struct vs_error err = {{0}};
     (void)state;
     vs_config_init(&cfg);
     const char *setup[] = {
@@ -187,10 +193,7 @@ static void dump_shows_declared_state(void **state)
             ("{\"op\":\"slice-set\",\"name\":\"s0\",\"uplink\":\"bond\",\"vm\":\"v0\","
              "\"mode\":\"trunk\",\"vlans\":[\"10-20\",30],\"untagged\":true}"),
     };
-    for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
-        assert_int_equal(parse(setup[i], &r, &err), 0);
-        assert_true(vs_request_apply(&cfg, &r, &err) >= 0);
-    }
+    apply_all(&cfg, setup, sizeof(setup) / sizeof(setup[0]));
     json_t *d = vs_config_to_json(&cfg);
     char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
     assert_non_null(strstr(text, "\"slices\":[{\"mode\":\"trunk\",\"name\":\"s0\","
