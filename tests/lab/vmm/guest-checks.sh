@@ -3,13 +3,13 @@
 #  1. refusals that need no guest: a kernel that is not a bzImage, memory that
 #     does not fit, a pinned CPU that does not exist, no /dev/kvm; --help;
 #  2. a guest that triple-faults ends evr-vmm with status 2 and a register dump;
-#  3. the router-engine guest with 2 vCPUs: it reaches init, sees 2 CPUs, runs
+#  3. the router-engine guest with NCPU vCPUs: it reaches init, sees NCPU CPUs, runs
 #     the command from the kernel command line (a counter, then exit 7) and
 #     powers off, evr-vmm exiting 0; meanwhile over the 0600 control socket:
 #     pause (no console output while paused), status, resume (output goes on),
 #     counters.
 set -uo pipefail
-VMM=$1 KERNEL=$2 INITRD=$3
+VMM=$1 KERNEL=$2 INITRD=$3 NCPU=${4:-2} # NCPU: vCPUs of the router-engine guest
 W=$(mktemp -d)
 trap 'kill $vm_pid 2>/dev/null; rm -rf "$W"' EXIT
 vm_pid=""
@@ -175,10 +175,10 @@ wait "$vm_pid"
 vm_pid=""
 [ "$pins" = " vcpu0=1 vcpu1=0" ] && pass "pinning:$pins" || fail "pinning:$pins (want vcpu0=1 vcpu1=0)"
 
-echo "== router-engine guest, 2 vCPUs, control socket"
+echo "== router-engine guest, $NCPU vCPUs, control socket"
 run='i=0; while [ $i -lt 40 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done; echo processors=$(grep -c ^processor /proc/cpuinfo); exit 7'
 : >"$W/console"
-"$VMM" --kernel "$KERNEL" --initrd "$INITRD" --vcpus 2 --memory 256 \
+"$VMM" --kernel "$KERNEL" --initrd "$INITRD" --vcpus "$NCPU" --memory 256 \
     --console "file:$W/console" --control "$W/ctl" \
     --cmdline "console=ttyS0 panic=-1 evr_run=\"$run\"" 2>"$W/vm.err" &
 vm_pid=$!
@@ -194,14 +194,14 @@ if wait_for "tick 2" 300; then
     [ "$n1" = "$n2" ] && pass "no console output while paused ($n1 bytes)" ||
         fail "console grew from $n1 to $n2 bytes while paused"
     r=$(ctl status)
-    [[ "$r" == *'"state":"paused"'*'"vcpus":2'* ]] && pass "status: $r" || fail "status: $r"
+    [[ "$r" == *'"state":"paused"'*'"vcpus":'"$NCPU"* ]] && pass "status: $r" || fail "status: $r"
     last=$(grep -o 'tick [0-9]*' "$W/console" | tail -1)
     r=$(ctl resume)
     [ "$r" = '{"ok":true,"state":"running"}' ] && pass "resume: $r" || fail "resume: $r"
     next="tick $((${last#tick } + 1))"
     wait_for "$next" 120 && pass "output goes on after resume ($next)" || fail "no $next after resume"
     r=$(ctl counters)
-    if python3 -c 'import json,sys; v=json.loads(sys.argv[1])["vcpus"]; assert len(v)==2 and v[0]["exits"]["io"]>0' "$r"; then
+    if python3 -c 'import json,sys; v=json.loads(sys.argv[1])["vcpus"]; assert len(v)==int(sys.argv[2]) and v[0]["exits"]["io"]>0' "$r" "$NCPU"; then
         pass "counters: $r"
     else
         fail "counters: $r"
@@ -216,7 +216,7 @@ vm_pid=""
 [ "$rc" -eq 0 ] && pass "evr-vmm exited 0" || fail "evr-vmm exited $rc: $(cat "$W/vm.err")"
 grep -q "the guest powered off" "$W/vm.err" && pass "guest powered off (ACPI S5)" ||
     fail "no power-off: $(cat "$W/vm.err")"
-for want in "evr-guest: init reached: 2 CPUs" "processors=2" "evr-guest: command exited with 7"; do
+for want in "evr-guest: init reached: $NCPU CPUs" "processors=$NCPU" "evr-guest: command exited with 7"; do
     grep -qF "$want" "$W/console" && pass "console: $want" || fail "console lacks '$want'"
 done
 if [ "$failures" -ne 0 ]; then
