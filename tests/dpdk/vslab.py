@@ -226,19 +226,24 @@ class Bench:
         self._start_vswitch()
 
     def _open_endpoints(self):
+        for link, (_, outer) in self.ifnames.items():
+            self.open_endpoint(link, outer)
+
+    def open_endpoint(self, name, ifname):
+        """An AF_PACKET endpoint on netdev `ifname` of the test's namespace,
+        kept as self.ends[name]."""
         root = os.open("/proc/self/ns/net", os.O_RDONLY)
         target = os.open(f"/run/netns/{self.ns}", os.O_RDONLY)
         try:
             if _libc.setns(target, CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns")
-            for link, (_, outer) in self.ifnames.items():
-                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-                s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-                s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
-                s.bind((outer, 0))
-                s.setblocking(False)
-                self.ends[link] = Endpoint(s, link)
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+            s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            s.bind((ifname, 0))
+            s.setblocking(False)
+            self.ends[name] = Endpoint(s, name)
         finally:
             if _libc.setns(root, CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns back")
