@@ -11,13 +11,15 @@ in order; frames from the VM ports reach the right subinterface (access:
 tag pushed); full-size frames pass both ways; an unknown VLAN is dropped and
 counted; the device's link comes up.
 
-EAL: `--no-huge --iova-mode va --base-virtaddr 0x40000000 -b BDF`. The
+EAL: `--no-huge --iova-mode va --base-virtaddr 0x40000000 -a BDF`. The
 lab's IOMMU (QEMU's intel-iommu) maps 39-bit I/O addresses; with IOVA as VA,
 DPDK's memory must lie below 512 GiB, where mmap() does not put it by
 itself ("couldn't allocate memory due to IOVA exceeding limits of current
 DMA mask", or DMA remapping failing with EINVAL). Under ASan every address
-from 2 GiB to 16 TiB is shadow memory, so the base is 1 GiB. `-b` keeps EAL
-from taking the function at start-up, so port-add can probe it."""
+from 2 GiB to 16 TiB is shadow memory, so the base is 1 GiB. `-a` limits
+what EAL takes at start-up to the vswitch's own function (without it, EAL
+would open every function bound to vfio-pci, those meant for VMs too);
+port-add of a function EAL probed at start-up configures it."""
 
 import os
 import sys
@@ -77,7 +79,7 @@ def main():
     peer_if = os.listdir(f"{PCI}/{peer}/net")[0]
     bind(wire, "vfio-pci")
     expect(driver_of(wire) == "vfio-pci", f"{wire} is bound to vfio-pci")
-    eal = ["--iova-mode", "va", "--base-virtaddr", "0x40000000", "-b", wire]
+    eal = ["--iova-mode", "va", "--base-virtaddr", "0x40000000", "-a", wire]
     try:
         with Bench(["va", "vb", "vt"], name="pci", eal=eal) as b:
             run("ip", "link", "set", peer_if, "netns", b.ns)
