@@ -28,6 +28,12 @@ def full_size(vlan, stream, seq):
     return f + bytes(1514 + (4 if vlan is not None else 0) - len(f))
 
 
+def set_slices(b):
+    b.ok(op="slice-set", name="acc10", uplink="w0", vm="va", mode="access", vlans=[10])
+    b.ok(op="slice-set", name="acc20", uplink="w0", vm="vb", mode="access", vlans=[20])
+    b.ok(op="slice-set", name="trunk", uplink="w0", vm="vt", mode="trunk", vlans=["30-31"])
+
+
 def check_split(b, rounds, what):
     for seq in range(rounds):
         for stream, vlan in enumerate(VLANS_SENT):
@@ -60,9 +66,7 @@ def main():
         expect(ports["w0"]["rx_queues"] == 1, "w0 is polled on its one queue")
         for vm in ("va", "vb", "vt"):
             b.add_port(vm, "vm")
-        b.ok(op="slice-set", name="acc10", uplink="w0", vm="va", mode="access", vlans=[10])
-        b.ok(op="slice-set", name="acc20", uplink="w0", vm="vb", mode="access", vlans=[20])
-        b.ok(op="slice-set", name="trunk", uplink="w0", vm="vt", mode="trunk", vlans=["30-31"])
+        set_slices(b)
         for e in b.ends.values():
             e.drain()
 
@@ -115,9 +119,7 @@ def main():
             print(f"port-add attempt {attempt + 1}: {reply['error']}")
             time.sleep(0.2)
         expect(reply["ok"], f"the same netdev opens again after port-del: {reply}")
-        b.ok(op="slice-set", name="acc10", uplink="w0", vm="va", mode="access", vlans=[10])
-        b.ok(op="slice-set", name="acc20", uplink="w0", vm="vb", mode="access", vlans=[20])
-        b.ok(op="slice-set", name="trunk", uplink="w0", vm="vt", mode="trunk", vlans=["30-31"])
+        set_slices(b)
         check_split(b, 10, "after port-del and port-add (force_copy=1, busy_budget=0)")
         for e in b.ends.values():
             expect(e.kernel_drops() == 0, f"{e.name}: the test's own socket lost nothing")
