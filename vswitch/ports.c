@@ -6,15 +6,20 @@
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "tables.h"
+#include "xsk_leftovers.h"
 
 #define RX_DESC 1024u
 #define TX_DESC 1024u
+/* The mbufs net_af_xdp puts in each queue's fill ring at setup (its
+ * ETH_AF_XDP_DFLT_NUM_DESCS, libxdp's default ring size). */
+#define AF_XDP_FILL_MBUFS 2048u
 
 static void device_name(const char *devargs, char *out, size_t size)
 {
@@ -23,6 +28,11 @@ static void device_name(const char *devargs, char *out, size_t size)
         n = size - 1;
     memcpy(out, devargs, n);
     out[n] = '\0';
+}
+
+static bool is_driver(const struct rte_eth_dev_info *info, const char *name)
+{
+    return info->driver_name && strcmp(info->driver_name, name) == 0;
 }
 
 static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool, uint16_t *n_rxq,
@@ -35,22 +45,45 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
                  strerror(-rc));
         return -1;
     }
+    bool af_packet = is_driver(&info, "net_af_packet");
+    bool af_xdp = is_driver(&info, "net_af_xdp");
     if (info.max_tx_queues < n_workers) {
         snprintf(err->msg, sizeof(err->msg),
                  "field 'devargs': the device has %u transmit queues and the vswitch runs %u "
-                 "workers (for net_af_packet add qpairs=%u)",
-                 info.max_tx_queues, n_workers, n_workers);
+                 "workers (for net_af_packet add qpairs=%u, for net_af_xdp queue_count=%u)",
+                 info.max_tx_queues, n_workers, n_workers, n_workers);
         return -1;
     }
-    /* af_packet fans flows out over all its qpairs from the start: a queue
-     * left unpolled would swallow its share. */
-    if (info.driver_name && strcmp(info.driver_name, "net_af_packet") == 0 &&
-        info.max_rx_queues > VS_RXQ_MAX) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': qpairs=%u is above %u",
+    /* af_packet fans flows out over all its qpairs from the start, and
+     * af_xdp's XDP program steers each netdev queue to its own socket: a
+     * queue left unpolled would swallow its share (af_xdp: hand it to the
+     * kernel stack instead of the vswitch). */
+    const char *all_queues = af_packet ? "qpairs" : af_xdp ? "queue_count" : NULL;
+    if (all_queues && info.max_rx_queues > VS_RXQ_MAX) {
+        snprintf(err->msg, sizeof(err->msg), "field 'devargs': %s=%u is above %u", all_queues,
                  info.max_rx_queues, VS_RXQ_MAX);
         return -1;
     }
+    /* af_xdp's UMEM is the mbuf pool itself, registered as one range from
+     * its first chunk: mbufs of a second chunk would lie outside it. */
+    if (af_xdp && pool->nb_mem_chunks != 1) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "field 'devargs': net_af_xdp needs the mbuf pool in one virtually contiguous "
+                 "chunk, it has %u (give EAL more memory, or --iova-mode va)",
+                 pool->nb_mem_chunks);
+        return -1;
+    }
     uint16_t rxq = info.max_rx_queues < VS_RXQ_MAX ? info.max_rx_queues : VS_RXQ_MAX;
+    /* Each af_xdp queue fills its fill ring from the pool at setup, and DPDK
+     * 22.11 does not give those mbufs back when the port is closed: say so
+     * instead of failing the queue setup with EINVAL. */
+    if (af_xdp && rte_mempool_avail_count(pool) < (unsigned)rxq * AF_XDP_FILL_MBUFS) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "field 'devargs': net_af_xdp takes %u mbufs per queue (%u queues) and the pool "
+                 "has %u free (raise --mbufs)",
+                 AF_XDP_FILL_MBUFS, rxq, rte_mempool_avail_count(pool));
+        return -1;
+    }
     if (*n_rxq) {
         /* Asked for: a device whose queues are all sources of their own
          * (af_packet's fanout) cannot have fewer polled than it has. */
@@ -59,11 +92,10 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
                      "field 'rx_queues': the device has %u receive queues", info.max_rx_queues);
             return -1;
         }
-        if (info.driver_name && strcmp(info.driver_name, "net_af_packet") == 0 &&
-            *n_rxq != info.max_rx_queues) {
+        if (all_queues && *n_rxq != info.max_rx_queues) {
             snprintf(err->msg, sizeof(err->msg),
-                     "field 'rx_queues': net_af_packet fans out over all its %u queues",
-                     info.max_rx_queues);
+                     "field 'rx_queues': %s spreads traffic over all its %u queues",
+                     info.driver_name, info.max_rx_queues);
             return -1;
         }
         rxq = *n_rxq;
@@ -79,7 +111,11 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
         conf.rx_adv_conf.rss_conf.rss_hf =
                 info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
     }
-    rc = rte_eth_dev_configure(port, rxq, (uint16_t)n_workers, &conf);
+    /* Each worker transmits on its own queue; af_xdp pairs every receive
+     * queue with a transmit queue (it refuses other counts), and its
+     * receive queues are at least the workers (max_tx_queues above). */
+    uint16_t txq = af_xdp ? rxq : (uint16_t)n_workers;
+    rc = rte_eth_dev_configure(port, rxq, txq, &conf);
     if (rc != 0) {
         snprintf(err->msg, sizeof(err->msg), "field 'devargs': configure failed: %s",
                  strerror(-rc));
@@ -96,7 +132,7 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
             return -1;
         }
     }
-    for (uint16_t q = 0; q < n_workers; q++) {
+    for (uint16_t q = 0; q < txq; q++) {
         rc = rte_eth_tx_queue_setup(port, q, nb_txd, (unsigned)socket, NULL);
         if (rc != 0) {
             snprintf(err->msg, sizeof(err->msg),
@@ -169,15 +205,32 @@ static int probe_and_configure(const char *devargs, const char *name, unsigned n
                                struct rte_mempool *pool, uint16_t *port_id, uint16_t *n_rxq,
                                struct vs_error *err);
 
+/* The AF_XDP sockets each open net_af_xdp port created, by DPDK port id:
+ * what to close after DPDK has closed the port (xsk_leftovers.h). */
+static struct vs_xsk_sockets port_xsks[VS_DPDK_PORT_MAX];
+
 int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *pool,
                  uint16_t *port_id, uint16_t *n_rxq, struct vs_error *err)
 {
     char name[RTE_DEV_NAME_MAX_LEN], sock[PATH_MAX];
     device_name(devargs, name, sizeof(name));
     bool vhost_server = vhost_server_socket(devargs, sock, sizeof(sock));
+    /* vdevs are matched to their driver by name prefix */
+    bool af_xdp = strncmp(name, "net_af_xdp", strlen("net_af_xdp")) == 0;
+    struct vs_xsk_sockets xsk_before, xsk_created;
+    if (af_xdp)
+        vs_xsk_sockets_list(&xsk_before);
     mode_t old_umask = umask(0077); /* only the control thread creates files */
     int rc = probe_and_configure(devargs, name, n_workers, pool, port_id, n_rxq, err);
     umask(old_umask);
+    if (af_xdp) {
+        vs_xsk_sockets_list(&xsk_created);
+        vs_xsk_sockets_new_since(&xsk_created, &xsk_before);
+        if (rc == 0)
+            port_xsks[*port_id] = xsk_created;
+        else
+            vs_xsk_sockets_close_left(&xsk_created); /* the failed open closed the device */
+    }
     if (rc == 0 && vhost_server && chmod(sock, 0600) != 0 && errno != ENOENT) {
         snprintf(err->msg, sizeof(err->msg), "field 'devargs': cannot chmod 0600 '%.128s': %s",
                  sock, strerror(errno));
@@ -220,6 +273,10 @@ void vs_port_close(uint16_t port_id)
 {
     rte_eth_dev_stop(port_id);
     detach(port_id);
+    if (port_id < VS_DPDK_PORT_MAX) {
+        vs_xsk_sockets_close_left(&port_xsks[port_id]);
+        port_xsks[port_id].n = 0;
+    }
 }
 
 static int netdev_carrier(const char *devargs)

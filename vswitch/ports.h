@@ -1,9 +1,10 @@
 /* Opening and closing DPDK ethdevs from devargs (a PCI address or a vdev
  * such as "net_af_packet0,iface=eth1" or "net_vhost0,iface=/run/vm0.sock").
  * Each port gets one transmit queue per worker (a worker never shares a
- * queue) and as many receive queues as the device has, up to VS_RXQ_MAX:
- * devices that fan out over several queues (af_packet's qpairs) must have
- * every queue polled. */
+ * queue; net_af_xdp gets one per receive queue, it pairs them) and as many
+ * receive queues as the device has, up to VS_RXQ_MAX: devices that spread
+ * traffic over several queues (af_packet's qpairs, af_xdp's queue_count)
+ * must have every queue polled. */
 #ifndef EVR_VSWITCH_PORTS_H
 #define EVR_VSWITCH_PORTS_H
 

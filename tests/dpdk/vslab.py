@@ -165,7 +165,8 @@ def recv_many(ends, counts, quiet=0.3, limit=30.0):
 
 
 class Bench:
-    def __init__(self, links, workers=1, name="split", config=None):
+    def __init__(self, links, workers=1, name="split", config=None, mbufs=4095,
+                 eal=("--no-pci",)):
         if os.geteuid() != 0:
             skip("needs root (network namespaces, veth, DPDK)")
         self.binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("EVR_VSWITCH")
@@ -184,6 +185,8 @@ class Bench:
         self.log_path = os.path.join(self.tmp.name, "vswitch.log")
         self.workers = workers
         self.config = config  # callable(bench) -> list of requests, written to --config
+        self.mbufs = mbufs
+        self.eal = list(eal)  # EAL options beyond memory, lcores and file prefix
         self.ctl = None
         self.ctl_file = None
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -223,19 +226,24 @@ class Bench:
         self._start_vswitch()
 
     def _open_endpoints(self):
+        for link, (_, outer) in self.ifnames.items():
+            self.open_endpoint(link, outer)
+
+    def open_endpoint(self, name, ifname):
+        """An AF_PACKET endpoint on netdev `ifname` of the test's namespace,
+        kept as self.ends[name]."""
         root = os.open("/proc/self/ns/net", os.O_RDONLY)
         target = os.open(f"/run/netns/{self.ns}", os.O_RDONLY)
         try:
             if _libc.setns(target, CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns")
-            for link, (_, outer) in self.ifnames.items():
-                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-                s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-                s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
-                s.bind((outer, 0))
-                s.setblocking(False)
-                self.ends[link] = Endpoint(s, link)
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+            s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            s.bind((ifname, 0))
+            s.setblocking(False)
+            self.ends[name] = Endpoint(s, name)
         finally:
             if _libc.setns(root, CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns back")
@@ -246,8 +254,9 @@ class Bench:
         # Main lcore on CPU 0, every worker on CPU 1: two CPUs on the CI box.
         lcores = ",".join(["0@0"] + [f"{i}@1" for i in range(1, self.workers + 1)])
         cmd = [self.binary, "--no-huge", "-m", "256", "--lcores", lcores, "--main-lcore", "0",
-               "--no-pci", "--file-prefix", self.prefix, "--log-level", "*:warning",
-               "--", "--control", self.sock_path, "--mbufs", "4095", "--idle-sleep-us", "100"]
+               *self.eal, "--file-prefix", self.prefix, "--log-level", "*:warning",
+               "--", "--control", self.sock_path, "--mbufs", str(self.mbufs),
+               "--idle-sleep-us", "100"]
         if self.config:
             path = os.path.join(self.tmp.name, "config.json")
             with open(path, "w") as f:
