@@ -2,9 +2,12 @@
 # Boots the lab machine once for one command (lab_boot_run) and turns what
 # happened into an exit status: CMD's own, 124 on timeout, 125 on a lab failure.
 
-# Fills LAB_QEMU_ARGS.
+# Fills LAB_QEMU_ARGS. no_timer_check: on a loaded host the emulated clock
+# can be too slow for the kernel's IO-APIC timer check, which then panics
+# ("timer doesn't work through Interrupt-remapped IO-APIC", seen with four
+# labs on two cores).
 lab_qemu_args() {
-    local kernel_cmdline="console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 rdinit=/init"
+    local kernel_cmdline="console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 no_timer_check rdinit=/init"
     LAB_QEMU_ARGS=(
         -accel tcg,thread=multi -cpu max
         -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on
@@ -69,9 +72,22 @@ lab_write_cmd() {
     } >"$f"
 }
 
+# QEMU 7.2 (bookworm's) livelocks the lab's kernel under multi-threaded TCG
+# after some dozens of nested VMs come and go, and single-threaded TCG stalls
+# it with both vCPUs halted; QEMU 10 (bookworm-backports) does neither
+# (docs/lab.md, "Which QEMU").
+lab_check_qemu() {
+    local v major
+    v=$("$1" --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9][0-9.]*\).*/\1/p')
+    major=${v%%.*}
+    [ -n "$major" ] || die "cannot tell the version of $1"
+    [ "$major" -ge 8 ] || die "$1 is QEMU $v; the lab needs QEMU 8 or later (7.2 livelocks nested KVM under TCG): run tools/install-deps, which installs it from Debian's bookworm-backports"
+}
+
 lab_boot_run() {
     local qemu=${EVR_LAB_QEMU:-qemu-system-x86_64} rc t0 tail_pid="" out_pid err_pid
-    command -v "$qemu" >/dev/null || die "$qemu not found: apt-get install qemu-system-x86"
+    command -v "$qemu" >/dev/null || die "$qemu not found: run tools/install-deps"
+    lab_check_qemu "$qemu"
     [ "$(id -u)" -eq 0 ] || die "the lab exports the host root over 9p and needs root"
     LAB_RUN=$(mktemp -d /tmp/evr-lab.XXXXXX)
     # shellcheck disable=SC2064
