@@ -58,6 +58,11 @@ struct vs_port_entry {
     uint8_t uplink; /* wire: the uplink it belongs to (itself or its LAG) */
     uint8_t slice;  /* vm: the slice it carries, or VS_NONE */
     uint8_t index;  /* position in vs_config.ports */
+    /* Bit p: frames from this port can leave by DPDK port p (wire: the VM
+     * ports of its uplink's slices; vm: the members of its slice's
+     * uplink). The worker flushes these after each burst instead of
+     * marking a port per packet. */
+    uint32_t out_ports;
 };
 
 struct vs_slice_entry {
@@ -72,9 +77,8 @@ struct vs_slice_entry {
  * what vs_classify_from_wire() decides for such a frame, precomputed so the
  * worker's fast path takes it in one load. */
 struct vs_wire_fwd {
-    uint16_t out_port; /* the slice's VM port */
-    uint8_t slice;
-    uint8_t flags; /* VS_FWD_*; 0: not a slice's VLAN (vs_classify() decides) */
+    uint8_t out_port; /* the slice's VM port, which carries that slice only */
+    uint8_t flags;    /* VS_FWD_*; 0: not a slice's VLAN (vs_classify() decides) */
 };
 
 #define VS_FWD_VALID 1u

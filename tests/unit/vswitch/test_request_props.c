@@ -164,6 +164,11 @@ static void check_tables(const struct vs_config *cfg, bool all_vlans)
             assert_int_equal(v.slice, i);
             assert_int_equal(v.out_port, s->vm);
         }
+        /* The worker flushes only the input's out_ports after a burst:
+         * from the VM, every member of the uplink. */
+        const struct vs_uplink_table *u = &t->uplinks[t->slices[i].uplink];
+        for (unsigned m = 0; m < u->n_members; m++)
+            assert_true(t->ports[s->vm].out_ports & 1u << u->member_port[m]);
     }
     /* The worker's fast path (vlan_fwd) takes the same decision as
      * vs_classify() for every 802.1Q-tagged frame from every wire port. */
@@ -184,7 +189,11 @@ static void check_tables(const struct vs_config *cfg, bool all_vlans)
                 continue;
             }
             assert_int_not_equal(v.action, VS_ACT_DROP);
-            assert_int_equal(v.slice, fwd[vid].slice);
+            /* The worker flushes only the input's out_ports after a burst. */
+            assert_true(t->ports[p].out_ports & 1u << fwd[vid].out_port);
+            /* The worker counts a wire frame under the slice its VM port
+             * carries. */
+            assert_int_equal(v.slice, t->ports[fwd[vid].out_port].slice);
             assert_int_equal(v.out_port, fwd[vid].out_port);
             assert_int_equal(v.action == VS_ACT_POP, (fwd[vid].flags & VS_FWD_POP) != 0);
         }
