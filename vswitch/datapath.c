@@ -37,9 +37,10 @@ struct worker {
     struct rte_mbuf **tx_next[VS_DPDK_PORT_MAX]; /* where port p's next goes */
     uint32_t tx_bytes[VS_DPDK_PORT_MAX];         /* sum of pkt_len of tx_pkts[p] */
     uint8_t tx_slice[VS_DPDK_PORT_MAX];          /* wire port p: its packets' slice */
-    /* Loops to pass over entry i of this worker's receive list before
-     * polling it again: a queue found empty waits IDLE_QUEUE_SKIP loops. */
-    uint8_t rx_wait[VS_PORT_MAX * VS_RXQ_MAX];
+    /* Passes to skip entry i of this worker's receive list (poll_all());
+     * not uint8_t: a store through a char type would make the compiler
+     * reload the list's length and more around it. */
+    uint16_t rx_wait[VS_PORT_MAX * VS_RXQ_MAX];
     /* Fewer than BURST held from earlier bursts, and one more burst. */
     struct rte_mbuf *tx_pkts[VS_DPDK_PORT_MAX][2 * BURST];
 } __rte_cache_aligned; /* workers never write into each other's cache lines */
@@ -242,10 +243,11 @@ static uint64_t forward_each(struct worker *w, struct rte_mbuf **pkts, uint16_t 
  * forward_one(). Returns the burst's bytes as received. Not inline: with
  * the tables behind an opaque pointer the compiler keeps fwd in a register
  * instead of rebuilding it from the tables for every frame. */
-static __rte_noinline uint64_t forward_from_wire(struct worker *w, const struct vs_wire_fwd *fwd,
+static __rte_noinline uint64_t forward_from_wire(struct worker *w, const vs_wire_fwd *fwd,
                                                  struct rte_mbuf **pkts, uint16_t n)
 {
     uint64_t bytes = 0;
+#pragma GCC unroll 2
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = pkts[i];
         uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
@@ -255,13 +257,13 @@ static __rte_noinline uint64_t forward_from_wire(struct worker *w, const struct 
         memcpy(&tpid, d + 12, sizeof(tpid));
         if (likely(rte_pktmbuf_data_len(m) >= VS_ETH_HLEN + 4 && tpid == RTE_BE16(VS_TPID_8021Q) &&
                    !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
-            struct vs_wire_fwd f = fwd[vs_be16(d + 14) & 0x0fffu];
-            if (likely(f.flags != 0)) {
-                if (f.flags & VS_FWD_POP) {
+            vs_wire_fwd f = fwd[vs_be16(d + 14) & 0x0fffu];
+            if (likely(f != 0)) {
+                if (f & VS_FWD_POP) {
                     pop_tag_at(m, d);
                     len -= 4;
                 }
-                enqueue(w, f.out_port, m, len);
+                enqueue(w, f & VS_FWD_PORT, m, len);
                 continue;
             }
         }
@@ -312,11 +314,11 @@ static __rte_noinline uint64_t forward_from_vm(struct worker *w, const struct vs
     return bytes;
 }
 
-static inline uint16_t held(const struct worker *w, uint16_t port)
+/* Whether port's buffer holds at least k packets. */
+static inline bool holds(const struct worker *w, uint16_t port, unsigned k)
 {
-    return (uint16_t)(w->tx_next[port] - w->tx_pkts[port]);
+    return w->tx_next[port] >= w->tx_pkts[port] + k;
 }
-
 /* One received burst, through the fast paths above, into the output
  * buffers; a buffer that holds a burst's worth leaves now. */
 static __rte_always_inline void forward_burst(struct worker *w, const struct vs_tables *t,
@@ -329,7 +331,7 @@ static __rte_always_inline void forward_burst(struct worker *w, const struct vs_
         /* A wire port's buffer holds one slice's packets. */
         for (uint32_t d = in->out_ports & w->pending; d != 0; d &= d - 1) {
             uint16_t port = (uint16_t)__builtin_ctz(d);
-            if (held(w, port) != 0 && w->tx_slice[port] != in->slice)
+            if (holds(w, port, 1) && w->tx_slice[port] != in->slice)
                 flush(w, t, port);
         }
     }
@@ -351,10 +353,9 @@ static __rte_always_inline void forward_burst(struct worker *w, const struct vs_
     w->pending |= touched;
     for (uint32_t d = touched; d != 0; d &= d - 1) {
         uint16_t port = (uint16_t)__builtin_ctz(d);
-        uint16_t k = held(w, port);
-        if (from_vm && k != 0)
+        if (from_vm && holds(w, port, 1))
             w->tx_slice[port] = in->slice;
-        if (k >= BURST)
+        if (holds(w, port, BURST))
             flush(w, t, port);
     }
 }
@@ -364,7 +365,7 @@ static void flush_all(struct worker *w, const struct vs_tables *t)
 {
     for (uint32_t d = w->pending; d != 0; d &= d - 1) {
         uint16_t port = (uint16_t)__builtin_ctz(d);
-        if (held(w, port) != 0)
+        if (holds(w, port, 1))
             flush(w, t, port);
     }
     w->pending = 0;
@@ -378,8 +379,8 @@ static void flush_all(struct worker *w, const struct vs_tables *t)
 static __rte_always_inline unsigned poll_all(struct worker *w, const struct vs_tables *t)
 {
     const struct vs_worker_rx *rx = &t->rx[w->id];
-    unsigned got = 0;
-    for (uint16_t i = 0; i < rx->n; i++) {
+    unsigned got = 0, n_queues = rx->n;
+    for (unsigned i = 0; i < n_queues; i++) {
         if (w->rx_wait[i] != 0) {
             w->rx_wait[i]--;
             continue;
@@ -388,7 +389,7 @@ static __rte_always_inline unsigned poll_all(struct worker *w, const struct vs_t
         const struct vs_rxq *q = &rx->q[i];
         uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, BURST);
         if (n == 0) {
-            w->rx_wait[i] = IDLE_QUEUE_SKIP;
+            w->rx_wait[i] = (uint16_t)IDLE_QUEUE_SKIP;
             continue;
         }
         forward_burst(w, t, q->port, pkts, n);

@@ -117,9 +117,8 @@ struct vs_tables *vs_tables_build(const struct vs_config *cfg, unsigned n_worker
             const struct vs_slice_entry *e = &t->slices[slot - 1];
             if (e->vm_port >= VS_DPDK_PORT_MAX)
                 continue;
-            u->vlan_fwd[v].out_port = (uint8_t)e->vm_port;
-            u->vlan_fwd[v].flags =
-                    (uint8_t)(VS_FWD_VALID | (e->mode == VS_SLICE_ACCESS ? VS_FWD_POP : 0));
+            u->vlan_fwd[v] = (vs_wire_fwd)(e->vm_port | VS_FWD_VALID |
+                                           (e->mode == VS_SLICE_ACCESS ? VS_FWD_POP : 0));
         }
     }
     return t;

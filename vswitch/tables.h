@@ -75,19 +75,19 @@ struct vs_slice_entry {
 
 /* The decision for an 802.1Q-tagged frame from the wire, by its VLAN id:
  * what vs_classify_from_wire() decides for such a frame, precomputed so the
- * worker's fast path takes it in one load. */
-struct vs_wire_fwd {
-    uint8_t out_port; /* the slice's VM port, which carries that slice only */
-    uint8_t flags;    /* VS_FWD_*; 0: not a slice's VLAN (vs_classify() decides) */
-};
+ * worker's fast path takes it in one 16-bit load. The slice's VM port (it
+ * carries that slice only) in VS_FWD_PORT, flags above it; 0: not a
+ * slice's VLAN (vs_classify() decides). */
+typedef uint16_t vs_wire_fwd;
 
-#define VS_FWD_VALID 1u
-#define VS_FWD_POP   2u /* access slice: remove the tag */
+#define VS_FWD_PORT  0x00ffu
+#define VS_FWD_VALID 0x0100u
+#define VS_FWD_POP   0x0200u /* access slice: remove the tag */
 
 /* A wire port, or a LAG of wire ports: where slices are carved from. */
 struct vs_uplink_table {
-    uint16_t vlan_slot[VS_VLAN_SLOTS];          /* slice index + 1; 0 = no slice */
-    struct vs_wire_fwd vlan_fwd[VS_VLAN_SLOTS]; /* from vlan_slot and slices */
+    uint16_t vlan_slot[VS_VLAN_SLOTS];   /* slice index + 1; 0 = no slice */
+    vs_wire_fwd vlan_fwd[VS_VLAN_SLOTS]; /* from vlan_slot and slices */
     bool is_lag;
     uint8_t hash; /* enum vs_lag_hash */
     uint8_t n_members;
