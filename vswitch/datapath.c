@@ -277,12 +277,9 @@ static __rte_noinline uint64_t forward_from_wire(struct worker *w, const vs_wire
  * LAG member of their flow's bucket: vs_classify_from_vm() for such
  * frames. Tagged frames, drops and frames too short or without headroom
  * for the fast tag push take forward_one(). Returns the burst's bytes as
- * received. lag and policy are u's (constants where it is inlined). */
-static __rte_always_inline uint64_t forward_from_vm_as(struct worker *w,
-                                                       const struct vs_uplink_table *u,
-                                                       uint32_t tag, struct rte_mbuf **pkts,
-                                                       uint16_t n, bool lag,
-                                                       enum vs_lag_hash policy)
+ * received. */
+static __rte_noinline uint64_t forward_from_vm(struct worker *w, const struct vs_uplink_table *u,
+                                               uint32_t tag, struct rte_mbuf **pkts, uint16_t n)
 {
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n; i++) {
@@ -296,8 +293,8 @@ static __rte_always_inline uint64_t forward_from_vm_as(struct worker *w,
                    tpid != RTE_BE16(0x88a8) && tpid != RTE_BE16(0x9100) &&
                    !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
             uint16_t out = u->member_port[0];
-            if (lag) {
-                uint8_t member = u->buckets[vs_lag_hash(d, dlen, policy) % VS_LAG_BUCKETS];
+            if (u->is_lag) {
+                uint8_t member = u->buckets[vs_lag_hash(d, dlen, u->hash) % VS_LAG_BUCKETS];
                 if (unlikely(member == VS_LAG_NO_MEMBER))
                     goto slow;
                 out = u->member_port[member];
@@ -315,18 +312,6 @@ static __rte_always_inline uint64_t forward_from_vm_as(struct worker *w,
         forward_one(w, m);
     }
     return bytes;
-}
-
-/* The loop above once per kind of uplink, with the LAG and its hash policy
- * constants: the common l34 policy's loop tests neither per frame. */
-static __rte_noinline uint64_t forward_from_vm(struct worker *w, const struct vs_uplink_table *u,
-                                               uint32_t tag, struct rte_mbuf **pkts, uint16_t n)
-{
-    if (!u->is_lag)
-        return forward_from_vm_as(w, u, tag, pkts, n, false, VS_HASH_L2);
-    if (u->hash == VS_HASH_L34)
-        return forward_from_vm_as(w, u, tag, pkts, n, true, VS_HASH_L34);
-    return forward_from_vm_as(w, u, tag, pkts, n, true, (enum vs_lag_hash)u->hash);
 }
 
 /* Whether port's buffer holds at least k packets. */
