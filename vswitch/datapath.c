@@ -13,7 +13,7 @@
 #define BURST                   32u
 #define IDLE_LOOPS_BEFORE_SLEEP 1024u
 #define IDLE_QUEUE_SKIP         7u /* see poll_all() */
-#define HOLD_LOOPS              4u /* see worker_main() */
+#define HOLD_PASSES             4u /* see worker_main() */
 
 _Static_assert(VS_DPDK_PORT_MAX == RTE_MAX_ETHPORTS, "tables index DPDK port ids");
 _Static_assert(VS_DPDK_PORT_MAX <= 32, "worker.dirty has a bit per port");
@@ -188,7 +188,7 @@ static void drop(struct worker *w, uint16_t in_port, const struct vs_verdict *v,
 
 /* Buffers m, of pkt_len len, toward out_port. Only forward_one() marks
  * the port in w->dirty: the fast paths send only to the input port's
- * out_ports, which are flushed after every burst anyway. */
+ * out_ports, whose buffers are checked after every burst anyway. */
 static inline void enqueue(struct worker *w, uint16_t out_port, struct rte_mbuf *m, uint32_t len)
 {
     struct rte_mbuf **next = w->tx_next[out_port];
@@ -319,6 +319,7 @@ static inline bool holds(const struct worker *w, uint16_t port, unsigned k)
 {
     return w->tx_next[port] >= w->tx_pkts[port] + k;
 }
+
 /* One received burst, through the fast paths above, into the output
  * buffers; a buffer that holds a burst's worth leaves now. */
 static __rte_always_inline void forward_burst(struct worker *w, const struct vs_tables *t,
@@ -373,9 +374,10 @@ static void flush_all(struct worker *w, const struct vs_tables *t)
 
 /* One pass over this worker's receive queues; returns the packets taken.
  * A queue found empty is polled again IDLE_QUEUE_SKIP passes later, not
- * every pass: the empty receive calls of idle VM ports cost a tenth of
- * the work per packet of a busy wire port. A busy queue is polled every
- * pass, and an idle one waits at most IDLE_QUEUE_SKIP passes. */
+ * every pass: the empty receive calls of four idle VM ports cost about
+ * 3.5 instructions per packet of a busy wire port. A queue that delivered
+ * is polled every pass, and an idle one waits at most IDLE_QUEUE_SKIP
+ * passes. */
 static __rte_always_inline unsigned poll_all(struct worker *w, const struct vs_tables *t)
 {
     const struct vs_worker_rx *rx = &t->rx[w->id];
@@ -415,13 +417,13 @@ static int worker_main(void *arg)
         const struct vs_tables *t = __atomic_load_n(&dp->tables, __ATOMIC_ACQUIRE);
         unsigned got = 0;
         if (t) {
-            /* Output waits up to HOLD_LOOPS passes to leave in fuller
-             * bursts (a wire burst over four VLANs fills four buffers an
-             * eighth each; a transmit call per buffer per burst was a
-             * sixth of the work per packet), and no longer: all of it
-             * leaves when a pass receives nothing, and before the
+            /* Output waits up to HOLD_PASSES passes to leave in fuller
+             * bursts (a wire burst over four VLANs fills four buffers a
+             * quarter each; a transmit call per buffer per burst was about
+             * a sixth of evr's own work per packet), and no longer: all of
+             * it leaves when a pass receives nothing, and before the
              * quiescent report (the buffers' ports and slices are t's). */
-            for (unsigned pass = 0; pass < HOLD_LOOPS; pass++) {
+            for (unsigned pass = 0; pass < HOLD_PASSES; pass++) {
                 unsigned n = poll_all(w, t);
                 got += n;
                 if (n == 0)
