@@ -131,8 +131,8 @@ static inline void pop_tag_at(struct rte_mbuf *m, uint8_t *d)
     frame_head h;
     memcpy(&h, d, sizeof(h));
     /* Bytes 0-11 to 4-15; what lands in 0-3 is in front of the new start. */
-    h = __builtin_shuffle(h, (frame_head){0},
-                          (frame_head){16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+    h = __builtin_shufflevector(h, (frame_head){0}, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                10, 11);
     memcpy(d, &h, sizeof(h));
     m->data_off = (uint16_t)(m->data_off + 4);
     m->data_len = (uint16_t)(m->data_len - 4);
