@@ -92,6 +92,20 @@ struct vs_tables *vs_tables_build(const struct vs_config *cfg, unsigned n_worker
                 u->vlan_slot[v] = (uint16_t)(i + 1);
     }
 
+    for (unsigned i = 0; i < VS_SLICE_MAX; i++) {
+        const struct vs_slice_entry *e = &t->slices[i];
+        if (!e->used || e->vm_port >= VS_DPDK_PORT_MAX)
+            continue;
+        const struct vs_uplink_table *u = &t->uplinks[e->uplink];
+        for (unsigned m = 0; m < u->n_members; m++) {
+            uint16_t wire = u->member_port[m];
+            if (wire >= VS_DPDK_PORT_MAX)
+                continue;
+            t->ports[wire].out_ports |= 1u << e->vm_port;
+            t->ports[e->vm_port].out_ports |= 1u << wire;
+        }
+    }
+
     /* The fast path's view of vlan_slot: a tagged frame, so access slices
      * pop. VLAN 4095 is never valid (vs_classify_from_wire() drops it). */
     for (unsigned up = 0; up < VS_PORT_MAX; up++) {
@@ -103,10 +117,8 @@ struct vs_tables *vs_tables_build(const struct vs_config *cfg, unsigned n_worker
             const struct vs_slice_entry *e = &t->slices[slot - 1];
             if (e->vm_port >= VS_DPDK_PORT_MAX)
                 continue;
-            u->vlan_fwd[v].out_port = e->vm_port;
-            u->vlan_fwd[v].slice = (uint8_t)(slot - 1);
-            u->vlan_fwd[v].flags =
-                    (uint8_t)(VS_FWD_VALID | (e->mode == VS_SLICE_ACCESS ? VS_FWD_POP : 0));
+            u->vlan_fwd[v] = (vs_wire_fwd)(e->vm_port | VS_FWD_VALID |
+                                           (e->mode == VS_SLICE_ACCESS ? VS_FWD_POP : 0));
         }
     }
     return t;

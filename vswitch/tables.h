@@ -58,6 +58,11 @@ struct vs_port_entry {
     uint8_t uplink; /* wire: the uplink it belongs to (itself or its LAG) */
     uint8_t slice;  /* vm: the slice it carries, or VS_NONE */
     uint8_t index;  /* position in vs_config.ports */
+    /* Bit p: frames from this port can leave by DPDK port p (wire: the VM
+     * ports of its uplink's slices; vm: the members of its slice's
+     * uplink). The worker flushes these after each burst instead of
+     * marking a port per packet. */
+    uint32_t out_ports;
 };
 
 struct vs_slice_entry {
@@ -70,20 +75,19 @@ struct vs_slice_entry {
 
 /* The decision for an 802.1Q-tagged frame from the wire, by its VLAN id:
  * what vs_classify_from_wire() decides for such a frame, precomputed so the
- * worker's fast path takes it in one load. */
-struct vs_wire_fwd {
-    uint16_t out_port; /* the slice's VM port */
-    uint8_t slice;
-    uint8_t flags; /* VS_FWD_*; 0: not a slice's VLAN (vs_classify() decides) */
-};
+ * worker's fast path takes it in one 16-bit load. The slice's VM port (it
+ * carries that slice only) in VS_FWD_PORT, flags above it; 0: not a
+ * slice's VLAN (vs_classify() decides). */
+typedef uint16_t vs_wire_fwd;
 
-#define VS_FWD_VALID 1u
-#define VS_FWD_POP   2u /* access slice: remove the tag */
+#define VS_FWD_PORT  0x00ffu
+#define VS_FWD_VALID 0x0100u
+#define VS_FWD_POP   0x0200u /* access slice: remove the tag */
 
 /* A wire port, or a LAG of wire ports: where slices are carved from. */
 struct vs_uplink_table {
-    uint16_t vlan_slot[VS_VLAN_SLOTS];          /* slice index + 1; 0 = no slice */
-    struct vs_wire_fwd vlan_fwd[VS_VLAN_SLOTS]; /* from vlan_slot and slices */
+    uint16_t vlan_slot[VS_VLAN_SLOTS];   /* slice index + 1; 0 = no slice */
+    vs_wire_fwd vlan_fwd[VS_VLAN_SLOTS]; /* from vlan_slot and slices */
     bool is_lag;
     uint8_t hash; /* enum vs_lag_hash */
     uint8_t n_members;
