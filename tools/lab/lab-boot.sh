@@ -2,14 +2,18 @@
 # Boots the lab machine once for one command (lab_boot_run) and turns what
 # happened into an exit status: CMD's own, 124 on timeout, 125 on a lab failure.
 
-# Fills LAB_QEMU_ARGS. no_timer_check: on a loaded host the emulated clock
+# Fills LAB_QEMU_ARGS. vgif=off: with virtual GIF offered, QEMU 10's TCG let
+# an interrupt into the lab kernel's KVM between #VMEXIT and its restore of
+# the host's state (a reschedule IPI at __svm_vcpu_run+0x9c, then page
+# faults on a guest GS until the stack guard page): 2 lab panics in 9
+# acpi=off nested boots, none in 16 without it (docs/lab.md). no_timer_check: on a loaded host the emulated clock
 # can be too slow for the kernel's IO-APIC timer check, which then panics
 # ("timer doesn't work through Interrupt-remapped IO-APIC", seen with four
 # labs on two cores).
 lab_qemu_args() {
     local kernel_cmdline="console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 no_timer_check rdinit=/init"
     LAB_QEMU_ARGS=(
-        -accel tcg,thread=multi -cpu max
+        -accel tcg,thread=multi -cpu max,vgif=off
         -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on
         -smp "$LAB_CPUS" -m "$LAB_MEM"
         -nodefaults -display none -no-reboot -no-user-config
