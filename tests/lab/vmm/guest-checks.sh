@@ -79,23 +79,7 @@ done
 echo "== tiny guests: triple fault, i8042 reset, ACPI power-off"
 # tiny OUT CODE: a bzImage whose 64-bit entry runs CODE (hex).
 tiny() {
-    python3 - "$1" "$2" <<'PY'
-import struct, sys
-img = bytearray(2 * 512 + 0x1000)
-img[0x1f1] = 1                                   # setup_sects
-struct.pack_into("<H", img, 0x1fe, 0xaa55)
-img[0x200:0x202] = b"\xeb\x6a"
-img[0x202:0x206] = b"HdrS"
-struct.pack_into("<H", img, 0x206, 0x020f)
-img[0x211] = 0x01                                # LOADED_HIGH
-struct.pack_into("<I", img, 0x22c, 0x7fffffff)
-struct.pack_into("<H", img, 0x236, 0x0001)       # XLF_KERNEL_64
-struct.pack_into("<I", img, 0x238, 255)
-struct.pack_into("<I", img, 0x260, 0x10000)      # init_size
-code = bytes.fromhex(sys.argv[2])
-img[1024 + 0x200:1024 + 0x200 + len(code)] = code
-open(sys.argv[1], "wb").write(img)
-PY
+    python3 "$(dirname "$0")/tiny-bzimage.py" "$1" "$2"
 }
 # ud2: with the boot IDT empty, #UD becomes #GP, then #DF, then a triple fault.
 tiny "$W/ud2.bzImage" 0f0b
