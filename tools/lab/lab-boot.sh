@@ -6,10 +6,10 @@
 # an interrupt into the lab kernel's KVM between #VMEXIT and its restore of
 # the host's state (a reschedule IPI at __svm_vcpu_run+0x9c, then page
 # faults on a guest GS until the stack guard page): 2 lab panics in 9
-# acpi=off nested boots, none in 16 without it (docs/lab.md). no_timer_check: on a loaded host the emulated clock
-# can be too slow for the kernel's IO-APIC timer check, which then panics
-# ("timer doesn't work through Interrupt-remapped IO-APIC", seen with four
-# labs on two cores).
+# acpi=off nested boots, none in 16 without it (docs/lab.md).
+# no_timer_check: on a loaded host the emulated clock can be too slow for the
+# kernel's IO-APIC timer check, which then panics ("timer doesn't work through
+# Interrupt-remapped IO-APIC", seen with four labs on two cores).
 lab_qemu_args() {
     local kernel_cmdline="console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 no_timer_check rdinit=/init"
     LAB_QEMU_ARGS=(
