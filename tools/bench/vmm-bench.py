@@ -95,20 +95,26 @@ subprocess.run([sys.executable,
 
 
 def counters(path):
+    """vCPU 0's port-I/O exits, or None while the VM is not created yet (the
+    control socket answers before it is, with no vCPUs)."""
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
     s.sendall(b'{"command":"counters"}\n')
     buf = b""
     while not buf.endswith(b"\n"):
         buf += s.recv(65536)
-    return json.loads(buf)["vcpus"][0]["exits"]["io"]
+    vcpus = json.loads(buf)["vcpus"]
+    return vcpus[0]["exits"]["io"] if vcpus else None
 
 
 def evr_rate(seconds=3.0):
     ctl = os.path.join(work, "ctl")
     p = subprocess.Popen([vmm, "--kernel", tiny, "--memory", "64", "--console", "none",
                           "--control", ctl], stderr=subprocess.DEVNULL)
-    while not os.path.exists(ctl):
+    deadline = time.monotonic() + 60
+    while not os.path.exists(ctl) or counters(ctl) is None:
+        if time.monotonic() > deadline or p.poll() is not None:
+            sys.exit("evr-vmm did not start the port-I/O guest within 60 s")
         time.sleep(0.05)
     time.sleep(0.5)
     c0, t0 = counters(ctl), time.monotonic()
