@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs inside the lab (real KVM): usage guest-checks.sh EVR_VMM KERNEL INITRD
+# Runs inside the lab (real KVM): usage guest-checks.sh EVR_VMM KERNEL INITRD [NCPU]
 #  1. refusals that need no guest: a kernel that is not a bzImage, memory that
 #     does not fit, a pinned CPU that does not exist, no /dev/kvm; --help;
 #  2. a guest that triple-faults ends evr-vmm with status 2 and a register dump;
