@@ -290,7 +290,7 @@ static __rte_noinline uint64_t forward_from_vm(struct worker *w, const struct vs
         bytes += len;
         memcpy(&tpid, d + 12, sizeof(tpid));
         if (likely(dlen >= sizeof(frame_head) && tpid != RTE_BE16(VS_TPID_8021Q) &&
-                   tpid != RTE_BE16(0x88a8) && tpid != RTE_BE16(0x9100) &&
+                   tpid != RTE_BE16(VS_TPID_8021AD) && tpid != RTE_BE16(VS_TPID_QINQ_OLD) &&
                    !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))) {
             uint16_t out = u->member_port[0];
             if (u->is_lag) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ether.h"
 
 #define VS_LAG_BUCKETS   256u
 #define VS_LAG_NO_MEMBER 0xffu
@@ -19,18 +20,8 @@
  * policy, vs_lag_hash() below. Fields the frame does not have (a non-IP frame
  * under l34) are left out rather than guessed. Inline: it runs once per
  * frame on the LAG transmit path. */
-#define VS_LAG_ETH_HLEN    14u
-#define VS_LAG_TPID_8021Q  0x8100u
-#define VS_LAG_TPID_8021AD 0x88a8u
-#define VS_LAG_ETYPE_IPV4  0x0800u
-#define VS_LAG_ETYPE_IPV6  0x86ddu
 #define VS_LAG_IPPROTO_TCP 6u
 #define VS_LAG_IPPROTO_UDP 17u
-
-static inline uint16_t vs_lag_be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static inline uint32_t vs_lag_load32(const uint8_t *p)
 {
@@ -70,16 +61,16 @@ static inline uint32_t vs_lag_hash_ip(const uint8_t *frame, uint32_t len, enum v
     const uint8_t *ip = frame + off;
     uint8_t proto;
     uint32_t l4 = 0;
-    if (etype == VS_LAG_ETYPE_IPV4 && len >= off + 20) {
+    if (etype == VS_ETYPE_IPV4 && len >= off + 20) {
         unsigned ihl = (ip[0] & 0x0fu) * 4u;
         if (ihl < 20 || len < off + ihl)
             return vs_lag_finish(k);
         k ^= (uint64_t)(vs_lag_load32(ip + 12) ^ vs_lag_load32(ip + 16)) << 24;
         proto = ip[9];
-        bool fragment = (vs_lag_be16(ip + 6) & 0x3fffu) != 0;
+        bool fragment = (vs_be16(ip + 6) & 0x3fffu) != 0;
         if (!fragment)
             l4 = off + ihl;
-    } else if (etype == VS_LAG_ETYPE_IPV6 && len >= off + 40) {
+    } else if (etype == VS_ETYPE_IPV6 && len >= off + 40) {
         uint32_t x = 0;
         for (unsigned i = 0; i < 16; i += 4)
             x ^= vs_lag_load32(ip + 8 + i) ^ vs_lag_load32(ip + 24 + i);
@@ -98,15 +89,15 @@ static inline uint32_t vs_lag_hash_ip(const uint8_t *frame, uint32_t len, enum v
 
 static inline uint32_t vs_lag_hash(const uint8_t *frame, uint32_t len, enum vs_lag_hash policy)
 {
-    if (len < VS_LAG_ETH_HLEN)
+    if (len < VS_ETH_HLEN)
         return vs_lag_finish(0);
     uint64_t k = (uint64_t)(vs_lag_load32(frame) ^ vs_lag_load32(frame + 6)) << 16 ^
                  (uint16_t)(vs_lag_load16(frame + 4) ^ vs_lag_load16(frame + 10));
     if (policy == VS_HASH_L2)
         return vs_lag_finish(k);
-    uint16_t etype = vs_lag_be16(frame + 12);
-    if ((etype == VS_LAG_TPID_8021Q || etype == VS_LAG_TPID_8021AD) && len >= 18)
-        return vs_lag_hash_ip(frame, len, policy, k, vs_lag_be16(frame + 16), 18);
+    uint16_t etype = vs_be16(frame + 12);
+    if ((etype == VS_TPID_8021Q || etype == VS_TPID_8021AD) && len >= 18)
+        return vs_lag_hash_ip(frame, len, policy, k, vs_be16(frame + 16), 18);
     return vs_lag_hash_ip(frame, len, policy, k, etype, 14);
 }
 

@@ -4,9 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ETH_HLEN   14u
-#define TPID_8021Q 0x8100u
-
 struct vs_tables *vs_tables_build(const struct vs_config *cfg, unsigned n_workers,
                                   uint64_t generation)
 {

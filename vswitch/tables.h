@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "ether.h"
 #include "lag.h"
 
 #define VS_DPDK_PORT_MAX 32u /* DPDK port ids the tables index (RTE_MAX_ETHPORTS) */
@@ -128,14 +129,6 @@ const char *vs_drop_name(enum vs_drop d);
 /* The forwarding decision for one frame that arrived on in_port:
  * vs_classify() below. It is inline because it runs once per packet on the
  * workers and a call into another object costs measurably at line rate. */
-#define VS_ETH_HLEN   14u
-#define VS_TPID_8021Q 0x8100u
-
-static inline uint16_t vs_be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static inline void vs_verdict_drop(struct vs_verdict *v, enum vs_drop why, uint8_t slice)
 {
     v->action = VS_ACT_DROP;
@@ -156,7 +149,7 @@ static inline int vs_outer_tag(const uint8_t *frame, uint32_t len, uint16_t *vid
         *vid = (uint16_t)(vs_be16(frame + 14) & 0x0fffu);
         return 1;
     }
-    return (tpid == 0x88a8u || tpid == 0x9100u) ? -1 : 0;
+    return (tpid == VS_TPID_8021AD || tpid == VS_TPID_QINQ_OLD) ? -1 : 0;
 }
 
 static inline void vs_classify_from_wire(const struct vs_tables *t, const struct vs_port_entry *in,
