@@ -47,6 +47,7 @@ struct guest_mem_region {
 #define GUEST_MEM_MAX_REGIONS 2
 
 /* Fills out[] with the non-empty regions, low first; returns their count. */
-unsigned guest_mem_regions(const struct guest_mem *mem, struct guest_mem_region out[GUEST_MEM_MAX_REGIONS]);
+unsigned guest_mem_regions(const struct guest_mem *mem,
+                           struct guest_mem_region out[GUEST_MEM_MAX_REGIONS]);
 
 #endif

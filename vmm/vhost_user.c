@@ -49,8 +49,7 @@ static int request(struct vhost_user_session *s, uint32_t req, const void *paylo
     char name[32];
     int rc;
 
-    vhost_user_msg_init(&msg, req, ack ? VHOST_USER_FLAG_NEED_REPLY : 0, payload, size, fds,
-                        nfds);
+    vhost_user_msg_init(&msg, req, ack ? VHOST_USER_FLAG_NEED_REPLY : 0, payload, size, fds, nfds);
     if (vhost_user_msg_send(s->conn_fd, &msg, s->timeout_ms, err, errlen) < 0)
         return -1;
     if (!ack)
@@ -140,10 +139,10 @@ static int send_mem_table(struct vhost_user_session *s, char *err, size_t errlen
     t.nregions = n;
     for (unsigned i = 0; i < n; i++) {
         t.regions[i] = (struct vhost_user_mem_region){
-            .gpa = r[i].gpa,
-            .size = r[i].size,
-            .user_addr = (uint64_t)(uintptr_t)r[i].host,
-            .mmap_offset = r[i].fd_offset,
+                .gpa = r[i].gpa,
+                .size = r[i].size,
+                .user_addr = (uint64_t)(uintptr_t)r[i].host,
+                .mmap_offset = r[i].fd_offset,
         };
         fds[i] = s->mem->fd; /* one memfd; each region names it */
     }
@@ -174,10 +173,11 @@ static int send_vring(struct vhost_user_session *s, unsigned index, char *err, s
     struct vhost_user_vring_state base = {.index = index, .num = r->base};
     struct vhost_user_vring_state enable = {.index = index, .num = 1};
     struct vhost_user_vring_addr addr = {
-        .index = index,
-        .desc = vhost_user_gpa_to_uaddr(s->mem, r->desc_gpa, (uint64_t)r->size * SPLIT_DESC_BYTES),
-        .used = vhost_user_gpa_to_uaddr(s->mem, r->used_gpa, used_bytes(r->size)),
-        .avail = vhost_user_gpa_to_uaddr(s->mem, r->avail_gpa, avail_bytes(r->size)),
+            .index = index,
+            .desc = vhost_user_gpa_to_uaddr(s->mem, r->desc_gpa,
+                                            (uint64_t)r->size * SPLIT_DESC_BYTES),
+            .used = vhost_user_gpa_to_uaddr(s->mem, r->used_gpa, used_bytes(r->size)),
+            .avail = vhost_user_gpa_to_uaddr(s->mem, r->avail_gpa, avail_bytes(r->size)),
     };
 
     if (!s->mem_sent && send_mem_table(s, err, errlen) < 0)
@@ -250,9 +250,8 @@ static int negotiate(struct vhost_user_session *s, char *err, size_t errlen)
     }
     for (unsigned i = 0; i < VHOST_USER_MAX_VRINGS; i++) {
         if (s->vrings[i].started && i >= 2 * s->queue_pairs) {
-            snprintf(err, errlen,
-                     "the backend offers %u queue pairs; the driver runs queue %u", s->queue_pairs,
-                     i);
+            snprintf(err, errlen, "the backend offers %u queue pairs; the driver runs queue %u",
+                     s->queue_pairs, i);
             return -1;
         }
     }
@@ -353,10 +352,8 @@ enum vhost_user_event vhost_user_handle(struct vhost_user_session *s, char *err,
     if (s->conn_fd < 0) {
         s->conn_fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (s->conn_fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
-                snprintf(err, errlen, "vhost-user socket %s: accept: %s", s->path,
-                         strerror(errno));
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+                snprintf(err, errlen, "vhost-user socket %s: accept: %s", s->path, strerror(errno));
             return VHOST_USER_NONE;
         }
         if (negotiate(s, err, errlen) < 0) {
@@ -382,8 +379,7 @@ enum vhost_user_event vhost_user_handle(struct vhost_user_session *s, char *err,
 
 uint64_t vhost_user_device_features(const struct vhost_user_session *s)
 {
-    return s->backend_features & s->allowed_features &
-           ~(1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+    return s->backend_features & s->allowed_features & ~(1ull << VHOST_USER_F_PROTOCOL_FEATURES);
 }
 
 unsigned vhost_user_queue_pairs(const struct vhost_user_session *s)
@@ -418,13 +414,12 @@ static int check_ring(const struct vhost_user_session *s, unsigned index,
     unsigned limit = 2 * (vhost_user_connected(s) ? s->queue_pairs : s->max_queue_pairs);
 
     if (!s->features_set) {
-        snprintf(err, errlen, "vhost-user: queue %u started before the features were set",
-                 index);
+        snprintf(err, errlen, "vhost-user: queue %u started before the features were set", index);
         return -1;
     }
     if (index >= limit) {
-        snprintf(err, errlen, "vhost-user: queue %u is beyond the %u queues of the device",
-                 index, limit);
+        snprintf(err, errlen, "vhost-user: queue %u is beyond the %u queues of the device", index,
+                 limit);
         return -1;
     }
     if (s->vrings[index].started) {
@@ -432,8 +427,7 @@ static int check_ring(const struct vhost_user_session *s, unsigned index,
         return -1;
     }
     if (r->size == 0 || (r->size & (r->size - 1))) {
-        snprintf(err, errlen, "vhost-user: queue %u size %u is not a power of two", index,
-                 r->size);
+        snprintf(err, errlen, "vhost-user: queue %u size %u is not a power of two", index, r->size);
         return -1;
     }
     if (r->desc_gpa % SPLIT_DESC_ALIGN || r->avail_gpa % SPLIT_AVAIL_ALIGN ||

@@ -10,24 +10,24 @@
 #include <unistd.h>
 
 static const char *const request_names[] = {
-    [VHOST_USER_GET_FEATURES] = "GET_FEATURES",
-    [VHOST_USER_SET_FEATURES] = "SET_FEATURES",
-    [VHOST_USER_SET_OWNER] = "SET_OWNER",
-    [VHOST_USER_RESET_OWNER] = "RESET_OWNER",
-    [VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
-    [VHOST_USER_SET_LOG_BASE] = "SET_LOG_BASE",
-    [VHOST_USER_SET_LOG_FD] = "SET_LOG_FD",
-    [VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
-    [VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
-    [VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
-    [VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
-    [VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
-    [VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
-    [VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
-    [VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-    [VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-    [VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-    [VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+        [VHOST_USER_GET_FEATURES] = "GET_FEATURES",
+        [VHOST_USER_SET_FEATURES] = "SET_FEATURES",
+        [VHOST_USER_SET_OWNER] = "SET_OWNER",
+        [VHOST_USER_RESET_OWNER] = "RESET_OWNER",
+        [VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
+        [VHOST_USER_SET_LOG_BASE] = "SET_LOG_BASE",
+        [VHOST_USER_SET_LOG_FD] = "SET_LOG_FD",
+        [VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
+        [VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
+        [VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
+        [VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
+        [VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
+        [VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
+        [VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
+        [VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+        [VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+        [VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
+        [VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
 };
 
 const char *vhost_user_request_name(uint32_t request, char *buf, size_t len)
@@ -175,8 +175,7 @@ static int take_fds(struct msghdr *mh, struct vhost_user_msg *msg, char *err, si
         }
     }
     if (rc < 0 || (mh->msg_flags & MSG_CTRUNC)) {
-        snprintf(err, errlen, "more than %d descriptors came with one message",
-                 VHOST_USER_MAX_FDS);
+        snprintf(err, errlen, "more than %d descriptors came with one message", VHOST_USER_MAX_FDS);
         return -1;
     }
     return 0;
@@ -184,8 +183,8 @@ static int take_fds(struct msghdr *mh, struct vhost_user_msg *msg, char *err, si
 
 /* Reads exactly len bytes into buf (descriptors into msg). Returns 0, 1 if
  * the peer closed before the first byte and may_close, -1 otherwise. */
-static int recv_exact(int sock, void *buf, size_t len, struct vhost_user_msg *msg,
-                      int64_t deadline, const char *what, int may_close, char *err, size_t errlen)
+static int recv_exact(int sock, void *buf, size_t len, struct vhost_user_msg *msg, int64_t deadline,
+                      const char *what, int may_close, char *err, size_t errlen)
 {
     size_t got = 0;
 
@@ -260,8 +259,7 @@ int vhost_user_msg_check_reply(struct vhost_user_msg *msg, uint32_t request, uin
     const char *name = vhost_user_request_name(request, want, sizeof(want));
 
     if (msg->nfds) {
-        snprintf(err, errlen, "reply to %s carries %u descriptors, none expected", name,
-                 msg->nfds);
+        snprintf(err, errlen, "reply to %s carries %u descriptors, none expected", name, msg->nfds);
         vhost_user_msg_close_fds(msg);
         return -1;
     }

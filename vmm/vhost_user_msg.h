@@ -43,7 +43,7 @@ enum vhost_user_request {
 
 /* Feature bits. VHOST_USER_F_PROTOCOL_FEATURES shares the virtio feature
  * word (bit 30, unused by virtio) and gates the protocol-feature requests. */
-#define VHOST_USER_F_PROTOCOL_FEATURES 30
+#define VHOST_USER_F_PROTOCOL_FEATURES  30
 #define VHOST_USER_PROTOCOL_F_MQ        0
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
 

@@ -63,6 +63,7 @@ struct queue {
     uint16_t last_used; /* next used entry the driver reads */
     uint16_t free_ids[QUEUE_SIZE];
     unsigned nfree;
+    bool in_flight[QUEUE_SIZE]; /* made available, not yet returned */
     int kick_fd, call_fd;
 };
 
@@ -106,6 +107,7 @@ static void queue_post(struct queue *q, uint16_t id)
 {
     uint64_t one = 1;
 
+    q->in_flight[id] = true;
     q->avail->ring[q->avail_idx % QUEUE_SIZE] = id;
     q->avail_idx++;
     __atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
@@ -124,8 +126,14 @@ static int queue_take_used(struct queue *q, uint32_t *len)
         return -1;
     e = q->used->ring[q->last_used % QUEUE_SIZE];
     q->last_used++;
-    if (e.id >= QUEUE_SIZE)
-        die("device returned a descriptor id out of range");
+    if (e.id >= QUEUE_SIZE || !q->in_flight[e.id]) {
+        fprintf(stderr,
+                "vhost_net_driver: the device returned descriptor %u of queue 0x%llx, "
+                "which it did not have\n",
+                e.id, (unsigned long long)q->gpa);
+        exit(1);
+    }
+    q->in_flight[e.id] = false;
     *len = e.len;
     return (int)e.id;
 }
@@ -219,14 +227,14 @@ static void start_queues(struct vhost_user_session *s, struct queue *qs, unsigne
         die(err);
     for (unsigned i = 0; i < 2 * npairs; i++) {
         struct vhost_user_vring r = {
-            .size = QUEUE_SIZE,
-            .base = 0,
-            .desc_gpa = qs[i].gpa + RING_DESC_OFF,
-            .avail_gpa = qs[i].gpa + RING_AVAIL_OFF,
-            .used_gpa = qs[i].gpa + RING_USED_OFF,
-            .kick_fd = qs[i].kick_fd,
-            .call_fd = qs[i].call_fd,
-            .err_fd = -1,
+                .size = QUEUE_SIZE,
+                .base = 0,
+                .desc_gpa = qs[i].gpa + RING_DESC_OFF,
+                .avail_gpa = qs[i].gpa + RING_AVAIL_OFF,
+                .used_gpa = qs[i].gpa + RING_USED_OFF,
+                .kick_fd = qs[i].kick_fd,
+                .call_fd = qs[i].call_fd,
+                .err_fd = -1,
         };
 
         if (vhost_user_vring_start(s, i, &r, err, sizeof(err)) < 0)
@@ -237,11 +245,11 @@ static void start_queues(struct vhost_user_session *s, struct queue *qs, unsigne
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"iface", required_argument, NULL, 'i'},
-        {"queue-pairs", required_argument, NULL, 'q'},
-        {"memory-mib", required_argument, NULL, 'm'},
-        {NULL, 0, NULL, 0},
+            {"socket", required_argument, NULL, 's'},
+            {"iface", required_argument, NULL, 'i'},
+            {"queue-pairs", required_argument, NULL, 'q'},
+            {"memory-mib", required_argument, NULL, 'm'},
+            {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *ifname = NULL;
     unsigned npairs = 1, mib = 4096 + 64;
@@ -257,11 +265,20 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 's': path = optarg; break;
-        case 'i': ifname = optarg; break;
-        case 'q': npairs = (unsigned)atoi(optarg); break;
-        case 'm': mib = (unsigned)atoi(optarg); break;
-        default: return 2;
+        case 's':
+            path = optarg;
+            break;
+        case 'i':
+            ifname = optarg;
+            break;
+        case 'q':
+            npairs = (unsigned)atoi(optarg);
+            break;
+        case 'm':
+            mib = (unsigned)atoi(optarg);
+            break;
+        default:
+            return 2;
         }
     }
     if (!path || !ifname || npairs < 1 || npairs > VHOST_USER_MAX_QUEUE_PAIRS ||
@@ -282,10 +299,10 @@ int main(int argc, char **argv)
     }
     sock = open_netdev(ifname);
     cfg = (struct vhost_user_config){
-        .socket_path = path,
-        .mem = &mem,
-        .features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MQ),
-        .max_queue_pairs = npairs,
+            .socket_path = path,
+            .mem = &mem,
+            .features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MQ),
+            .max_queue_pairs = npairs,
     };
     if (vhost_user_create(&s, &cfg, err, sizeof(err)) < 0)
         die(err);
@@ -306,12 +323,15 @@ int main(int argc, char **argv)
                     start_queues(&s, qs, npairs);
                     started = true;
                 }
-                printf("link up: connection %u, features 0x%llx, queue pairs %u\n",
-                       s.connections, (unsigned long long)s.driver_features,
-                       vhost_user_queue_pairs(&s));
+                printf("link up: connection %u, features 0x%llx, queue pairs %u\n", s.connections,
+                       (unsigned long long)s.driver_features, vhost_user_queue_pairs(&s));
                 break;
-            case VHOST_USER_LINK_DOWN: printf("link down: %s\n", err); break;
-            case VHOST_USER_REFUSED: printf("refused: %s\n", err); break;
+            case VHOST_USER_LINK_DOWN:
+                printf("link down: %s\n", err);
+                break;
+            case VHOST_USER_REFUSED:
+                printf("refused: %s\n", err);
+                break;
             case VHOST_USER_NONE:
                 if (err[0])
                     printf("error: %s\n", err);
@@ -341,8 +361,8 @@ int main(int argc, char **argv)
                 continue; /* our own transmissions, seen by the tap */
             /* The queue pair by source MAC (a flow hash keeps each
              * flow in order); a full queue drops, as a NIC would. */
-            if (n >= ETH_HLEN && tx_send(&qs[2 * (frame[ETH_ALEN + 5] % npairs) + 1], frame,
-                                         (size_t)n)) {
+            if (n >= ETH_HLEN &&
+                tx_send(&qs[2 * (frame[ETH_ALEN + 5] % npairs) + 1], frame, (size_t)n)) {
                 tx++;
                 tx_per_pair[frame[ETH_ALEN + 5] % npairs]++;
             }
