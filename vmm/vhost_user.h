@@ -28,7 +28,13 @@
  *                                and call eventfd (bound to the queue's
  *                                MSI-X vector with KVM_IRQFD).
  *   vhost_user_vring_stop()      a queue the driver reset: GET_VRING_BASE,
- *                                the index to resume from.
+ *                                the index to resume from. At a device
+ *                                reset stop every queue before starting
+ *                                any again (as QEMU does): DPDK's net_vhost
+ *                                (22.11) forgets every queue's enabled
+ *                                state when one is stopped, so one queue
+ *                                stopped and restarted alone while the
+ *                                others run leaves them off.
  *
  * The session remembers the driver's features and every started queue, so
  * a backend that leaves and comes back (a vswitch restart) is given the same

@@ -7,7 +7,9 @@ socket and negotiates; a VLAN 300 access slice reaches the VM with its tag
 popped and other VLANs do not; the VM's frames reach the wire tagged 300;
 after the vswitch is killed with SIGKILL the frontend sees the link drop,
 a fresh vswitch reconnects, the frontend gives it the same rings and
-traffic flows both ways again. Then the same with two queue pairs."""
+traffic flows both ways again; every queue stopped with GET_VRING_BASE and
+started again from the index returned carries traffic on. Then the same
+with two queue pairs (each transmit queue carrying frames)."""
 
 import os
 import signal
@@ -82,6 +84,30 @@ def second_pair(b, label):
            f"{label}: frames on the other queue pair reach the wire tagged 300, in order")
 
 
+def restart_queues(b, drv, queue_pairs):
+    """The driver stops every queue (GET_VRING_BASE) and starts it again from
+    the index the vswitch gave back; traffic must flow on."""
+    drv.proc.send_signal(signal.SIGUSR1)
+    line = drv.wait_line("queues restarted")
+    expect(line is not None and "error" not in line,
+           f"{queue_pairs}qp: every queue stopped and started again")
+    bases = {}
+    for item in line.split(":", 1)[1].split():
+        q, rest = item.split(":")
+        base, avail = rest.split("/")
+        bases[int(q)] = (int(base), int(avail))
+    # A transmit queue is idle by now: the backend took every buffer made
+    # available, so its base is the driver's avail index.
+    expect(all(bases[q][0] == bases[q][1] and bases[q][0] > 0
+               for q in range(1, 2 * queue_pairs, 2)),
+           f"{queue_pairs}qp: GET_VRING_BASE of each transmit queue is its avail index ({bases})")
+    expect(bases[0][0] > 0, f"{queue_pairs}qp: the receive queue's base counts what it received")
+    expect(wait_path(b, drv, 97), f"{queue_pairs}qp, restarted queues: traffic reaches the VM")
+    exchange(b, f"{queue_pairs}qp, restarted queues")
+    if queue_pairs > 1:
+        second_pair(b, f"{queue_pairs}qp, restarted queues")
+
+
 def kill_vswitch(b):
     """SIGKILL: the backend vanishes without closing anything itself."""
     b.ctl_file.close()
@@ -115,6 +141,7 @@ def run(b, binary, queue_pairs):
                 expect(down is not None, f"{queue_pairs}qp: the frontend saw the SIGKILL as a "
                        f"link down ({down})")
                 b._start_vswitch()
+        restart_queues(b, drv, queue_pairs)
         expect(drv.proc.poll() is None, f"{queue_pairs}qp: the driver is still running")
     finally:
         rc = drv.stop()

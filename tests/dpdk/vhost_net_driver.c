@@ -16,6 +16,10 @@
  *   listening PATH
  *   link up: connection N, features 0x..., queue pairs N
  *   link down: REASON / refused: REASON
+ *   queues restarted: Q:BASE/AVAIL ...  after SIGUSR1, every queue Q stopped
+ *                                       (GET_VRING_BASE gave BASE; the driver
+ *                                       had made AVAIL buffers available)
+ *                                       and started again from BASE
  *   stopped: rx N tx N, tx per queue pair: N N ...
  *
  *   vhost_net_driver --socket PATH --iface IFNAME [--queue-pairs N] [--memory-mib N] */
@@ -67,12 +71,14 @@ struct queue {
     int kick_fd, call_fd;
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, restart;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop = 1;
+    if (sig == SIGUSR1)
+        restart = 1;
+    else
+        stop = 1;
 }
 
 static void die(const char *what)
@@ -214,6 +220,24 @@ static int open_netdev(const char *ifname)
     return s;
 }
 
+static void start_queue(struct vhost_user_session *s, struct queue *qs, unsigned i, uint16_t base)
+{
+    char err[256];
+    struct vhost_user_vring r = {
+            .size = QUEUE_SIZE,
+            .base = base,
+            .desc_gpa = qs[i].gpa + RING_DESC_OFF,
+            .avail_gpa = qs[i].gpa + RING_AVAIL_OFF,
+            .used_gpa = qs[i].gpa + RING_USED_OFF,
+            .kick_fd = qs[i].kick_fd,
+            .call_fd = qs[i].call_fd,
+            .err_fd = -1,
+    };
+
+    if (vhost_user_vring_start(s, i, &r, err, sizeof(err)) < 0)
+        die(err);
+}
+
 static void start_queues(struct vhost_user_session *s, struct queue *qs, unsigned npairs)
 {
     char err[256];
@@ -225,21 +249,31 @@ static void start_queues(struct vhost_user_session *s, struct queue *qs, unsigne
         die("the backend does not offer VIRTIO_F_VERSION_1");
     if (vhost_user_set_features(s, features, err, sizeof(err)) < 0)
         die(err);
-    for (unsigned i = 0; i < 2 * npairs; i++) {
-        struct vhost_user_vring r = {
-                .size = QUEUE_SIZE,
-                .base = 0,
-                .desc_gpa = qs[i].gpa + RING_DESC_OFF,
-                .avail_gpa = qs[i].gpa + RING_AVAIL_OFF,
-                .used_gpa = qs[i].gpa + RING_USED_OFF,
-                .kick_fd = qs[i].kick_fd,
-                .call_fd = qs[i].call_fd,
-                .err_fd = -1,
-        };
+    for (unsigned i = 0; i < 2 * npairs; i++)
+        start_queue(s, qs, i, 0);
+}
 
-        if (vhost_user_vring_start(s, i, &r, err, sizeof(err)) < 0)
+/* What a device reset and restart does through the transport: every queue
+ * is stopped (GET_VRING_BASE), then every queue started again from the
+ * index the backend gave back. All stops come first, as QEMU does: DPDK's
+ * net_vhost forgets the enabled state of every queue when one is stopped,
+ * so a queue stopped and started alone while the others run stays off. */
+static void restart_queues(struct vhost_user_session *s, struct queue *qs, unsigned npairs)
+{
+    uint16_t base[2 * VHOST_USER_MAX_QUEUE_PAIRS];
+    char err[256];
+
+    printf("queues restarted:");
+    for (unsigned i = 0; i < 2 * npairs; i++) {
+        if (vhost_user_vring_stop(s, i, &base[i], err, sizeof(err)) < 0)
             die(err);
+        if (err[0])
+            printf(" (error: %s)", err);
+        printf(" %u:%u/%u", i, base[i], qs[i].avail_idx);
     }
+    for (unsigned i = 0; i < 2 * npairs; i++)
+        start_queue(s, qs, i, base[i]);
+    printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -289,6 +323,7 @@ int main(int argc, char **argv)
     }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    signal(SIGUSR1, on_signal);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (guest_mem_create(&mem, (uint64_t)mib * MIB, false, err, sizeof(err)) < 0)
         die(err);
@@ -340,6 +375,10 @@ int main(int argc, char **argv)
         }
         if (!vhost_user_connected(&s))
             continue;
+        if (restart) {
+            restart = 0;
+            restart_queues(&s, qs, npairs);
+        }
         for (unsigned q = 0; q < npairs; q++) {
             uint64_t v;
 
