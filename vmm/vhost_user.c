@@ -18,6 +18,15 @@
 #define EVR_PROTOCOL_FEATURES                                                                      \
     ((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK))
 
+/* Virtio features the frontend cannot carry: rings are split rings given
+ * by frontend addresses (no packed ring, no IOTLB), and bit 30 is the
+ * frontend's own business with the backend. */
+#define VIRTIO_F_IOMMU_PLATFORM 33
+#define VIRTIO_F_RING_PACKED    34
+#define UNCARRIED_FEATURES                                                                         \
+    ((1ull << VIRTIO_F_IOMMU_PLATFORM) | (1ull << VIRTIO_F_RING_PACKED) |                          \
+     (1ull << VHOST_USER_F_PROTOCOL_FEATURES))
+
 #define SPLIT_DESC_BYTES  16u
 #define SPLIT_DESC_ALIGN  16u
 #define SPLIT_AVAIL_ALIGN 2u
@@ -285,6 +294,13 @@ int vhost_user_create(struct vhost_user_session *s, const struct vhost_user_conf
         snprintf(err, errlen, "vhost-user: guest memory has no memfd to share with a backend");
         return -1;
     }
+    if (config->features & UNCARRIED_FEATURES) {
+        snprintf(err, errlen,
+                 "vhost-user: features 0x%llx cannot be offered (packed rings, IOMMU platform and "
+                 "bit 30 are not carried)",
+                 (unsigned long long)(config->features & UNCARRIED_FEATURES));
+        return -1;
+    }
     if (config->max_queue_pairs < 1 || config->max_queue_pairs > VHOST_USER_MAX_QUEUE_PAIRS) {
         snprintf(err, errlen, "vhost-user: %u queue pairs, not 1 to %d", config->max_queue_pairs,
                  VHOST_USER_MAX_QUEUE_PAIRS);
@@ -379,7 +395,7 @@ enum vhost_user_event vhost_user_handle(struct vhost_user_session *s, char *err,
 
 uint64_t vhost_user_device_features(const struct vhost_user_session *s)
 {
-    return s->backend_features & s->allowed_features & ~(1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+    return s->backend_features & s->allowed_features;
 }
 
 unsigned vhost_user_queue_pairs(const struct vhost_user_session *s)
@@ -390,7 +406,7 @@ unsigned vhost_user_queue_pairs(const struct vhost_user_session *s)
 int vhost_user_set_features(struct vhost_user_session *s, uint64_t features, char *err,
                             size_t errlen)
 {
-    uint64_t allowed = s->allowed_features & ~(1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+    uint64_t allowed = s->allowed_features;
 
     if (vhost_user_connected(s))
         allowed = vhost_user_device_features(s);

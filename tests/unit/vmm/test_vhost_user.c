@@ -715,6 +715,11 @@ static void socket_is_private_and_checked(void **state)
     assert_int_equal(vhost_user_create(&s, &c, err, sizeof(err)), -1);
     assert_string_equal(err, "vhost-user: guest memory has no memfd to share with a backend");
     c.mem = &mem;
+    c.features = F_VERSION_1 | (1ull << 34);
+    assert_int_equal(vhost_user_create(&s, &c, err, sizeof(err)), -1);
+    assert_string_equal(err, "vhost-user: features 0x400000000 cannot be offered (packed rings, "
+                             "IOMMU platform and bit 30 are not carried)");
+    c.features = F_VERSION_1;
     c.max_queue_pairs = 9;
     assert_int_equal(vhost_user_create(&s, &c, err, sizeof(err)), -1);
     assert_string_equal(err, "vhost-user: 9 queue pairs, not 1 to 8");
