@@ -48,6 +48,22 @@ static void drop_backend(struct vhost_user_session *s)
     s->mem_sent = false;
 }
 
+/* Reads the backend's reply to req (verb: what it was to do) and checks it
+ * has size payload bytes. */
+static int read_reply(struct vhost_user_session *s, uint32_t req, uint32_t size,
+                      struct vhost_user_msg *msg, const char *verb, char *err, size_t errlen)
+{
+    char name[32];
+    int rc = vhost_user_msg_recv(s->conn_fd, msg, s->timeout_ms, err, errlen);
+
+    if (rc == 1)
+        snprintf(err, errlen, "the backend closed the connection instead of %s %s", verb,
+                 vhost_user_request_name(req, name, sizeof(name)));
+    if (rc != 0)
+        return -1;
+    return vhost_user_msg_check_reply(msg, req, size, err, errlen);
+}
+
 /* Sends a request; with reply-ack negotiated, waits for the backend's ack
  * and fails on a non-zero status. */
 static int request(struct vhost_user_session *s, uint32_t req, const void *payload, uint32_t size,
@@ -56,20 +72,13 @@ static int request(struct vhost_user_session *s, uint32_t req, const void *paylo
     bool ack = s->protocol_features & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK);
     struct vhost_user_msg msg;
     char name[32];
-    int rc;
 
     vhost_user_msg_init(&msg, req, ack ? VHOST_USER_FLAG_NEED_REPLY : 0, payload, size, fds, nfds);
     if (vhost_user_msg_send(s->conn_fd, &msg, s->timeout_ms, err, errlen) < 0)
         return -1;
     if (!ack)
         return 0;
-    rc = vhost_user_msg_recv(s->conn_fd, &msg, s->timeout_ms, err, errlen);
-    if (rc == 1)
-        snprintf(err, errlen, "the backend closed the connection instead of acking %s",
-                 vhost_user_request_name(req, name, sizeof(name)));
-    if (rc != 0)
-        return -1;
-    if (vhost_user_msg_check_reply(&msg, req, sizeof(uint64_t), err, errlen) < 0)
+    if (read_reply(s, req, sizeof(uint64_t), &msg, "acking", err, errlen) < 0)
         return -1;
     if (msg.payload.u64 != 0) {
         snprintf(err, errlen, "the backend refused %s (status %llu)",
@@ -85,19 +94,10 @@ static int query(struct vhost_user_session *s, uint32_t req, const void *payload
                  void *reply, uint32_t reply_size, char *err, size_t errlen)
 {
     struct vhost_user_msg msg;
-    char name[32];
-    int rc;
 
     vhost_user_msg_init(&msg, req, 0, payload, size, NULL, 0);
-    if (vhost_user_msg_send(s->conn_fd, &msg, s->timeout_ms, err, errlen) < 0)
-        return -1;
-    rc = vhost_user_msg_recv(s->conn_fd, &msg, s->timeout_ms, err, errlen);
-    if (rc == 1)
-        snprintf(err, errlen, "the backend closed the connection instead of answering %s",
-                 vhost_user_request_name(req, name, sizeof(name)));
-    if (rc != 0)
-        return -1;
-    if (vhost_user_msg_check_reply(&msg, req, reply_size, err, errlen) < 0)
+    if (vhost_user_msg_send(s->conn_fd, &msg, s->timeout_ms, err, errlen) < 0 ||
+        read_reply(s, req, reply_size, &msg, "answering", err, errlen) < 0)
         return -1;
     memcpy(reply, &msg.payload, reply_size);
     return 0;
