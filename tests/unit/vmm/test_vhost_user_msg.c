@@ -211,7 +211,7 @@ static void too_many_fds_are_closed(void **state)
     for (int i = 0; i < 10; i++)
         fds[i] = eventfd(0, EFD_CLOEXEC);
     memset(&ctl, 0, sizeof(ctl));
-    c = CMSG_FIRSTHDR(&mh);
+    c = &ctl.align; /* CMSG_FIRSTHDR(&mh), which -O3 fears is NULL */
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(fds));
