@@ -46,6 +46,8 @@
  * request it answers, descriptors) and every wait is bounded by the
  * session's timeout. A backend that misbehaves or vanishes is dropped with
  * an error naming what it did; the session keeps listening for the next.
+ * When a call returns -1, vhost_user_connected() says whether that dropped
+ * the backend (a link-down for the transport) or only refused the input.
  *
  * Not thread-safe: one thread (the VM's event loop) calls everything. */
 #ifndef EVR_VMM_VHOST_USER_H

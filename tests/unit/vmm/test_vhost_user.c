@@ -72,6 +72,7 @@ struct fake {
     uint32_t num[VHOST_USER_MAX_VRINGS], base[VHOST_USER_MAX_VRINGS];
     int enable[VHOST_USER_MAX_VRINGS];
     int kick[VHOST_USER_MAX_VRINGS], call[VHOST_USER_MAX_VRINGS];
+    unsigned err_fds; /* SET_VRING_ERR messages that carried a descriptor */
 };
 
 static char sock_path[64];
@@ -159,6 +160,9 @@ static void record(struct fake *f, struct vhost_user_msg *m)
         break;
     case VHOST_USER_SET_VRING_ADDR:
         f->addr[m->payload.addr.index] = m->payload.addr;
+        break;
+    case VHOST_USER_SET_VRING_ERR:
+        f->err_fds += m->nfds == 1 && !(m->payload.u64 & VHOST_USER_VRING_NOFD) && vi == 0;
         break;
     case VHOST_USER_SET_VRING_KICK:
     case VHOST_USER_SET_VRING_CALL:
@@ -407,7 +411,7 @@ static void negotiates_maps_memory_and_passes_eventfds(void **state)
             VHOST_USER_SET_MEM_TABLE,         VHOST_USER_SET_VRING_NUM,
             VHOST_USER_SET_VRING_BASE,        VHOST_USER_SET_VRING_ADDR,
             VHOST_USER_SET_VRING_CALL,        VHOST_USER_SET_VRING_KICK,
-            VHOST_USER_SET_VRING_ENABLE,
+            VHOST_USER_SET_VRING_ERR,         VHOST_USER_SET_VRING_ENABLE,
     };
     struct fake f;
     uint64_t one = 1, got = 0;
@@ -425,7 +429,16 @@ static void negotiates_maps_memory_and_passes_eventfds(void **state)
     assert_int_equal(vhost_user_set_features(&s, F_MAC, err, sizeof(err)), -1);
     assert_string_equal(err, "vhost-user: features 0x20 were never offered");
     assert_int_equal(vhost_user_set_features(&s, F_VERSION_1 | F_MQ, err, sizeof(err)), 0);
-    start_rings(4);
+    {
+        struct vhost_user_vring r = ring(0);
+
+        r.err_fd = kick_fd[3]; /* any eventfd: only queue 0 has one */
+        assert_int_equal(vhost_user_vring_start(&s, 0, &r, err, sizeof(err)), 0);
+        for (unsigned q = 1; q < 4; q++) {
+            r = ring(q);
+            assert_int_equal(vhost_user_vring_start(&s, q, &r, err, sizeof(err)), 0);
+        }
+    }
 
     /* Reply-ack: each request was answered before the call returned. */
     pthread_mutex_lock(&f.lock);
@@ -448,6 +461,8 @@ static void negotiates_maps_memory_and_passes_eventfds(void **state)
     assert_int_equal(f.regions[1].mmap_offset, MIB);
     assert_int_equal(f.regions[1].user_addr, (uintptr_t)mem.base + MIB);
     assert_true(f.regions_map_guest_ram);
+    assert_int_equal(count_req(&f, VHOST_USER_SET_VRING_ERR), 1);
+    assert_int_equal(f.err_fds, 1);
     for (unsigned q = 0; q < 4; q++) {
         uint8_t *host = guest_mem_ptr(&mem, ring(q).desc_gpa, 1);
 
