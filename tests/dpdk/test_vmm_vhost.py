@@ -8,8 +8,10 @@ popped and other VLANs do not; the VM's frames reach the wire tagged 300;
 after the vswitch is killed with SIGKILL the frontend sees the link drop,
 a fresh vswitch reconnects, the frontend gives it the same rings and
 traffic flows both ways again; every queue stopped with GET_VRING_BASE and
-started again from the index returned carries traffic on. Then the same
-with two queue pairs (each transmit queue carrying frames)."""
+started again from the index returned carries traffic on; the driver is
+killed and a new one on the same socket path is reconnected to by the
+vswitch. Then the same with two queue pairs (each transmit queue carrying
+frames)."""
 
 import os
 import signal
@@ -25,8 +27,8 @@ class Driver:
     """vhost_net_driver on the inner end of the vmnet veth; its output goes
     to a log file that wait_line() follows."""
 
-    def __init__(self, b, binary, sock, queue_pairs):
-        self.log_path = os.path.join(b.tmp.name, f"driver-{queue_pairs}.log")
+    def __init__(self, b, binary, sock, queue_pairs, tag=""):
+        self.log_path = os.path.join(b.tmp.name, f"driver-{queue_pairs}{tag}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [binary, "--socket", sock, "--iface", b.ifnames["vmnet"][0],
@@ -118,40 +120,64 @@ def kill_vswitch(b):
     os.unlink(b.sock_path)  # a fresh start must not find the dead one's socket
 
 
+def check_stopped(drv, label):
+    """A driver's clean end: status 0, no backend refused, no error, and
+    every transmit queue carried frames."""
+    rc = drv.stop()
+    expect(rc == 0, f"{label}: the driver stopped cleanly (status {rc})")
+    stopped = [line for line in drv.lines if line.startswith("stopped")]
+    per_pair = [int(n) for n in stopped[-1].split(":")[-1].split()] if stopped else []
+    expect(per_pair and all(per_pair), f"{label}: every transmit queue carried frames ({per_pair})")
+    expect(not [line for line in drv.lines if line.startswith(("refused", "error"))],
+           f"{label}: no backend was refused and no error was seen")
+
+
 def run(b, binary, queue_pairs):
+    label = f"{queue_pairs}qp"
     sock = os.path.join(b.tmp.name, f"vm-{queue_pairs}.sock")
     drv = Driver(b, binary, sock, queue_pairs)
     try:
-        expect(drv.wait_line("listening") is not None, f"{queue_pairs}qp: the frontend listens")
+        expect(drv.wait_line("listening") is not None, f"{label}: the frontend listens")
         for life in range(2):
             configure(b, sock, queue_pairs)
             up = drv.wait_line("link up")
             expect(up is not None and f"connection {life + 1}," in up and
                    f"queue pairs {queue_pairs}" in up,
-                   f"{queue_pairs}qp, vswitch {life + 1}: the backend connected and negotiated "
+                   f"{label}, vswitch {life + 1}: the backend connected and negotiated "
                    f"{queue_pairs} queue pair(s)")
             expect(wait_path(b, drv, 90 + life),
-                   f"{queue_pairs}qp, vswitch {life + 1}: wire traffic reaches the VM's rings")
-            exchange(b, f"{queue_pairs}qp, vswitch {life + 1}")
+                   f"{label}, vswitch {life + 1}: wire traffic reaches the VM's rings")
+            exchange(b, f"{label}, vswitch {life + 1}")
             if queue_pairs > 1:
-                second_pair(b, f"{queue_pairs}qp, vswitch {life + 1}")
+                second_pair(b, f"{label}, vswitch {life + 1}")
             if life == 0:
                 kill_vswitch(b)
                 down = drv.wait_line("link down")
-                expect(down is not None, f"{queue_pairs}qp: the frontend saw the SIGKILL as a "
+                expect(down is not None, f"{label}: the frontend saw the SIGKILL as a "
                        f"link down ({down})")
                 b._start_vswitch()
         restart_queues(b, drv, queue_pairs)
-        expect(drv.proc.poll() is None, f"{queue_pairs}qp: the driver is still running")
+        expect(drv.proc.poll() is None, f"{label}: the driver is still running")
+        # The VM side dies: the vswitch keeps its port and reconnects to the
+        # next frontend on the same path (the dead one's socket replaced).
+        drv.proc.kill()
+        drv.stop()
     finally:
-        rc = drv.stop()
-    expect(rc == 0, f"{queue_pairs}qp: the driver stopped cleanly (status {rc})")
-    stopped = [line for line in drv.lines if line.startswith("stopped")]
-    per_pair = [int(n) for n in stopped[-1].split(":")[-1].split()] if stopped else []
-    expect(len(per_pair) == queue_pairs and all(per_pair),
-           f"{queue_pairs}qp: every transmit queue carried frames ({per_pair})")
+        if drv.proc.poll() is None:
+            drv.stop()
     expect(not [line for line in drv.lines if line.startswith(("refused", "error"))],
-           f"{queue_pairs}qp: no backend was refused and no error was seen")
+           f"{label}: no backend was refused and no error was seen")
+    drv = Driver(b, binary, sock, queue_pairs, tag="-restarted")
+    try:
+        up = drv.wait_line("link up")
+        expect(up is not None and "connection 1," in up,
+               f"{label}, VM restart: the vswitch reconnected to the new frontend")
+        expect(wait_path(b, drv, 98), f"{label}, VM restart: wire traffic reaches the VM's rings")
+        exchange(b, f"{label}, VM restart")
+        if queue_pairs > 1:
+            second_pair(b, f"{label}, VM restart")
+    finally:
+        check_stopped(drv, f"{label}, VM restart")
 
 
 def main():
