@@ -32,6 +32,8 @@
 #define SPLIT_AVAIL_ALIGN 2u
 #define SPLIT_USED_ALIGN  4u
 
+/* Whether bit 30 is in play on this connection: the frontend acks it in
+ * SET_FEATURES whenever the backend offers it. */
 static bool protocol_acked(const struct vhost_user_session *s)
 {
     return s->backend_features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES);

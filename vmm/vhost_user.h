@@ -12,8 +12,9 @@
  *                                connected, the connection while one is.
  *                                Ask again after every vhost_user_handle().
  *   vhost_user_handle()          call when that descriptor is readable:
- *                                accepts and negotiates a backend (LINK_UP),
- *                                or notices it left (LINK_DOWN).
+ *                                accepts and negotiates a backend (LINK_UP,
+ *                                or REFUSED if it fails negotiation), or
+ *                                notices it left (LINK_DOWN).
  *   vhost_user_device_features() the features a backend offered, masked by
  *                                what the session was created to allow:
  *                                what the transport may offer the driver.

@@ -491,6 +491,11 @@ static void negotiates_maps_memory_and_passes_eventfds(void **state)
     fake_end(&f);
     assert_int_equal(step(), VHOST_USER_LINK_DOWN);
     assert_string_equal(err, "the backend closed the connection");
+    /* The next backend has one queue pair; the driver runs queues 0, 2, 3. */
+    fake_start(&f, F_VERSION_1 | F_MQ | F_PROTOCOL, P_MQ | P_REPLY_ACK, 1, F_NONE, 0);
+    assert_int_equal(step(), VHOST_USER_REFUSED);
+    assert_string_equal(err, "the backend offers 1 queue pairs; the driver runs queue 2");
+    fake_end(&f);
     vhost_user_destroy(&s);
 }
 
