@@ -90,10 +90,8 @@ static void the_capability_describes_table_and_pba(void **state)
     (void)state;
     assert_int_equal(cap, PCI_CAP_START);
     assert_int_equal(pci_cfg_read(m.pci, fn->slot, 0, cap, 1), PCI_CAP_ID_MSIX);
-    assert_int_equal(pci_cfg_read(m.pci, fn->slot, 0, cap + MSIX_CTRL, 2),
-                     PCI_TESTDEV_VECTORS - 1);
-    assert_int_equal(pci_cfg_read(m.pci, fn->slot, 0, cap + MSIX_TABLE, 4),
-                     PCI_TESTDEV_MSIX_BAR);
+    assert_int_equal(pci_cfg_read(m.pci, fn->slot, 0, cap + MSIX_CTRL, 2), PCI_TESTDEV_VECTORS - 1);
+    assert_int_equal(pci_cfg_read(m.pci, fn->slot, 0, cap + MSIX_TABLE, 4), PCI_TESTDEV_MSIX_BAR);
     assert_int_equal(pci_cfg_read(m.pci, fn->slot, 0, cap + MSIX_PBA, 4),
                      PCI_TESTDEV_PBA_OFF | PCI_TESTDEV_MSIX_BAR);
     /* only enable and function mask are writable */
@@ -209,9 +207,12 @@ static void msix_refuses_bad_layouts(void **state)
     assert_string_equal(err, "bad: MSI-X: 0 vectors is not 1..2048");
     assert_int_equal(msix_init(&x, &f, &m.gsi, 4, 1, 0, 0, 0x800, err, sizeof(err)), -1);
     assert_string_equal(err, "bad: MSI-X: the table and PBA must be in memory BARs");
-    assert_int_equal(msix_init(&x, &f, &m.gsi, 4, 0, 0, 0, 0x20, err, sizeof(err)), -1); /* overlap */
-    assert_int_equal(msix_init(&x, &f, &m.gsi, 4, 0, 4, 0, 0x800, err, sizeof(err)), -1); /* align */
-    assert_int_equal(msix_init(&x, &f, &m.gsi, 256, 0, 0, 0, 0x800, err, sizeof(err)), -1); /* size */
+    assert_int_equal(msix_init(&x, &f, &m.gsi, 4, 0, 0, 0, 0x20, err, sizeof(err)),
+                     -1); /* overlap */
+    assert_int_equal(msix_init(&x, &f, &m.gsi, 4, 0, 4, 0, 0x800, err, sizeof(err)),
+                     -1); /* align */
+    assert_int_equal(msix_init(&x, &f, &m.gsi, 256, 0, 0, 0, 0x800, err, sizeof(err)),
+                     -1);                                   /* size */
     assert_int_equal(pci_cap_find(&f, PCI_CAP_ID_MSIX), 0); /* nothing was added */
     assert_int_equal(msix_init(&x, &f, &m.gsi, 128, 0, 0, 0, 0x800, err, sizeof(err)), 0);
     assert_int_equal(pci_cap_find(&f, PCI_CAP_ID_MSIX), PCI_CAP_START);

@@ -110,7 +110,7 @@ static void decoding_maps_and_unmaps_every_bar(void **state)
 {
     struct pci_function *fn = pci_testdev_function(&m);
     uint64_t bar2 = (cfg_read(PCI_BAR0 + 8, 4) & ~0xfu) | (uint64_t)cfg_read(PCI_BAR0 + 12, 4)
-                                                                 << 32;
+                                                                  << 32;
     bool handled;
 
     (void)state;
