@@ -80,13 +80,16 @@ static inline struct kvm_vm fake_kvm_vm(void)
     return (struct kvm_vm){.fd = FAKE_KVM_FD, .ioctl = fake_kvm_ioctl};
 }
 
-/* The MSI route of gsi in the last table sent, or NULL. */
+/* The MSI route of gsi in the last table sent; an all-zero entry (type 0,
+ * which is no MSI) when there is none, so tests read it without a check. */
 static inline const struct kvm_irq_routing_entry *fake_kvm_msi_route(unsigned gsi)
 {
+    static const struct kvm_irq_routing_entry none;
+
     for (unsigned i = 0; i < fake_kvm.routes; i++)
         if (fake_kvm.route[i].gsi == gsi && fake_kvm.route[i].type == KVM_IRQ_ROUTING_MSI)
             return &fake_kvm.route[i];
-    return NULL;
+    return &none;
 }
 
 #endif
