@@ -14,39 +14,47 @@ struct pci_testdev {
     uint32_t rung;
 };
 
+/* Registers take any access size at any offset, byte lanes as on a real
+ * bus: a guest writing the scratch register byte by byte (port I/O through
+ * /dev/port does) composes it. */
 static uint64_t regs_read(struct pci_function *fn, unsigned bar, uint64_t offset, unsigned size)
 {
     struct pci_testdev *t = fn->priv;
+    uint64_t v = 0;
 
     (void)bar;
-    (void)size;
-    switch (offset) {
-    case PCI_TESTDEV_SCRATCH:
-        return t->scratch;
-    case PCI_TESTDEV_RUNG:
-        return t->rung;
-    default:
-        return 0;
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t o = offset + i;
+        uint32_t reg = o / 4 == PCI_TESTDEV_SCRATCH / 4 ? t->scratch
+                       : o / 4 == PCI_TESTDEV_RUNG / 4  ? t->rung
+                                                        : 0;
+        v |= (uint64_t)((reg >> (8 * (o % 4))) & 0xff) << (8 * i);
     }
+    return v;
 }
 
 static enum bus_effect regs_write(struct pci_function *fn, unsigned bar, uint64_t offset,
                                   unsigned size, uint64_t value)
 {
     struct pci_testdev *t = fn->priv;
+    bool ring = false;
 
     (void)bar;
-    (void)size;
-    switch (offset) {
-    case PCI_TESTDEV_SCRATCH:
-        t->scratch = (uint32_t)value;
-        break;
-    case PCI_TESTDEV_DOORBELL:
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t o = offset + i;
+        uint32_t b = (uint32_t)(value >> (8 * i)) & 0xff;
+        if (o / 4 == PCI_TESTDEV_SCRATCH / 4)
+            t->scratch = (t->scratch & ~(0xffu << (8 * (o % 4)))) | b << (8 * (o % 4));
+        else if (o / 4 == PCI_TESTDEV_DOORBELL / 4)
+            ring = true;
+    }
+    if (ring) {
+        /* the vector is the value written at the doorbell's first byte */
         t->rung++;
-        msix_notify(&t->msix, (unsigned)value); /* out of range: ignored */
-        break;
-    default:
-        break;
+        msix_notify(&t->msix, (unsigned)(offset <= PCI_TESTDEV_DOORBELL
+                                                 ? value >> (8 * (PCI_TESTDEV_DOORBELL - offset))
+                                                 : 0) &
+                                      0xff); /* out of range: ignored */
     }
     return BUS_OK;
 }

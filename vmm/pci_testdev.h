@@ -4,8 +4,9 @@
  *   BAR0  32-bit memory, 4 KiB: the registers below
  *   BAR1  I/O, 16 ports: the same registers
  *   BAR2  64-bit memory (BAR2+3), 16 KiB: MSI-X table at 0, PBA at 0x2000
- * Registers (32-bit): 0x0 scratch (read-write), 0x4 doorbell (writing N
- * signals MSI-X vector N), 0x8 how many doorbells were rung. The ids are
+ * Registers (32-bit, any access size, bytes in their lanes): 0x0 scratch
+ * (read-write), 0x4 doorbell (writing N signals MSI-X vector N), 0x8 how
+ * many doorbells were rung. The ids are
  * those of QEMU's pci-testdev (1b36:0005), which no Linux driver binds. */
 #ifndef EVR_VMM_PCI_TESTDEV_H
 #define EVR_VMM_PCI_TESTDEV_H

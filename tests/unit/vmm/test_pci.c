@@ -127,6 +127,11 @@ static void decoding_maps_and_unmaps_every_bar(void **state)
     assert_int_equal(bus_read(&m.pio, GUEST_PCI_IO_START + PCI_TESTDEV_SCRATCH, 4, &handled),
                      0xcafe);
     assert_true(fn->bar[1].mapped == GUEST_PCI_IO_START);
+    /* byte writes compose the register, as outb to each port does */
+    for (unsigned i = 0; i < 4; i++)
+        bus_write(&m.pio, GUEST_PCI_IO_START + i, 1, (0xdeadbeefu >> (8 * i)) & 0xff, &handled);
+    assert_int_equal(bus_read(&m.mmio, GUEST_PCI_MMIO_START, 4, &handled), 0xdeadbeef);
+    assert_int_equal(bus_read(&m.pio, GUEST_PCI_IO_START + 2, 2, &handled), 0xdead);
     cfg_write(PCI_COMMAND, 2, 0);
     assert_false(claimed(&m.mmio, GUEST_PCI_MMIO_START));
     assert_false(claimed(&m.mmio, bar2));
