@@ -68,6 +68,15 @@ void *machine_device(const struct machine *m, const struct device_type *type)
     return NULL;
 }
 
+int machine_claim_ports(struct machine *m, uint16_t base, uint16_t len, struct bus_device *dev,
+                        unsigned region, char *err, size_t errlen)
+{
+    if (bus_claim(&m->pio, base, len, dev, region) == 0)
+        return 0;
+    snprintf(err, errlen, "%s: ports 0x%x-0x%x are taken", dev->name, base, base + len - 1);
+    return -1;
+}
+
 void machine_irq_line(struct machine *m, unsigned irq, int level)
 {
     struct kvm_irq_level l = {.irq = irq, .level = (uint32_t)level};

@@ -71,6 +71,11 @@ void machine_destroy(struct machine *m);
 /* The state of the realized device of type, NULL if the machine has none. */
 void *machine_device(const struct machine *m, const struct device_type *type);
 
+/* Claims [base, base + len) of the port bus for dev (bus_claim); -1 with
+ * "NAME: ports B-E are taken" in err when another device has some. */
+int machine_claim_ports(struct machine *m, uint16_t base, uint16_t len, struct bus_device *dev,
+                        unsigned region, char *err, size_t errlen);
+
 /* Raises or lowers an IOAPIC/PIC input (KVM_IRQ_LINE). */
 void machine_irq_line(struct machine *m, unsigned irq, int level);
 

@@ -81,9 +81,7 @@ static void *pm_realize(struct machine *m, char *err, size_t errlen)
         return NULL;
     }
     bus_device_init(&pm->dev, "acpi-pm", &pm_ops);
-    if (bus_claim(&m->pio, PORT_ACPI_PM_BASE, PORT_ACPI_PM_LEN, &pm->dev, 0)) {
-        snprintf(err, errlen, "acpi-pm: ports 0x%x-0x%x are taken", PORT_ACPI_PM_BASE,
-                 PORT_ACPI_PM_BASE + PORT_ACPI_PM_LEN - 1);
+    if (machine_claim_ports(m, PORT_ACPI_PM_BASE, PORT_ACPI_PM_LEN, &pm->dev, 0, err, errlen)) {
         bus_device_destroy(&pm->dev);
         free(pm);
         return NULL;
@@ -134,10 +132,8 @@ static void *i8042_realize(struct machine *m, char *err, size_t errlen)
         return NULL;
     }
     bus_device_init(dev, "i8042", &i8042_ops);
-    if (bus_claim(&m->pio, PORT_I8042_DATA, 1, dev, I8042_REGION_DATA) ||
-        bus_claim(&m->pio, PORT_I8042_CMD, 1, dev, I8042_REGION_CMD)) {
-        snprintf(err, errlen, "i8042: ports 0x%x and 0x%x are taken", PORT_I8042_DATA,
-                 PORT_I8042_CMD);
+    if (machine_claim_ports(m, PORT_I8042_DATA, 1, dev, I8042_REGION_DATA, err, errlen) ||
+        machine_claim_ports(m, PORT_I8042_CMD, 1, dev, I8042_REGION_CMD, err, errlen)) {
         bus_release(&m->pio, PORT_I8042_DATA, dev);
         bus_device_destroy(dev);
         free(dev);

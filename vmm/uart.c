@@ -230,9 +230,7 @@ static void *uart_realize(struct machine *m, char *err, size_t errlen)
     bus_device_init(&u->dev, "uart", &uart_ops);
     u->m = m;
     uart_reset(u);
-    if (bus_claim(&m->pio, PORT_COM1, UART_PORTS, &u->dev, 0)) {
-        snprintf(err, errlen, "uart: ports 0x%x-0x%x are taken", PORT_COM1,
-                 PORT_COM1 + UART_PORTS - 1);
+    if (machine_claim_ports(m, PORT_COM1, UART_PORTS, &u->dev, 0, err, errlen)) {
         bus_device_destroy(&u->dev);
         free(u);
         return NULL;

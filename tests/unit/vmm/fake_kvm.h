@@ -1,14 +1,18 @@
 /* A stand-in for a KVM VM in unit tests: the ioctl of a struct kvm_vm
  * (kvm_vm.h) that records what devices ask of KVM (IRQ line levels, GSI
- * routing tables, irqfd binds) and can be told to refuse one request. */
+ * routing tables, irqfd binds) and can be told to refuse one request; and
+ * the machine of the device table on it. */
 #ifndef EVR_TEST_FAKE_KVM_H
 #define EVR_TEST_FAKE_KVM_H
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/kvm.h>
 
+#include "config.h"
+#include "device.h"
 #include "gsi.h"
 #include "kvm_vm.h"
 
@@ -78,6 +82,22 @@ static inline struct kvm_vm fake_kvm_vm(void)
 {
     memset(&fake_kvm, 0, sizeof(fake_kvm));
     return (struct kvm_vm){.fd = FAKE_KVM_FD, .ioctl = fake_kvm_ioctl};
+}
+
+/* Builds m from the device table on a fresh fake KVM, as vm_create does, for
+ * the default configuration plus the pci-test function when pci_test. */
+static inline int fake_kvm_machine(struct machine *m, struct vmm_config *cfg, bool pci_test,
+                                   void (*console_tx)(void *ctx, uint8_t byte), void *ctx)
+{
+    char err[256];
+
+    config_defaults(cfg);
+    cfg->pci_test = pci_test;
+    if (machine_init(m, cfg, fake_kvm_vm(), console_tx, ctx, err, sizeof(err))) {
+        fprintf(stderr, "machine_init: %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* The MSI route of gsi in the last table sent; an all-zero entry (type 0,

@@ -42,11 +42,9 @@ struct test_machine {
 static int setup(void **state)
 {
     static struct test_machine t;
-    char err[256];
 
     memset(&t, 0, sizeof(t));
-    config_defaults(&t.cfg);
-    assert_int_equal(machine_init(&t.m, &t.cfg, fake_kvm_vm(), tx, &t.sink, err, sizeof(err)), 0);
+    assert_int_equal(fake_kvm_machine(&t.m, &t.cfg, false, tx, &t.sink), 0);
     *state = &t;
     return 0;
 }
@@ -266,12 +264,9 @@ static void pci_test_function_is_realized_when_configured(void **state)
 {
     struct test_machine *m = *state;
     struct pci_function *fn;
-    char err[256];
 
     machine_destroy(&m->m);
-    m->cfg.pci_test = true;
-    assert_int_equal(machine_init(&m->m, &m->cfg, fake_kvm_vm(), tx, &m->sink, err, sizeof(err)),
-                     0);
+    assert_int_equal(fake_kvm_machine(&m->m, &m->cfg, true, tx, &m->sink), 0);
     fn = pci_testdev_function(&m->m);
     assert_non_null(fn);
     assert_int_equal(fn->slot, 1); /* the lowest free slot */

@@ -29,12 +29,8 @@ static unsigned cap;
 
 static int setup(void **state)
 {
-    char err[256];
-
     (void)state;
-    config_defaults(&cfg);
-    cfg.pci_test = true;
-    assert_int_equal(machine_init(&m, &cfg, fake_kvm_vm(), NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(fake_kvm_machine(&m, &cfg, true, NULL, NULL), 0);
     fn = pci_testdev_function(&m);
     pci_cfg_write(m.pci, fn->slot, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
     table = fn->bar[PCI_TESTDEV_MSIX_BAR].mapped;

@@ -26,12 +26,8 @@ static unsigned slot; /* of the test function */
 
 static int setup(void **state)
 {
-    char err[256];
-
     (void)state;
-    config_defaults(&cfg);
-    cfg.pci_test = true;
-    assert_int_equal(machine_init(&m, &cfg, fake_kvm_vm(), NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(fake_kvm_machine(&m, &cfg, true, NULL, NULL), 0);
     slot = pci_testdev_function(&m)->slot;
     return 0;
 }
