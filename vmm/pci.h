@@ -99,8 +99,12 @@ struct pci_function_ops {
     uint64_t (*bar_read)(struct pci_function *fn, unsigned bar, uint64_t offset, unsigned size);
     enum bus_effect (*bar_write)(struct pci_function *fn, unsigned bar, uint64_t offset,
                                  unsigned size, uint64_t value);
-    /* The BAR starts / stops decoding at addr. Both NULL: it is trapped.
-     * activate returns 0, or -1 to leave the BAR unmapped. */
+    /* The BAR starts / stops decoding at addr. Both NULL: it is trapped
+     * (pci_bar_trap / pci_bar_untrap). A device that wants more than the
+     * trap calls those itself and adds its part: a virtio device moves its
+     * queue-notify ioeventfds with the BAR, a passthrough function maps
+     * host memory instead. activate returns 0, or -1 to leave the BAR
+     * unmapped. */
     int (*bar_activate)(struct pci_function *fn, unsigned bar, uint64_t addr);
     void (*bar_deactivate)(struct pci_function *fn, unsigned bar, uint64_t addr);
 };
@@ -170,6 +174,11 @@ void pci_host_remove(struct pci_host *host, struct pci_function *fn);
  * pci_bar_update remaps every BAR whose decoded address changed. */
 uint64_t pci_bar_decoded(const struct pci_function *fn, unsigned bar);
 void pci_bar_update(struct pci_function *fn);
+
+/* The default activate / deactivate: claim / release the BAR's range on
+ * the MMIO or port bus for fn, whose ops then see the accesses. */
+int pci_bar_trap(struct pci_function *fn, unsigned bar, uint64_t addr);
+void pci_bar_untrap(struct pci_function *fn, unsigned bar, uint64_t addr);
 
 /* Appends a capability with id and len bytes (header included) to the
  * list; returns its offset, 4-byte aligned from PCI_CAP_START, or 0 when

@@ -138,21 +138,32 @@ static struct bus *bar_bus(const struct pci_function *fn, unsigned bar)
     return fn->bar[bar].kind == PCI_BAR_IO ? fn->host->pio : fn->host->mmio;
 }
 
+int pci_bar_trap(struct pci_function *fn, unsigned bar, uint64_t addr)
+{
+    if (!fn->host || bar >= PCI_BARS || fn->bar[bar].kind == PCI_BAR_NONE)
+        return -1;
+    return bus_claim(bar_bus(fn, bar), addr, fn->bar[bar].size, &fn->dev, bar);
+}
+
+void pci_bar_untrap(struct pci_function *fn, unsigned bar, uint64_t addr)
+{
+    if (fn->host && bar < PCI_BARS && fn->bar[bar].kind != PCI_BAR_NONE)
+        bus_release(bar_bus(fn, bar), addr, &fn->dev);
+}
+
 static int activate(struct pci_function *fn, unsigned bar, uint64_t addr)
 {
     if (fn->ops && fn->ops->bar_activate)
         return fn->ops->bar_activate(fn, bar, addr);
-    if (!fn->host)
-        return -1;
-    return bus_claim(bar_bus(fn, bar), addr, fn->bar[bar].size, &fn->dev, bar);
+    return pci_bar_trap(fn, bar, addr);
 }
 
 static void deactivate(struct pci_function *fn, unsigned bar, uint64_t addr)
 {
     if (fn->ops && fn->ops->bar_deactivate)
         fn->ops->bar_deactivate(fn, bar, addr);
-    else if (fn->host)
-        bus_release(bar_bus(fn, bar), addr, &fn->dev);
+    else
+        pci_bar_untrap(fn, bar, addr);
 }
 
 void pci_bar_update(struct pci_function *fn)

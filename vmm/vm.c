@@ -230,7 +230,7 @@ out:
     return rc;
 }
 
-static void uart_tx(void *ctx, uint8_t byte)
+static void console_out(void *ctx, uint8_t byte)
 {
     struct vm *vm = ctx;
 
@@ -241,7 +241,7 @@ static int setup_devices(struct vm *vm, char *err, size_t errlen)
 {
     struct kvm_vm kvm = {.fd = vm->vm_fd, .ioctl = kvm_vm_sys_ioctl};
 
-    if (machine_init(&vm->machine, vm->cfg, kvm, uart_tx, vm, err, errlen))
+    if (machine_init(&vm->machine, vm->cfg, kvm, console_out, vm, err, errlen))
         return -1;
     vm->machine_ready = true;
     return 0;

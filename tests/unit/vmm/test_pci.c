@@ -190,7 +190,9 @@ static int hook_activate(struct pci_function *fn, unsigned bar, uint64_t addr)
     h->activations++;
     h->bar = bar;
     h->addr = addr;
-    return addr == 0xdead0000 ? -1 : 0; /* the device may refuse a place */
+    if (addr == 0xdead0000)
+        return -1;                                               /* the device may refuse a place */
+    return addr == 0xd2000000 ? pci_bar_trap(fn, bar, addr) : 0; /* and trap, besides */
 }
 
 static void hook_deactivate(struct pci_function *fn, unsigned bar, uint64_t addr)
@@ -200,6 +202,8 @@ static void hook_deactivate(struct pci_function *fn, unsigned bar, uint64_t addr
     h->deactivations++;
     h->bar = bar;
     h->addr = addr;
+    if (addr == 0xd2000000)
+        pci_bar_untrap(fn, bar, addr);
 }
 
 static void hook_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, uint32_t value)
@@ -258,8 +262,10 @@ static void decode_toggling_calls_activate_and_deactivate(void **state)
     pci_cfg_write(m.pci, 9, 0, PCI_BAR0 + 12, 4, 0xd2000000);
     pci_cfg_write(m.pci, 9, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
     assert_int_equal(h.activations, 4);
+    assert_true(claimed(&m.mmio, 0xd200ffff)); /* the hook also trapped it */
     pci_cfg_write(m.pci, 9, 0, PCI_COMMAND, 2, 0);
     assert_int_equal(h.deactivations, 3);
+    assert_false(claimed(&m.mmio, 0xd2000000));
     assert_true(h.addr == 0xd2000000);
     /* the device hears of writes after pci.c applied them, and may answer reads */
     assert_int_equal(h.cfg_writes, 8);
