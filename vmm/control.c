@@ -1,6 +1,7 @@
 /* Control socket server and its JSON-lines commands; see control.h. */
 #include "control.h"
 #include "console.h"
+#include "virtio_net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,12 +65,49 @@ static double uptime(struct vm *vm)
     return ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)vm->start_ns) / 1e9;
 }
 
+/* {"command":"link","iface":K} says where interface K's link stands;
+ * with "up": true/false it sets it (the controller's choice), and the guest
+ * sees the change through a configuration interrupt (virtio_net.h). */
+static void link_command(struct vm *vm, json_t *iface, json_t *up, char *reply, size_t cap)
+{
+    struct virtio_net_link l;
+    char msg[256];
+    json_int_t k;
+
+    if (!iface || !json_is_integer(iface) || (k = json_integer_value(iface)) < 0 ||
+        k >= CONFIG_MAX_NET) {
+        reply_error(reply, cap, "link: 'iface' must be an interface number (0 for the first)");
+        return;
+    }
+    if (up && !json_is_boolean(up)) {
+        reply_error(reply, cap, "link: 'up' must be true or false");
+        return;
+    }
+    if (!vm) {
+        reply_error(reply, cap, "the VM is between boots; try again");
+        return;
+    }
+    if (up ? virtio_net_set_link(&vm->machine, (unsigned)k, json_is_true(up), &l, msg, sizeof(msg))
+           : virtio_net_get_link(&vm->machine, (unsigned)k, &l)) {
+        if (!up)
+            snprintf(msg, sizeof(msg), "no interface %u (the VM has %u)", (unsigned)k,
+                     virtio_net_count(&vm->machine));
+        char full[300];
+        snprintf(full, sizeof(full), "link: %s", msg);
+        reply_error(reply, cap, full);
+        return;
+    }
+    reply_json(json_pack("{s:b,s:i,s:b,s:b,s:b}", "ok", 1, "iface", (int)k, "admin_up", l.admin_up,
+                         "backend", l.backend, "up", l.up),
+               reply, cap);
+}
+
 void control_handle(struct vmm_host *host, const char *line, char *reply, size_t cap)
 {
     json_error_t jerr;
     json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
     const char *key, *cmd = NULL;
-    json_t *v;
+    json_t *v, *iface = NULL, *up = NULL;
     struct vm *vm;
     char msg[256];
 
@@ -85,6 +123,10 @@ void control_handle(struct vmm_host *host, const char *line, char *reply, size_t
     }
     json_object_foreach(req, key, v)
     {
+        if (!strcmp(key, "iface") || !strcmp(key, "up")) {
+            *(key[0] == 'i' ? &iface : &up) = v; /* the link command's, checked there */
+            continue;
+        }
         if (strcmp(key, "command")) {
             snprintf(msg, sizeof(msg), "unknown key '%s' in request", key);
             reply_error(reply, cap, msg);
@@ -128,9 +170,11 @@ void control_handle(struct vmm_host *host, const char *line, char *reply, size_t
                 vm_stop(vm);
             reply_json(json_pack("{s:b,s:s}", "ok", 1, "state", state_of(vm)), reply, cap);
         }
+    } else if (!strcmp(cmd, "link")) {
+        link_command(vm, iface, up, reply, cap);
     } else {
         snprintf(msg, sizeof(msg),
-                 "unknown command '%.64s' (status, pause, resume, stop, counters)", cmd);
+                 "unknown command '%.64s' (status, pause, resume, stop, counters, link)", cmd);
         reply_error(reply, cap, msg);
     }
     pthread_mutex_unlock(&host->lock);

@@ -6,6 +6,10 @@
  *   {"command":"resume"}    -> {"ok":true,"state":"running"}
  *   {"command":"stop"}      -> {"ok":true,"state":"stopping"}; evr-vmm exits 0
  *   {"command":"counters"}  -> {"ok":true,"vcpus":[{"vcpu":0,"exits":{"io":N,...}},...]}
+ *   {"command":"link","iface":K[,"up":BOOL]}
+ *                           -> {"ok":true,"iface":K,"admin_up":B,"backend":B,"up":B}
+ *                              sets interface K's link (the controller's choice) if
+ *                              "up" is given; "up" in the reply is what the guest sees
  *
  * A bad request gets {"ok":false,"error":"..."} naming what is wrong. */
 #ifndef EVR_VMM_CONTROL_H

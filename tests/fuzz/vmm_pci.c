@@ -173,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     config_defaults(&cfg);
     cfg.pci_test = true;
-    if (machine_init(&m, &cfg, (struct kvm_vm){.fd = 0, .ioctl = accept_all}, NULL, NULL, err,
+    if (machine_init(&m, &cfg, (struct kvm_vm){.fd = 0, .ioctl = accept_all}, NULL, NULL, NULL, err,
                      sizeof(err))) {
         fprintf(stderr, "vmm_pci fuzz: %s\n", err);
         abort();
