@@ -177,7 +177,9 @@ static void features_ok(struct virtio_pci *vp, uint8_t *next)
     uint64_t offered = vp->info.ops->features(vp->info.dev);
     char why[256], err[200];
 
-    if (vp->driver_features_unknown || (vp->driver_features & ~offered)) {
+    if (vp->driver_features_unknown) {
+        snprintf(why, sizeof(why), "driver features include a bit above 63, never offered");
+    } else if (vp->driver_features & ~offered) {
         snprintf(why, sizeof(why), "driver features 0x%llx include 0x%llx never offered",
                  (unsigned long long)vp->driver_features,
                  (unsigned long long)(vp->driver_features & ~offered));
