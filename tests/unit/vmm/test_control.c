@@ -79,6 +79,27 @@ static void bad_requests_say_what_is_wrong(void **state)
     assert_int_equal(vm.outcome, VM_RUNNING);
 }
 
+/* The link command's refusals; the link itself is test_virtio_net's. */
+static void link_requests_are_checked(void **state)
+{
+    (void)state;
+    handle("{\"command\":\"link\"}");
+    assert_non_null(strstr(reply, "link: 'iface' must be an interface number"));
+    handle("{\"command\":\"link\",\"iface\":-1}");
+    assert_non_null(strstr(reply, "link: 'iface' must be an interface number"));
+    handle("{\"command\":\"link\",\"iface\":\"0\"}");
+    assert_non_null(strstr(reply, "link: 'iface' must be an interface number"));
+    handle("{\"command\":\"link\",\"iface\":0,\"up\":1}");
+    assert_non_null(strstr(reply, "link: 'up' must be true or false"));
+    handle("{\"command\":\"link\",\"iface\":0,\"up\":false}");
+    assert_non_null(strstr(reply, "link: no interface 0 (the VM has 0)"));
+    handle("{\"command\":\"link\",\"iface\":3}");
+    assert_non_null(strstr(reply, "link: no interface 3 (the VM has 0)"));
+    host.vm = NULL;
+    handle("{\"command\":\"link\",\"iface\":0,\"up\":true}");
+    assert_non_null(strstr(reply, "between boots"));
+}
+
 static void counters_of_many_vcpus_fit_a_reply(void **state)
 {
     static char big[CONTROL_REPLY_MAX];
@@ -140,6 +161,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup(status_pause_resume_stop, setup),
             cmocka_unit_test_setup(bad_requests_say_what_is_wrong, setup),
+            cmocka_unit_test_setup(link_requests_are_checked, setup),
             cmocka_unit_test_setup(counters_of_many_vcpus_fit_a_reply, setup),
             cmocka_unit_test_setup(between_boots, setup),
             cmocka_unit_test(socket_is_created_0600),
