@@ -131,15 +131,15 @@ static void net_lists_interfaces_in_order(void **state)
             {"{\"net\":{\"vhost_user\":\"/a\"}}", "key 'net': expected an array of interfaces"},
             {"{\"net\":[\"/a\"]}", "net[0]: expected an object"},
             {"{\"net\":[{\"mac\":\"02:00:00:00:00:01\"}]}", "net[0]: no \"vhost_user\": PATH"},
-            {"{\"net\":[{\"vhost_user\":\"/a\",\"tap\":\"t0\"}]}",
-             "net[0]: unknown key 'tap'"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"tap\":\"t0\"}]}", "net[0]: unknown key 'tap'"},
             {"{\"net\":[{\"vhost_user\":1}]}", "net[0]: key 'vhost_user' must be a string"},
             {"{\"net\":[{\"vhost_user\":\"\"}]}", "must not be empty"},
             {"{\"net\":[{\"vhost_user\":\"/a\"},{\"vhost_user\":\"/b\",\"mac\":\"01:00:5e:00:00:"
              "01\"}]}",
              "net[1]: mac '01:00:5e:00:00:01' is not a unicast MAC address"},
             {"{\"net\":[{\"vhost_user\":\"/a\",\"mac\":\"02:00:00:00:00\"}]}", "is not a unicast"},
-            {"{\"net\":[{\"vhost_user\":\"/a\",\"mac\":\"02:00:00:00:00:0g\"}]}", "is not a unicast"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"mac\":\"02:00:00:00:00:0g\"}]}",
+             "is not a unicast"},
     };
     (void)state;
     config_defaults(&cfg);
