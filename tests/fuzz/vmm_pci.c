@@ -44,7 +44,7 @@
 #include "guest_mem.h"
 #include "virtio_net.h"
 #include "virtio_pci.h"
-#include <stdlib.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
