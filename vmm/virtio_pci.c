@@ -20,6 +20,16 @@ static const struct {
         {VIRTIO_COMMON_Q_USED, 8},
 };
 
+/* What a guest did wrong goes to stderr, but a guest that does it in a
+ * loop (reset, bad write, reset...) must not flood the log: the first
+ * VIRTIO_PCI_MESSAGES per device are said, the rest only counted. */
+static void say(struct virtio_pci *vp, const char *what, const char *why)
+{
+    if (vp->messages < VIRTIO_PCI_MESSAGES)
+        fprintf(stderr, "evr-vmm: %s: %s%s%s\n", vp->info.name, what, why,
+                ++vp->messages == VIRTIO_PCI_MESSAGES ? " (further ones not said)" : "");
+}
+
 void virtio_pci_lock(struct virtio_pci *vp)
 {
     pthread_mutex_lock(&vp->fn.dev.lock);
@@ -56,7 +66,7 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why)
     if (vp->status & VIRTIO_STATUS_NEEDS_RESET)
         return;
     snprintf(vp->error, sizeof(vp->error), "%s", why);
-    fprintf(stderr, "evr-vmm: %s: device needs reset: %s\n", vp->info.name, why);
+    say(vp, "device needs reset: ", why);
     vp->status |= VIRTIO_STATUS_NEEDS_RESET;
     config_interrupt(vp);
 }
@@ -195,7 +205,7 @@ static void features_ok(struct virtio_pci *vp, uint8_t *next)
     *next &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     vp->bad_writes++;
     snprintf(vp->error, sizeof(vp->error), "%s", why);
-    fprintf(stderr, "evr-vmm: %s: %s\n", vp->info.name, why);
+    say(vp, "", why);
 }
 
 static void status_write(struct virtio_pci *vp, uint8_t value)

@@ -37,8 +37,8 @@
  * Bad guest writes never crash or stall evr-vmm: a queue size that is not a
  * power of two or above the max, enabling a queue before FEATURES_OK, or a
  * queue the device refuses to start (rings outside guest RAM, misaligned)
- * set DEVICE_NEEDS_RESET (with a configuration interrupt once DRIVER_OK)
- * and are counted; writes of the wrong width, to read-only registers or to
+ * set DEVICE_NEEDS_RESET (with a configuration interrupt once DRIVER_OK),
+ * are counted and said on stderr (the first VIRTIO_PCI_MESSAGES); writes of the wrong width, to read-only registers or to
  * an enabled queue are dropped and counted.
  *
  * Locking: guest accesses run under the function's bus_device lock
@@ -61,6 +61,7 @@
 #define VIRTIO_PCI_REVISION    1
 #define VIRTIO_PCI_MAX_QUEUES  16
 #define VIRTIO_MSI_NO_VECTOR   0xffff
+#define VIRTIO_PCI_MESSAGES    16 /* guest faults said on stderr per device, then counted */
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 0x01
 #define VIRTIO_STATUS_DRIVER      0x02
@@ -184,6 +185,7 @@ struct virtio_pci {
     uint64_t notify_addr; /* where BAR 0's notify region decodes, or PCI_BAR_UNMAPPED */
     unsigned bad_writes;  /* dropped or refused guest writes */
     unsigned resets;      /* device resets by the driver */
+    unsigned messages;    /* guest faults said on stderr so far */
     char error[256];      /* why DEVICE_NEEDS_RESET was set last */
 };
 
