@@ -23,6 +23,7 @@
 #include "pci.h"
 #include "vhost_user_msg.h"
 #include "virtio_net.h"
+#include "virtio_guest.h"
 #include "virtio_pci.h"
 
 #define BACKEND_FEATURES                                                                           \
@@ -90,33 +91,17 @@ static int teardown(void **state)
 
 static uint64_t rd(struct fixture *f, uint64_t off, unsigned size)
 {
-    bool handled;
-    uint64_t v = bus_read(&f->m.mmio, f->bar0 + off, size, &handled);
-
-    assert_true(handled);
-    return v;
+    return virtio_guest_read(&f->m.mmio, f->bar0, off, size);
 }
 
 static void wr(struct fixture *f, uint64_t off, unsigned size, uint64_t v)
 {
-    bool handled;
-
-    bus_write(&f->m.mmio, f->bar0 + off, size, v, &handled);
-    assert_true(handled);
+    virtio_guest_write(&f->m.mmio, f->bar0, off, size, v);
 }
 
 static uint16_t link_status(struct fixture *f)
 {
     return (uint16_t)rd(f, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_STATUS, 2);
-}
-
-static uint64_t drain(int efd)
-{
-    uint64_t n = 0;
-
-    if (read(efd, &n, sizeof(n)) != sizeof(n))
-        return 0;
-    return n;
 }
 
 /* The driver up to DRIVER_OK, with configuration interrupts on vector 0. */
@@ -222,10 +207,10 @@ static void link_follows_backend_and_controller(void **state)
 
     driver_up(f, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MAC) |
                          (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF));
-    drain(cfg_fd);
+    eventfd_drain(cfg_fd);
     s = backend_connect(f, true);
     assert_int_equal(link_status(f), VIRTIO_NET_S_LINK_UP);
-    assert_int_equal(drain(cfg_fd), 1);
+    assert_int_equal(eventfd_drain(cfg_fd), 1);
     assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
     /* the offer is now the backend's, masked: EVENT_IDX yes, CSUM no */
     wr(f, VIRTIO_COMMON_DFSELECT, 4, 0);
@@ -240,24 +225,24 @@ static void link_follows_backend_and_controller(void **state)
     assert_true(l.backend);
     assert_false(l.up);
     assert_int_equal(link_status(f), 0);
-    assert_int_equal(drain(cfg_fd), 1);
+    assert_int_equal(eventfd_drain(cfg_fd), 1);
     assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
     /* the same state again: nothing changes, no interrupt */
     assert_int_equal(virtio_net_set_link(&f->m, 0, false, &l, err, sizeof(err)), 0);
-    assert_int_equal(drain(cfg_fd), 0);
+    assert_int_equal(eventfd_drain(cfg_fd), 0);
     assert_int_equal(virtio_net_set_link(&f->m, 0, true, &l, err, sizeof(err)), 0);
     assert_true(l.up);
     assert_int_equal(link_status(f), VIRTIO_NET_S_LINK_UP);
-    assert_int_equal(drain(cfg_fd), 1);
+    assert_int_equal(eventfd_drain(cfg_fd), 1);
 
     /* the backend leaves: link down, with an interrupt */
     close(s);
     wait_backend(f, false);
     assert_int_equal(link_status(f), 0);
-    assert_int_equal(drain(cfg_fd), 1);
+    assert_int_equal(eventfd_drain(cfg_fd), 1);
     /* set down while it is gone, then it comes back: still down */
     assert_int_equal(virtio_net_set_link(&f->m, 0, false, &l, err, sizeof(err)), 0);
-    assert_int_equal(drain(cfg_fd), 0);
+    assert_int_equal(eventfd_drain(cfg_fd), 0);
     s = backend_connect(f, true);
     assert_int_equal(link_status(f), 0);
     assert_int_equal(virtio_net_set_link(&f->m, 0, true, &l, err, sizeof(err)), 0);

@@ -14,6 +14,7 @@
 #include "fake_kvm.h"
 #include "msix.h"
 #include "pci.h"
+#include "virtio_guest.h"
 #include "virtio_pci.h"
 
 #define OFFER ((1ull << VIRTIO_F_VERSION_1) | (1ull << 5) | (1ull << 16))
@@ -144,19 +145,12 @@ static int teardown(void **state)
 
 static uint64_t rd(struct fixture *f, uint64_t off, unsigned size)
 {
-    bool handled;
-    uint64_t v = bus_read(&f->m.mmio, f->bar0 + off, size, &handled);
-
-    assert_true(handled);
-    return v;
+    return virtio_guest_read(&f->m.mmio, f->bar0, off, size);
 }
 
 static void wr(struct fixture *f, uint64_t off, unsigned size, uint64_t v)
 {
-    bool handled;
-
-    bus_write(&f->m.mmio, f->bar0 + off, size, v, &handled);
-    assert_true(handled);
+    virtio_guest_write(&f->m.mmio, f->bar0, off, size, v);
 }
 
 static uint8_t status(struct fixture *f)
@@ -198,15 +192,6 @@ static void setup_queue(struct fixture *f, unsigned q, uint16_t size, uint16_t v
     wr(f, VIRTIO_COMMON_Q_AVAIL, 4, (uint32_t)(base + 0x1000));
     wr(f, VIRTIO_COMMON_Q_AVAIL + 4, 4, (base + 0x1000) >> 32);
     wr(f, VIRTIO_COMMON_Q_USED, 8, base + 0x2000);
-}
-
-static uint64_t drain(int efd)
-{
-    uint64_t n = 0;
-
-    if (read(efd, &n, sizeof(n)) != sizeof(n))
-        return 0;
-    return n;
 }
 
 static void capabilities_name_the_regions(void **state)
@@ -455,18 +440,18 @@ static void needs_reset_after_driver_ok_interrupts(void **state)
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
     wr(f, VIRTIO_COMMON_MSIX, 2, 2);
     set_status(f, 0x0f);
-    drain(cfg_fd);
+    eventfd_drain(cfg_fd);
     wr(f, VIRTIO_COMMON_Q_SELECT, 2, 0);
     wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1); /* size QMAX, rings at 0: the device takes it */
     wr(f, VIRTIO_COMMON_Q_SELECT, 2, 1);
     wr(f, VIRTIO_COMMON_Q_SIZE, 2, 3);
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
-    assert_int_equal(drain(cfg_fd), 1);
+    assert_int_equal(eventfd_drain(cfg_fd), 1);
     assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
     assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), 0); /* read clears */
     /* once per reset */
     wr(f, VIRTIO_COMMON_Q_SIZE, 2, 5);
-    assert_int_equal(drain(cfg_fd), 0);
+    assert_int_equal(eventfd_drain(cfg_fd), 0);
 }
 
 static void config_changes_interrupt_after_driver_ok(void **state)
@@ -486,11 +471,11 @@ static void config_changes_interrupt_after_driver_ok(void **state)
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
     wr(f, VIRTIO_COMMON_MSIX, 2, 0);
     set_status(f, 0x0f);
-    drain(cfg_fd);
+    eventfd_drain(cfg_fd);
     virtio_pci_lock(&f->vp);
     virtio_pci_config_changed(&f->vp);
     virtio_pci_unlock(&f->vp);
-    assert_int_equal(drain(cfg_fd), 1);
+    assert_int_equal(eventfd_drain(cfg_fd), 1);
     assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
 }
 
@@ -500,10 +485,10 @@ static void trapped_notify_kicks_the_queue(void **state)
 
     /* the fake KVM takes the ioeventfd but does not act on it: the write
      * reaches the transport, which kicks the queue's eventfd itself */
-    drain(f->vp.q[1].kick_fd);
+    eventfd_drain(f->vp.q[1].kick_fd);
     wr(f, VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT, 2, 1);
-    assert_int_equal(drain(f->vp.q[1].kick_fd), 1);
-    assert_int_equal(drain(f->vp.q[0].kick_fd), 0);
+    assert_int_equal(eventfd_drain(f->vp.q[1].kick_fd), 1);
+    assert_int_equal(eventfd_drain(f->vp.q[0].kick_fd), 0);
 }
 
 int main(void)
