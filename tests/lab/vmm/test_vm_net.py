@@ -212,15 +212,23 @@ def main():
     expect(driver_of(wire) == "vfio-pci", f"{wire} is bound to vfio-pci")
     tmp = tempfile.mkdtemp(prefix="evr-vm-net-")
     guest_initrd = make_initrd(initrd, tmp)
-    # The sockets first: evr-vmm listens, the vswitch connects as the client.
-    vms = [Vm("vm-a", vmm, kernel, guest_initrd, tmp, "a"),
-           Vm("vm-b", vmm, kernel, guest_initrd, tmp, "b")]
-    a, vb = vms
     eal = ["--iova-mode", "va", "--base-virtaddr", "0x40000000", "-a", wire]
+    vms = []
     ok = False
     try:
+        # The vswitch first, while the lab is idle (EAL start-up under ASan
+        # is slow enough without two guests booting); then the VMs, whose
+        # sockets the VM ports connect to as clients.
         with Bench([], name="vmnet", eal=eal) as b:
             b.wire = wire
+            vms += [Vm("vm-a", vmm, kernel, guest_initrd, tmp, "a"),
+                    Vm("vm-b", vmm, kernel, guest_initrd, tmp, "b")]
+            a, vb = vms
+            for vm in vms:
+                deadline = time.monotonic() + 30
+                while not os.path.exists(vm.sock) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                expect(os.path.exists(vm.sock), f"{vm.name}: evr-vmm listens on {vm.sock}")
             run("ip", "link", "set", peer_if, "netns", b.ns)
             ns_run(b, "ip", "link", "set", peer_if, "up", check=True)
             for vlan in (100, 200):
