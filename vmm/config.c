@@ -154,48 +154,57 @@ static void mac_from_path(const char *path, uint8_t mac[CONFIG_MAC_LEN])
         mac[i] = (uint8_t)(h >> (8 * (i - 1)));
 }
 
-static int add_net(struct vmm_config *cfg, const char *where, const char *path, const char *mac,
-                   struct config_error *err)
+/* kind is "vhost_user" (target a socket path) or "tap" (an interface name). */
+static int add_net(struct vmm_config *cfg, const char *where, const char *kind, const char *target,
+                   const char *mac, struct config_error *err)
 {
     struct config_net *n;
+    char what[96];
 
     if (cfg->nnet == CONFIG_MAX_NET)
         return fail(err, "%s: more than %d interfaces", where, CONFIG_MAX_NET);
     n = &cfg->net[cfg->nnet];
-    if (set_string(where, n->vhost_user, sizeof(n->vhost_user), path, false, err))
+    memset(n, 0, sizeof(*n));
+    snprintf(what, sizeof(what), "%s: %s", where, kind);
+    if (kind[0] == 't' ? set_string(what, n->tap, sizeof(n->tap), target, false, err)
+                       : set_string(what, n->vhost_user, sizeof(n->vhost_user), target, false, err))
         return -1;
+    if (kind[0] == 't' && strpbrk(target, "/: \t\n"))
+        return fail(err, "%s: '%s' is not an interface name", what, target);
     if (mac && config_parse_mac(mac, n->mac))
         return fail(err, "%s: mac '%s' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)", where,
                     mac);
     if (!mac)
-        mac_from_path(path, n->mac);
+        mac_from_path(target, n->mac);
     cfg->nnet++;
     return 0;
 }
 
-/* The flag's SPEC: vhost_user:PATH[,mac=MAC]. */
+/* The flag's SPEC: vhost_user:PATH[,mac=MAC] or tap:IFNAME[,mac=MAC]. */
 static int add_net_text(struct vmm_config *cfg, const char *value, struct config_error *err)
 {
-    static const char prefix[] = "vhost_user:";
-    char path[sizeof(cfg->net[0].vhost_user)];
+    char target[sizeof(cfg->net[0].vhost_user)];
     const char *mac = strstr(value, ",mac=");
+    const char *kind = !strncmp(value, "vhost_user:", 11) ? "vhost_user"
+                       : !strncmp(value, "tap:", 4)       ? "tap"
+                                                          : NULL;
     size_t len;
 
-    if (strncmp(value, prefix, sizeof(prefix) - 1))
-        return fail(err, "net: '%s' is not vhost_user:PATH[,mac=MAC]", value);
-    value += sizeof(prefix) - 1;
+    if (!kind)
+        return fail(err, "net: '%s' is not vhost_user:PATH or tap:IFNAME (then ,mac=MAC)", value);
+    value += strlen(kind) + 1;
     len = mac ? (size_t)(mac - value) : strlen(value);
-    if (len >= sizeof(path))
-        return fail(err, "net: vhost_user: %zu bytes is too long (at most %zu)", len,
-                    sizeof(path) - 1);
-    memcpy(path, value, len);
-    path[len] = 0;
-    return add_net(cfg, "net: vhost_user", path, mac ? mac + 5 : NULL, err);
+    if (len >= sizeof(target))
+        return fail(err, "net: %s: %zu bytes is too long", kind, len);
+    memcpy(target, value, len);
+    target[len] = 0;
+    return add_net(cfg, "net", kind, target, mac ? mac + 5 : NULL, err);
 }
 
 static const char *json_type_name(const json_t *v);
 
-/* The key's value: [{"vhost_user": PATH, "mac": MAC}, ...], replacing the list. */
+/* The key's value: [{"vhost_user": PATH | "tap": IFNAME, "mac": MAC}, ...],
+ * replacing the list. */
 static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
                         struct config_error *err)
 {
@@ -208,24 +217,32 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
     cfg->nnet = 0;
     json_array_foreach(v, i, item)
     {
-        const char *k, *path = NULL, *mac = NULL;
+        const char *k, *kind = NULL, *target = NULL, *mac = NULL;
         char where[64];
         json_t *f;
 
         snprintf(where, sizeof(where), "%s: net[%zu]", source, i);
         if (!json_is_object(item))
-            return fail(err, "%s: expected an object {\"vhost_user\": PATH}", where);
+            return fail(err, "%s: expected an object {\"vhost_user\": PATH} or {\"tap\": IFNAME}",
+                        where);
         json_object_foreach(item, k, f)
         {
-            if (strcmp(k, "vhost_user") && strcmp(k, "mac"))
-                return fail(err, "%s: unknown key '%s' (vhost_user, mac)", where, k);
+            if (strcmp(k, "vhost_user") && strcmp(k, "tap") && strcmp(k, "mac"))
+                return fail(err, "%s: unknown key '%s' (vhost_user, tap, mac)", where, k);
             if (!json_is_string(f) || strlen(json_string_value(f)) != json_string_length(f))
                 return fail(err, "%s: key '%s' must be a string", where, k);
-            *(k[0] == 'm' ? &mac : &path) = json_string_value(f);
+            if (k[0] == 'm') {
+                mac = json_string_value(f);
+                continue;
+            }
+            if (kind)
+                return fail(err, "%s: both vhost_user and tap: one backend an interface", where);
+            kind = k;
+            target = json_string_value(f);
         }
-        if (!path)
-            return fail(err, "%s: no \"vhost_user\": PATH", where);
-        if (add_net(cfg, where, path, mac, err))
+        if (!kind)
+            return fail(err, "%s: no \"vhost_user\": PATH or \"tap\": IFNAME", where);
+        if (add_net(cfg, where, kind, target, mac, err))
             return -1;
     }
     return 0;
@@ -503,13 +520,16 @@ int config_check(const struct vmm_config *cfg, struct config_error *err)
     }
     for (unsigned i = 0; i < cfg->nnet; i++) {
         for (unsigned j = 0; j < i; j++) {
-            if (!strcmp(cfg->net[i].vhost_user, cfg->net[j].vhost_user))
+            if (cfg->net[i].vhost_user[0] &&
+                !strcmp(cfg->net[i].vhost_user, cfg->net[j].vhost_user))
                 return fail(err, "net[%u]: vhost_user %s is also net[%u]'s", i,
                             cfg->net[i].vhost_user, j);
+            if (cfg->net[i].tap[0] && !strcmp(cfg->net[i].tap, cfg->net[j].tap))
+                return fail(err, "net[%u]: tap %s is also net[%u]'s", i, cfg->net[i].tap, j);
             if (!memcmp(cfg->net[i].mac, cfg->net[j].mac, CONFIG_MAC_LEN))
                 return fail(err, "net[%u]: its MAC is also net[%u]'s", i, j);
         }
-        if (!strcmp(cfg->net[i].vhost_user, cfg->control))
+        if (cfg->net[i].vhost_user[0] && !strcmp(cfg->net[i].vhost_user, cfg->control))
             return fail(err, "net[%u]: vhost_user %s is also the control socket", i, cfg->control);
     }
     if (cfg->console == CONSOLE_SOCKET && !strcmp(cfg->console_path, cfg->control))

@@ -13,8 +13,9 @@
  *   on_reboot  --on-reboot WHAT   "exit" or "restart" [exit]
  *   pci_test   --pci-test         add the PCI test function (pci_testdev.h) [false]
  *   net        --net SPEC         network interfaces, in the guest's order (virtio_net.h):
- *                                 [{"vhost_user": PATH, "mac": "02:..."}, ...]; a flag
- *                                 SPEC is vhost_user:PATH[,mac=MAC] and adds one more
+ *                                 [{"vhost_user": PATH, "mac": "02:..."}, {"tap": IFNAME},
+ *                                 ...]; a flag SPEC is vhost_user:PATH[,mac=MAC] or
+ *                                 tap:IFNAME[,mac=MAC] and adds one more
  *
  * Unknown keys, wrong types and bad values are refused with a message that
  * names the key; nothing of a refused configuration is used. */
@@ -37,9 +38,11 @@ enum console_kind { CONSOLE_STDOUT, CONSOLE_FILE, CONSOLE_SOCKET, CONSOLE_NONE }
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
 
 /* One network interface: a virtio-net device whose datapath is a vhost-user
- * backend connecting to socket (evr-vmm listens there). */
+ * backend connecting to vhost_user (evr-vmm listens there), or the kernel's
+ * vhost-net with the host tap named tap (the management port). */
 struct config_net {
-    char vhost_user[108]; /* sun_path */
+    char vhost_user[108]; /* sun_path; empty for a tap */
+    char tap[16];         /* IFNAMSIZ; empty for vhost-user */
     uint8_t mac[CONFIG_MAC_LEN];
 };
 

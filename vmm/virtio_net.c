@@ -2,6 +2,7 @@
 #include "virtio_net.h"
 #include "config.h"
 #include "guest_mem.h"
+#include "vhost_net.h"
 #include "vhost_user.h"
 #include "virtio_pci.h"
 
@@ -26,11 +27,28 @@
 #define NET_QUEUES            2 /* one receive/transmit pair */
 #define POLL_MS               1000
 
+struct virtio_net;
+
+/* Where the frames go: a vhost-user backend (the vswitch) or the kernel's
+ * vhost-net with a tap (the management port). The same four steps, and
+ * whether the backend is there. */
+struct net_backend {
+    bool (*connected)(const struct virtio_net *n);
+    uint64_t (*features)(const struct virtio_net *n);
+    int (*set_features)(struct virtio_net *n, uint64_t features, char *err, size_t errlen);
+    int (*vring_start)(struct virtio_net *n, unsigned index, const struct vhost_user_vring *ring,
+                       char *err, size_t errlen);
+    int (*vring_stop)(struct virtio_net *n, unsigned index, uint16_t *next, char *err,
+                      size_t errlen);
+};
+
 struct virtio_net {
     struct virtio_pci vp;
     char name[16]; /* "net0" */
     unsigned index;
-    struct vhost_user_session vhost;
+    const struct net_backend *backend;
+    struct vhost_user_session vhost; /* a vhost-user interface's */
+    struct vhost_net vnet;           /* a tap interface's */
     uint8_t mac[CONFIG_MAC_LEN];
     bool admin_up;
     bool link_up;
@@ -48,7 +66,7 @@ struct virtio_net_set {
  * the backend; a change is a configuration interrupt. */
 static void sync_link(struct virtio_net *n)
 {
-    bool up = n->admin_up && vhost_user_connected(&n->vhost);
+    bool up = n->admin_up && n->backend->connected(n);
 
     if (up == n->link_up)
         return;
@@ -57,13 +75,15 @@ static void sync_link(struct virtio_net *n)
     virtio_pci_config_changed(&n->vp);
 }
 
-static uint64_t net_features(void *dev)
+static bool user_connected(const struct virtio_net *n)
 {
-    struct virtio_net *n = dev;
-    uint64_t datapath = vhost_user_connected(&n->vhost) ? vhost_user_device_features(&n->vhost)
-                                                        : NET_DATAPATH_FEATURES;
+    return vhost_user_connected(&n->vhost);
+}
 
-    return datapath | NET_FRONTEND_FEATURES;
+static uint64_t user_features(const struct virtio_net *n)
+{
+    return vhost_user_connected(&n->vhost) ? vhost_user_device_features(&n->vhost)
+                                           : NET_DATAPATH_FEATURES;
 }
 
 /* A vhost-user call that failed either refused the input (-1 for the guest)
@@ -80,13 +100,86 @@ static int vhost_result(struct virtio_net *n, int rc, bool was_connected, const 
     return -1;
 }
 
+static int user_set_features(struct virtio_net *n, uint64_t features, char *err, size_t errlen)
+{
+    bool was = vhost_user_connected(&n->vhost);
+    int rc = vhost_user_set_features(&n->vhost, features, err, errlen);
+
+    return vhost_result(n, rc, was, err);
+}
+
+static int user_vring_start(struct virtio_net *n, unsigned index,
+                            const struct vhost_user_vring *ring, char *err, size_t errlen)
+{
+    bool was = vhost_user_connected(&n->vhost);
+    int rc = vhost_user_vring_start(&n->vhost, index, ring, err, errlen);
+
+    return vhost_result(n, rc, was, err);
+}
+
+static int user_vring_stop(struct virtio_net *n, unsigned index, uint16_t *next, char *err,
+                           size_t errlen)
+{
+    return vhost_user_vring_stop(&n->vhost, index, next, err, errlen);
+}
+
+static const struct net_backend vhost_user_backend = {
+        .connected = user_connected,
+        .features = user_features,
+        .set_features = user_set_features,
+        .vring_start = user_vring_start,
+        .vring_stop = user_vring_stop,
+};
+
+/* The kernel is always there. */
+static bool tap_connected(const struct virtio_net *n)
+{
+    (void)n;
+    return true;
+}
+
+static uint64_t tap_features(const struct virtio_net *n)
+{
+    return vhost_net_device_features(&n->vnet);
+}
+
+static int tap_set_features(struct virtio_net *n, uint64_t features, char *err, size_t errlen)
+{
+    return vhost_net_set_features(&n->vnet, features, err, errlen);
+}
+
+static int tap_vring_start(struct virtio_net *n, unsigned index,
+                           const struct vhost_user_vring *ring, char *err, size_t errlen)
+{
+    return vhost_net_vring_start(&n->vnet, index, ring, err, errlen);
+}
+
+static int tap_vring_stop(struct virtio_net *n, unsigned index, uint16_t *next, char *err,
+                          size_t errlen)
+{
+    return vhost_net_vring_stop(&n->vnet, index, next, err, errlen);
+}
+
+static const struct net_backend vhost_net_backend = {
+        .connected = tap_connected,
+        .features = tap_features,
+        .set_features = tap_set_features,
+        .vring_start = tap_vring_start,
+        .vring_stop = tap_vring_stop,
+};
+
+static uint64_t net_features(void *dev)
+{
+    struct virtio_net *n = dev;
+
+    return n->backend->features(n) | NET_FRONTEND_FEATURES;
+}
+
 static int net_set_features(void *dev, uint64_t features, char *err, size_t errlen)
 {
     struct virtio_net *n = dev;
-    bool was = vhost_user_connected(&n->vhost);
-    int rc = vhost_user_set_features(&n->vhost, features & NET_DATAPATH_FEATURES, err, errlen);
 
-    return vhost_result(n, rc, was, err);
+    return n->backend->set_features(n, features & NET_DATAPATH_FEATURES, err, errlen);
 }
 
 static int net_queue_start(void *dev, unsigned index, const struct virtio_queue *q, char *err,
@@ -101,10 +194,8 @@ static int net_queue_start(void *dev, unsigned index, const struct virtio_queue 
                                     .kick_fd = q->kick_fd,
                                     .call_fd = q->call_fd,
                                     .err_fd = -1};
-    bool was = vhost_user_connected(&n->vhost);
-    int rc = vhost_user_vring_start(&n->vhost, index, &ring, err, errlen);
 
-    return vhost_result(n, rc, was, err);
+    return n->backend->vring_start(n, index, &ring, err, errlen);
 }
 
 static void net_queue_stop(void *dev, unsigned index)
@@ -113,7 +204,7 @@ static void net_queue_stop(void *dev, unsigned index)
     uint16_t next;
     char err[256];
 
-    vhost_user_vring_stop(&n->vhost, index, &next, err, sizeof(err));
+    n->backend->vring_stop(n, index, &next, err, sizeof(err));
     if (err[0])
         fprintf(stderr, "evr-vmm: %s: %s\n", n->name, err);
     sync_link(n);
@@ -187,7 +278,10 @@ static void net_destroy(struct machine *m, struct virtio_net *n)
         pthread_join(n->thread, NULL);
     }
     virtio_pci_destroy(&n->vp, m);
-    vhost_user_destroy(&n->vhost);
+    if (n->backend == &vhost_net_backend)
+        vhost_net_destroy(&n->vnet);
+    else
+        vhost_user_destroy(&n->vhost);
     close(n->stop_fd);
     free(n);
 }
@@ -222,7 +316,10 @@ static struct virtio_net *net_create(struct machine *m, unsigned index, char *er
         free(n);
         return NULL;
     }
-    if (vhost_user_create(&n->vhost, &vc, inner, sizeof(inner))) {
+    n->backend = c->tap[0] ? &vhost_net_backend : &vhost_user_backend;
+    if (c->tap[0] ? vhost_net_create(&n->vnet, c->tap, m->mem, NET_DATAPATH_FEATURES, inner,
+                                     sizeof(inner))
+                  : vhost_user_create(&n->vhost, &vc, inner, sizeof(inner))) {
         snprintf(err, errlen, "net[%u]: %s", index, inner);
         close(n->stop_fd);
         free(n);
@@ -231,10 +328,17 @@ static struct virtio_net *net_create(struct machine *m, unsigned index, char *er
     info.name = n->name;
     info.dev = n;
     if (virtio_pci_init(&n->vp, m, &info, err, errlen)) {
-        vhost_user_destroy(&n->vhost);
+        if (c->tap[0])
+            vhost_net_destroy(&n->vnet);
+        else
+            vhost_user_destroy(&n->vhost);
         close(n->stop_fd);
         free(n);
         return NULL;
+    }
+    if (c->tap[0]) {
+        n->link_up = true; /* the tap is there from the start */
+        return n;
     }
     if (pthread_create(&n->thread, NULL, net_thread, n)) {
         snprintf(err, errlen, "%s: cannot start its thread", n->name);
@@ -305,7 +409,7 @@ unsigned virtio_net_count(const struct machine *m)
 static void link_state(const struct virtio_net *n, struct virtio_net_link *out)
 {
     out->admin_up = n->admin_up;
-    out->backend = vhost_user_connected(&n->vhost);
+    out->backend = n->backend->connected(n);
     out->up = n->link_up;
 }
 

@@ -12,10 +12,14 @@ the mkguest initramfs plus a script of this test's own), each with one
 virtio-net interface whose vhost-user socket the vswitch's VM port connects
 to as the client:
 
-  vm-a  trunk slice, VLAN 100: eth0.100 10.100.0.2, eth0.200 10.200.0.3
+  vm-a  trunk slice, VLAN 100: eth0.100 10.100.0.2, eth0.200 10.200.0.3;
+        eth1 192.168.77.2, the management port: the kernel's vhost-net with
+        the lab's tap evrmgmt-a (192.168.77.1) as its backend
   vm-b  access slice, VLAN 200: eth0 10.200.0.2
 
-Proves: each VM's interface has the MAC of its config and carrier up; VLAN
+Proves: each VM's interface has the MAC of its config and carrier up, in
+the config's order (vm-a's eth1 is the tap); the management port answers a
+ping from the lab's side; VLAN
 100 reaches vm-a and VLAN 200 reaches vm-b (ping, and an HTTP transfer of
 512 KiB whose SHA-256 matches the guest's); VLAN 200 re-pointed to vm-a
 with a slice-set carries the test host's traffic to vm-a and no longer to
@@ -42,6 +46,8 @@ from test_pci_wire import bind, driver_of, e1000e_functions, sysfs, PCI  # noqa:
 
 BOOT_LIMIT = 420  # two nested guests booting at once under TCG
 MACS = {"vm-a": "02:00:00:00:0a:01", "vm-b": "02:00:00:00:0b:01"}
+MGMT_MAC = "02:00:00:00:0a:99"
+MGMT_TAP = "evrmgmt-a"
 
 GUEST = r"""
 # The guest's half (busybox sh): addresses by role, a 512 KiB file served
@@ -53,6 +59,8 @@ ip link set $e up
 if [ "$role" = a ]; then
     vlan 100 && ip addr add 10.100.0.2/24 dev $e.100 && ip link set $e.100 up
     vlan 200 && ip addr add 10.200.0.3/24 dev $e.200 && ip link set $e.200 up
+    ip addr add 192.168.77.2/24 dev eth1 && ip link set eth1 up
+    echo "evr-net: mgmt mac=$(cat /sys/class/net/eth1/address)"
 else
     ip addr add 10.200.0.2/24 dev $e
 fi
@@ -79,11 +87,14 @@ class Vm:
         self.console = os.path.join(tmp, f"{name}.console")
         self.err_path = os.path.join(tmp, f"{name}.err")
         cfg = os.path.join(tmp, f"{name}.json")
+        net = [{"vhost_user": self.sock, "mac": MACS[name]}]
+        if role == "a":
+            net.append({"tap": MGMT_TAP, "mac": MGMT_MAC})
         with open(cfg, "w") as f:
             json.dump({"kernel": kernel, "initrd": initrd, "memory": 256, "vcpus": 1,
                        "console": f"file:{self.console}", "control": self.control,
                        "cmdline": f'console=ttyS0 quiet panic=-1 evr_run="sh /net-guest.sh {role}"',
-                       "net": [{"vhost_user": self.sock, "mac": MACS[name]}]}, f)
+                       "net": net}, f)
         self.err = open(self.err_path, "w")
         self.proc = subprocess.Popen([vmm, "--config", cfg], stdout=self.err,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -248,6 +259,14 @@ def main():
                 ready[vm.name] = m
                 expect(m.group(1) == MACS[vm.name], f"{vm.name}: eth0 has the config's MAC "
                        f"{MACS[vm.name]} (read from the device's configuration space)")
+            m = a.wait_line(r"evr-net: mgmt mac=(\S+)", limit=10)
+            expect(m is not None and m.group(1) == MGMT_MAC,
+                   f"vm-a: eth1 is the management port, MAC {MGMT_MAC}")
+            run("ip", "addr", "add", "192.168.77.1/24", "dev", MGMT_TAP)
+            run("ip", "link", "set", MGMT_TAP, "up")
+            r = run("ping", "-c", "3", "-W", "2", "-i", "0.3", "192.168.77.2", check=False)
+            expect(r.returncode == 0, "the management port (vhost-net + tap) answers a ping from "
+                   "the lab's side")
             for vm in vms:
                 expect(vm.wait_carrier("1"), f"{vm.name}: carrier up (VIRTIO_NET_S_LINK_UP)")
                 link = vm.request(command="link", iface=0)

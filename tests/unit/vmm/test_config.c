@@ -130,8 +130,15 @@ static void net_lists_interfaces_in_order(void **state)
     static const struct bad cases[] = {
             {"{\"net\":{\"vhost_user\":\"/a\"}}", "key 'net': expected an array of interfaces"},
             {"{\"net\":[\"/a\"]}", "net[0]: expected an object"},
-            {"{\"net\":[{\"mac\":\"02:00:00:00:00:01\"}]}", "net[0]: no \"vhost_user\": PATH"},
-            {"{\"net\":[{\"vhost_user\":\"/a\",\"tap\":\"t0\"}]}", "net[0]: unknown key 'tap'"},
+            {"{\"net\":[{\"mac\":\"02:00:00:00:00:01\"}]}",
+             "net[0]: no \"vhost_user\": PATH or \"tap\": IFNAME"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"tap\":\"t0\"}]}",
+             "net[0]: both vhost_user and tap"},
+            {"{\"net\":[{\"vhost\":\"/a\"}]}",
+             "net[0]: unknown key 'vhost' (vhost_user, tap, mac)"},
+            {"{\"net\":[{\"tap\":\"a-name-too-long-for-linux\"}]}",
+             "net[0]: tap: 25 bytes is too long"},
+            {"{\"net\":[{\"tap\":\"a/b\"}]}", "net[0]: tap: 'a/b' is not an interface name"},
             {"{\"net\":[{\"vhost_user\":1}]}", "net[0]: key 'vhost_user' must be a string"},
             {"{\"net\":[{\"vhost_user\":\"\"}]}", "must not be empty"},
             {"{\"net\":[{\"vhost_user\":\"/a\"},{\"vhost_user\":\"/b\",\"mac\":\"01:00:5e:00:00:"
@@ -161,8 +168,19 @@ static void net_lists_interfaces_in_order(void **state)
     assert_int_equal(cfg.nnet, 3);
     assert_string_equal(cfg.net[2].vhost_user, "/run/x.sock");
     assert_int_equal(cfg.net[2].mac[5], 9);
-    assert_int_equal(config_set(&cfg, "net", "tap:t0", &err), -1);
-    assert_non_null(strstr(err.msg, "is not vhost_user:PATH"));
+    assert_int_equal(config_set(&cfg, "net", "tap:mgmt0", &err), 0);
+    assert_string_equal(cfg.net[3].tap, "mgmt0");
+    assert_string_equal(cfg.net[3].vhost_user, "");
+    assert_int_equal(cfg.net[3].mac[0], 0x02);
+    assert_int_equal(config_set(&cfg, "net", "tun:t0", &err), -1);
+    assert_non_null(strstr(err.msg, "is not vhost_user:PATH or tap:IFNAME"));
+    assert_int_equal(config_load_json(&cfg,
+                                      "{\"net\":[{\"tap\":\"m0\",\"mac\":\"02:00:00:00:00:07\"}]}",
+                                      "vm.json", &err),
+                     0);
+    assert_int_equal(cfg.nnet, 1);
+    assert_string_equal(cfg.net[0].tap, "m0");
+    assert_int_equal(cfg.net[0].mac[5], 7);
     /* the file's list replaces, all or nothing */
     assert_int_equal(config_load_json(&cfg, "{\"net\":[]}", "vm.json", &err), 0);
     assert_int_equal(cfg.nnet, 0);
@@ -186,6 +204,12 @@ static void net_lists_interfaces_in_order(void **state)
     assert_int_equal(config_set(&cfg, "net", "vhost_user:/c,mac=02:00:00:00:00:01", &err), 0);
     assert_int_equal(config_check(&cfg, &err), -1);
     assert_non_null(strstr(err.msg, "net[2]: its MAC is also net[1]'s"));
+    cfg.nnet = 1;
+    assert_int_equal(config_set(&cfg, "net", "tap:m0", &err), 0);
+    assert_int_equal(config_set(&cfg, "net", "tap:m0", &err), 0);
+    assert_int_equal(config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "net[2]: tap m0 is also net[1]'s"));
+    cfg.nnet = 3;
     for (int i = 0; i < CONFIG_MAX_NET - 3; i++)
         assert_int_equal(config_set(&cfg, "net", "vhost_user:/d", &err), 0);
     assert_int_equal(config_set(&cfg, "net", "vhost_user:/e", &err), -1);
