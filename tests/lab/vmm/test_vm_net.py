@@ -21,8 +21,8 @@ Proves: each VM's interface has the MAC of its config and carrier up, in
 the config's order (vm-a's eth1 is the tap); the management port answers a
 ping from the lab's side; VLAN
 100 reaches vm-a and VLAN 200 reaches vm-b (ping, and an HTTP transfer of
-512 KiB whose SHA-256 matches the guest's); VLAN 200 re-pointed to vm-a
-with a slice-set carries the test host's traffic to vm-a and no longer to
+512 KiB whose SHA-256 matches the guest's); VLAN 200 moved to vm-a
+(vm-b's slice deleted, vm-a's trunk slice set to VLANs 100 and 200) carries the test host's traffic to vm-a and no longer to
 vm-b; the controller's link-down of vm-b's interface (evr-vmm's control
 socket) shows as carrier 0 in vm-b and link-up brings it back; kill -9 of
 the vswitch takes both guests' carrier down, and a fresh vswitch with the
@@ -178,12 +178,12 @@ def fetch_sha(b, addr):
     return r.stdout.strip() if r.returncode == 0 else f"failed: {r.stderr.strip()[-200:]}"
 
 
-def vswitch_ports(b, vms):
+def vswitch_ports(b, vms, vlans_a):
     b.ok(op="port-add", name="w0", devargs=b.wire, role="wire")
     for i, vm in enumerate(vms):
         b.ok(op="port-add", name=vm.name, role="vm",
              devargs=f"net_vhost{i},iface={vm.sock},client=1,queues=1")
-    b.ok(op="slice-set", name="s100", uplink="w0", vm="vm-a", mode="trunk", vlans=[100])
+    b.ok(op="slice-set", name="sa", uplink="w0", vm="vm-a", mode="trunk", vlans=vlans_a)
 
 
 def wire_up(b):
@@ -248,8 +248,8 @@ def main():
                        str(vlan), check=True)
                 ns_run(b, "ip", "addr", "add", f"10.{vlan}.0.1/24", "dev", sub, check=True)
                 ns_run(b, "ip", "link", "set", sub, "up", check=True)
-            vswitch_ports(b, vms)
-            b.ok(op="slice-set", name="s200", uplink="w0", vm="vm-b", mode="access", vlans=[200])
+            vswitch_ports(b, vms, [100])
+            b.ok(op="slice-set", name="sb", uplink="w0", vm="vm-b", mode="access", vlans=[200])
             expect(wire_up(b), f"{wire} (net_e1000_em) reports link up")
 
             ready = {}
@@ -282,8 +282,11 @@ def main():
                        f"({sha[:16]})")
             expect(not pings(b, "10.200.0.3", 1), "vm-a's VLAN 200 address is not reached yet")
 
-            # VLAN 200 re-pointed to vm-a, and the controller takes vm-b's link down.
-            b.ok(op="slice-set", name="s200", uplink="w0", vm="vm-a", mode="trunk", vlans=[200])
+            # VLAN 200 moved to vm-a (a VM port carries one slice: vm-b's goes,
+            # vm-a's trunk takes both VLANs), and the controller takes vm-b's
+            # link down.
+            b.ok(op="slice-del", name="sb")
+            b.ok(op="slice-set", name="sa", uplink="w0", vm="vm-a", mode="trunk", vlans=[100, 200])
             down = vb.request(command="link", iface=0, up=False)
             expect(down.get("ok") and not down["admin_up"] and not down["up"],
                    f"link-down of vm-b's interface accepted: {down}")
@@ -308,8 +311,7 @@ def main():
             for vm in vms:
                 expect(vm.wait_carrier("0"), f"{vm.name}: carrier down when the vswitch dies")
             b._start_vswitch()
-            vswitch_ports(b, vms)
-            b.ok(op="slice-set", name="s200", uplink="w0", vm="vm-a", mode="trunk", vlans=[200])
+            vswitch_ports(b, vms, [100, 200])
             expect(wire_up(b), "the restarted vswitch's wire port is up")
             for vm in vms:
                 expect(vm.wait_carrier("1"), f"{vm.name}: carrier up again (the same rings "
