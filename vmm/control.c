@@ -145,6 +145,12 @@ void control_handle(struct vmm_host *host, const char *line, char *reply, size_t
         json_decref(req);
         return;
     }
+    if ((iface || up) && strcmp(cmd, "link")) {
+        snprintf(msg, sizeof(msg), "unknown key '%s' in request", iface ? "iface" : "up");
+        reply_error(reply, cap, msg);
+        json_decref(req);
+        return;
+    }
 
     pthread_mutex_lock(&host->lock);
     vm = host->vm;

@@ -93,6 +93,8 @@ static void link_requests_are_checked(void **state)
     assert_non_null(strstr(reply, "link: 'up' must be true or false"));
     handle("{\"command\":\"link\",\"iface\":0,\"up\":false}");
     assert_non_null(strstr(reply, "link: no interface 0 (the VM has 0)"));
+    handle("{\"command\":\"status\",\"iface\":0}");
+    assert_non_null(strstr(reply, "unknown key 'iface' in request"));
     handle("{\"command\":\"link\",\"iface\":3}");
     assert_non_null(strstr(reply, "link: no interface 3 (the VM has 0)"));
     host.vm = NULL;
