@@ -30,6 +30,17 @@ void evr_partition_free(struct evr_partition *p)
     memset(p, 0, sizeof(*p));
 }
 
+int evr_partition_copy(struct evr_partition *dst, const struct evr_partition *src,
+                       struct evr_err *err)
+{
+    *dst = *src;
+    dst->ports = malloc((src->nports ? src->nports : 1) * sizeof(*src->ports));
+    if (!dst->ports)
+        return evr_fail(err, ENOMEM, "partition: out of memory");
+    memcpy(dst->ports, src->ports, src->nports * sizeof(*src->ports));
+    return 0;
+}
+
 /* The work of one change: the scratch tables and what it needs to word a
  * refusal. */
 struct job {
@@ -307,11 +318,8 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
         if (check_exists(&j, &c->slices.items[i]))
             return -1;
 
-    j.next.nports = p->nports;
-    j.next.ports = malloc((p->nports ? p->nports : 1) * sizeof(*p->ports));
-    if (!j.next.ports)
-        return evr_fail(err, ENOMEM, "partition: out of memory");
-    memcpy(j.next.ports, p->ports, p->nports * sizeof(*p->ports));
+    if (evr_partition_copy(&j.next, p, err))
+        return -1;
 
     for (size_t i = 0; i < c->slices.count && !rc; i++) {
         const struct evr_slice *s = &c->slices.items[i];

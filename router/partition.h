@@ -70,6 +70,10 @@ struct evr_change {
 int evr_partition_init(struct evr_partition *p, const struct evr_appliance *a, struct evr_err *err);
 void evr_partition_free(struct evr_partition *p);
 
+/* A copy of src into *dst (its own tables). */
+int evr_partition_copy(struct evr_partition *dst, const struct evr_partition *src,
+                       struct evr_err *err);
+
 /* Applies c; see the rules above. Error codes: EINVAL (a slice the appliance
  * does not have or a mode it cannot take), EBUSY (owned by another VM),
  * ENOENT (a move of a free slice), ENOSPC (the VM has no free network port). */

@@ -203,6 +203,47 @@ fail:
     return NULL;
 }
 
+json_t *evr_vswitch_state_from_dump(const json_t *dump, struct evr_err *err)
+{
+    json_t *ports = json_object(), *slices = json_object(), *state, *item;
+    size_t i;
+
+    state = json_pack("{s:o, s:o}", "ports", ports, "slices", slices);
+    if (!state) {
+        evr_fail(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (!json_is_array(json_object_get(dump, "ports")) ||
+        !json_is_array(json_object_get(dump, "slices")))
+        goto bad;
+    json_array_foreach(json_object_get(dump, "ports"), i, item)
+    {
+        const char *name = NULL, *devargs = NULL, *role = NULL;
+        if (json_unpack(item, "{s:s, s:s, s:s}", "name", &name, "devargs", &devargs, "role",
+                        &role) ||
+            add_port(ports, name, devargs, role, err))
+            goto bad;
+    }
+    json_array_foreach(json_object_get(dump, "slices"), i, item)
+    {
+        const char *name = NULL, *uplink = NULL, *vm = NULL, *mode = NULL;
+        json_t *vlans = NULL;
+        int untagged = 0;
+        if (json_unpack(item, "{s:s, s:s, s:s, s:s, s:o, s:b}", "name", &name, "uplink", &uplink,
+                        "vm", &vm, "mode", &mode, "vlans", &vlans, "untagged", &untagged) ||
+            json_object_set_new(slices, name,
+                                json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:b}", "op", "slice-set",
+                                          "name", name, "uplink", uplink, "vm", vm, "mode", mode,
+                                          "vlans", vlans, "untagged", untagged)))
+            goto bad;
+    }
+    return state;
+bad:
+    json_decref(state);
+    evr_fail(err, EPROTO, "the vswitch's dump is not what this evrd reads");
+    return NULL;
+}
+
 static int step(json_t *plan, json_t *request, json_t *undo)
 {
     json_t *s = json_pack("{s:o, s:o}", "request", request, "undo", undo ? undo : json_null());

@@ -36,6 +36,10 @@
 json_t *evr_vswitch_state(const struct evr_partition *p, const struct evr_appliance *a,
                           const char *run_dir, struct evr_err *err);
 
+/* The same shape from what a running vswitch declares (its "dump" reply),
+ * to plan from what it has rather than from what evrd last told it. */
+json_t *evr_vswitch_state_from_dump(const json_t *dump, struct evr_err *err);
+
 /* The steps from state from to state to (both from evr_vswitch_state):
  * [{"request": {...}, "undo": {...}}, ...]. Empty when they are equal. */
 json_t *evr_vswitch_plan(const json_t *from, const json_t *to, struct evr_err *err);

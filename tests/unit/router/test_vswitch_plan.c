@@ -102,6 +102,15 @@ static json_t *change_and_plan(struct fixture *f, enum evr_change_op op, const c
     assert_non_null(plan);
     json_array_foreach(plan, i, s) vs_apply(&f->vs, json_object_get(s, "request"));
 
+    /* what the vswitch then dumps reads back as the state evrd asked for */
+    {
+        json_t *dump = vs_config_to_json(&f->vs), *read = evr_vswitch_state_from_dump(dump, &err);
+        assert_non_null(read);
+        assert_true(json_equal(read, next));
+        json_decref(read);
+        json_decref(dump);
+    }
+
     undone = f->vs;
     for (i = json_array_size(plan); i-- > 0;)
         vs_apply(&undone, json_object_get(json_array_get(plan, i), "undo"));
