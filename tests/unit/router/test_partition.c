@@ -212,6 +212,24 @@ static void appliance_refusals_name_the_key(void **state)
     }
 }
 
+/* The example in configs/ is one evrd takes. */
+static void the_example_appliance_is_valid(void **state)
+{
+    struct evr_appliance *a = calloc(1, sizeof(*a));
+    struct evr_err err;
+    (void)state;
+
+    assert_non_null(a);
+    if (evr_appliance_load(a, EVR_SRC_ROOT "/configs/appliance-example.json", &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(a->nports, 4);
+    assert_int_equal(a->nvms, 2);
+    evr_appliance_free(a);
+    assert_int_equal(evr_appliance_load(a, EVR_SRC_ROOT "/configs/nonexistent.json", &err), -1);
+    assert_int_equal(err.code, ENOENT);
+    free(a);
+}
+
 static void split_gives_free_ports_on_vm_ports(void **state)
 {
     struct fixture *f = *state;
@@ -456,6 +474,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(appliance_is_read, setup, teardown),
             cmocka_unit_test(appliance_refusals_name_the_key),
+            cmocka_unit_test(the_example_appliance_is_valid),
             cmocka_unit_test_setup_teardown(split_gives_free_ports_on_vm_ports, setup, teardown),
             cmocka_unit_test_setup_teardown(conflicts_name_the_slice_and_owner, setup, teardown),
             cmocka_unit_test_setup_teardown(slices_the_appliance_lacks_are_refused, setup,
