@@ -10,7 +10,8 @@
 #include "vswitch_plan.h"
 
 int evrd_init(struct evrd *d, struct evr_appliance *a, const char *run_dir,
-              const struct evrd_vswitch *vs, struct evr_err *err)
+              const struct evrd_vswitch *vs, struct evr_events *events, struct vm_supervisor *vms,
+              struct evr_err *err)
 {
     bool found;
 
@@ -18,6 +19,8 @@ int evrd_init(struct evrd *d, struct evr_appliance *a, const char *run_dir,
     d->appliance = a;
     d->run_dir = run_dir;
     d->vswitch = *vs;
+    d->events = events;
+    d->vms = vms;
     if (evr_state_dir_check(a->state_dir, err) || evr_partition_init(&d->partition, a, err))
         return -1;
     if (evr_state_load(a->state_dir, &d->partition, a, &found, err)) {
@@ -95,7 +98,7 @@ static json_t *plan_requests(const json_t *plan)
 /* Brings the vswitch and the disk to next (already checked by the rules),
  * or changes nothing. */
 static int transact(struct evrd *d, struct evr_partition *next, bool changed, bool dry_run,
-                    json_t *reply, struct evr_err *err)
+                    const char *what, json_t *reply, struct evr_err *err)
 {
     struct evr_err why;
     json_t *to, *plan = NULL, *holdings;
@@ -148,6 +151,10 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     evr_partition_free(&d->partition);
     d->partition = *next;
     memset(next, 0, sizeof(*next)); /* now d's */
+    if (changed)
+        evr_events_add(d->events, "partition", "change", "%s: generation %llu, %zu vswitch step%s",
+                       what, (unsigned long long)d->partition.generation, json_array_size(plan),
+                       json_array_size(plan) == 1 ? "" : "s");
     rc = 0;
 answer:
     holdings = evr_partition_to_json(rc == 0 && !dry_run ? &d->partition : next, d->appliance);
@@ -245,8 +252,13 @@ static int change_op(struct evrd *d, json_t *req, json_t *reply, enum evr_change
     if (read_change(d, req, op, &c, &dry_run, err) || evr_partition_copy(&next, &d->partition, err))
         return -1;
     rc = evr_partition_apply(&next, d->appliance, &c, &changed, err);
-    if (!rc)
-        rc = transact(d, &next, changed, dry_run, reply, err);
+    if (!rc) {
+        char what[160];
+        snprintf(what, sizeof(what), "%s %s%s%s", json_string_value(json_object_get(req, "op")),
+                 json_string_value(json_object_get(req, "slices")), c.vm >= 0 ? " " : "",
+                 c.vm >= 0 ? d->appliance->vms[c.vm].name : "");
+        rc = transact(d, &next, changed, dry_run, what, reply, err);
+    }
     evr_partition_free(&next);
     return rc;
 }
@@ -290,7 +302,7 @@ static int op_apply(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
     changed = !json_equal(now, want);
     json_decref(now);
     json_decref(want);
-    rc = transact(d, &next, changed, json_is_true(dry), reply, err);
+    rc = transact(d, &next, changed, json_is_true(dry), "apply", reply, err);
     evr_partition_free(&next);
     return rc;
 }
@@ -343,10 +355,60 @@ static int op_show(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
                             json_pack("{s:b, s:i, s:O}", "synced", d->vs_state != NULL, "restarts",
                                       d->vs_restarts, "state",
                                       d->vs_state ? d->vs_state : json_null()));
+    } else if (!strcmp(w, "vms")) {
+        if (!d->vms)
+            return evr_fail(err, EOPNOTSUPP, "this evrd does not run the VMs");
+        json_object_set_new(reply, "vms", vm_supervisor_to_json(d->vms));
     } else {
-        return evr_fail(err, EINVAL, "field 'what': '%s' is not inventory, partition or vswitch",
-                        w);
+        return evr_fail(err, EINVAL,
+                        "field 'what': '%s' is not inventory, partition, vswitch or vms", w);
     }
+    return 0;
+}
+
+/* vm-start and vm-stop: {"name": VM} */
+static int vm_op(struct evrd *d, json_t *req, bool start, struct evr_err *err)
+{
+    const json_t *name = json_object_get(req, "name");
+    int i;
+
+    if (!json_is_string(name))
+        return evr_fail(err, EINVAL, "field 'name': expected a VM name");
+    i = evr_appliance_vm(d->appliance, json_string_value(name));
+    if (i < 0)
+        return evr_fail(err, ENOENT, "field 'name': the appliance has no VM '%s'",
+                        json_string_value(name));
+    if (!d->vms)
+        return evr_fail(err, EOPNOTSUPP, "this evrd does not run the VMs");
+    return start ? vm_supervisor_start(d->vms, (unsigned)i, err)
+                 : vm_supervisor_stop(d->vms, (unsigned)i, err);
+}
+
+static int op_vm_start(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    (void)reply;
+    return vm_op(ctx, req, true, err);
+}
+
+static int op_vm_stop(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    (void)reply;
+    return vm_op(ctx, req, false, err);
+}
+
+/* {"since": SEQ}: the events after SEQ (events.h). */
+static int op_events(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct evrd *d = ctx;
+    const json_t *since = json_object_get(req, "since");
+    json_t *ev;
+
+    if (since && (!json_is_integer(since) || json_integer_value(since) < 0))
+        return evr_fail(err, EINVAL,
+                        "field 'since': expected an event sequence number (0 or more)");
+    ev = evr_events_since(d->events, since ? (uint64_t)json_integer_value(since) : 0);
+    json_object_update(reply, ev);
+    json_decref(ev);
     return 0;
 }
 
@@ -354,10 +416,13 @@ static const char *const change_fields[] = {"!slices", "!vm", "mode", "vm_port",
 static const char *const free_fields[] = {"!slices", "dry_run", NULL};
 static const char *const apply_fields[] = {"!holdings", "dry_run", NULL};
 static const char *const show_fields[] = {"what", NULL};
+static const char *const vm_fields[] = {"!name", NULL};
+static const char *const events_fields[] = {"since", NULL};
 
 const struct ctl_op evrd_ops[] = {
-        {"show", show_fields, op_show},    {"split", change_fields, op_split},
-        {"move", change_fields, op_move},  {"free", free_fields, op_free},
-        {"apply", apply_fields, op_apply},
+        {"show", show_fields, op_show},     {"split", change_fields, op_split},
+        {"move", change_fields, op_move},   {"free", free_fields, op_free},
+        {"apply", apply_fields, op_apply},  {"vm-start", vm_fields, op_vm_start},
+        {"vm-stop", vm_fields, op_vm_stop}, {"events", events_fields, op_events},
 };
 const size_t evrd_n_ops = sizeof(evrd_ops) / sizeof(evrd_ops[0]);

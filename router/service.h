@@ -28,7 +28,9 @@
 #include "appliance.h"
 #include "common/error.h"
 #include "ctl/protocol.h"
+#include "events.h"
 #include "partition.h"
+#include "vm_supervisor.h"
 
 struct evrd_vswitch {
     /* Sends one request; returns its reply's object (ok), or NULL with err
@@ -44,12 +46,15 @@ struct evrd {
     struct evrd_vswitch vswitch;
     json_t *vs_state; /* what the vswitch carries (vswitch_plan.h); NULL: unknown */
     unsigned vs_restarts;
+    struct evr_events *events;
+    struct vm_supervisor *vms; /* NULL: evrd does not run the VMs (unit tests) */
 };
 
 /* Ready to serve: the partition on disk (or an empty one) for appliance a.
  * The vswitch is brought to it by evrd_vswitch_sync. */
 int evrd_init(struct evrd *d, struct evr_appliance *a, const char *run_dir,
-              const struct evrd_vswitch *vs, struct evr_err *err);
+              const struct evrd_vswitch *vs, struct evr_events *events, struct vm_supervisor *vms,
+              struct evr_err *err);
 void evrd_fini(struct evrd *d);
 
 /* Reads what the vswitch carries (dump) and brings it to the partition:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/client.h"
 #include "print.h"
@@ -34,7 +35,9 @@ static void usage(FILE *f)
             "  evr move SLICES VM [--passthrough|--vswitch]        give owned slices to VM\n"
             "  evr free SLICES                                     take slices from their owners\n"
             "  evr apply FILE                                      make the partition FILE's\n"
-            "  evr show [partition|inventory|vswitch]              what there is [partition]\n"
+            "  evr show [partition|inventory|vswitch|vms]          what there is [partition]\n"
+            "  evr vm start|stop VM                                start or stop a router engine\n"
+            "  evr monitor                                         events as they happen\n"
             "SLICES: port0-7, port8.100-199 (VLANs), port2/vf0-3 (VFs), comma-separated\n"
             "  -j, --json      print evrd's JSON reply\n"
             "  -n, --dry-run   print the plan and the partition it gives; change nothing\n"
@@ -182,7 +185,7 @@ static int show_verb(const struct cli *cli, int argc, char **argv)
     const char *what = argc > 1 ? argv[1] : "partition";
 
     if (argc > 2) {
-        fprintf(stderr, "evr show: one of partition, inventory, vswitch\n");
+        fprintf(stderr, "evr show: one of partition, inventory, vswitch, vms\n");
         return EXIT_USAGE;
     }
     if (cli->dry_run) {
@@ -192,7 +195,60 @@ static int show_verb(const struct cli *cli, int argc, char **argv)
     return call(cli, json_pack("{s:s, s:s}", "op", "show", "what", what),
                 !strcmp(what, "inventory") ? print_inventory
                 : !strcmp(what, "vswitch") ? print_vswitch
+                : !strcmp(what, "vms")     ? print_vms
                                            : print_partition);
+}
+
+static int vm_verb(const struct cli *cli, int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "list"))
+        return call(cli, json_pack("{s:s, s:s}", "op", "show", "what", "vms"), print_vms);
+    if (argc != 3 || (strcmp(argv[1], "start") && strcmp(argv[1], "stop"))) {
+        fprintf(stderr, "evr vm: start VM, stop VM or list\n");
+        return EXIT_USAGE;
+    }
+    return call(cli,
+                json_pack("{s:s, s:s}", "op", strcmp(argv[1], "start") ? "vm-stop" : "vm-start",
+                          "name", argv[2]),
+                print_nothing);
+}
+
+/* Events as they come: evrd keeps them numbered, evr asks for the ones after
+ * the last it printed, five times a second. Ends with evrd (status 1). */
+static int monitor_verb(const struct cli *cli)
+{
+    struct ctl_client c;
+    struct evr_err err;
+    json_int_t since = -1;
+
+    if (ctl_client_open(&c, cli->socket, NULL, &err)) {
+        fprintf(stderr, "evr: evrd at %s: %s\n", cli->socket, err.msg);
+        return EXIT_SYSTEM;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (;;) {
+        json_t *req = since < 0 ? json_pack("{s:s}", "op", "events")
+                                : json_pack("{s:s, s:I}", "op", "events", "since", since);
+        json_t *reply = ctl_client_call(&c, req, &err), *ev;
+        size_t i;
+
+        json_decref(req);
+        if (!reply) {
+            fprintf(stderr, "evr monitor: %s\n", err.msg);
+            ctl_client_close(&c);
+            return EXIT_SYSTEM;
+        }
+        /* the first call only learns where evrd is: events from now on */
+        if (since >= 0) {
+            if (json_integer_value(json_object_get(reply, "dropped")))
+                fprintf(stderr, "evr monitor: %lld events were dropped before they were read\n",
+                        (long long)json_integer_value(json_object_get(reply, "dropped")));
+            json_array_foreach(json_object_get(reply, "events"), i, ev) print_event(ev, cli->json);
+        }
+        since = json_integer_value(json_object_get(reply, "last"));
+        json_decref(reply);
+        usleep(200 * 1000);
+    }
 }
 
 int main(int argc, char **argv)
@@ -258,10 +314,15 @@ int main(int argc, char **argv)
         return apply_verb(&cli, argc, argv);
     if (!strcmp(verb, "show"))
         return show_verb(&cli, argc, argv);
+    if (!strcmp(verb, "vm"))
+        return vm_verb(&cli, argc, argv);
+    if (!strcmp(verb, "monitor"))
+        return argc == 1 ? monitor_verb(&cli)
+                         : (fprintf(stderr, "evr monitor: no arguments\n"), EXIT_USAGE);
     if (!strcmp(verb, "help")) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "evr: unknown verb '%s' (split, move, free, apply, show)\n", verb);
+    fprintf(stderr, "evr: unknown verb '%s' (split, move, free, apply, show, vm, monitor)\n", verb);
     return EXIT_USAGE;
 }

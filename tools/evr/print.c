@@ -3,7 +3,9 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *str(const json_t *obj, const char *key)
 {
@@ -136,4 +138,48 @@ void print_vswitch(const json_t *reply)
            (long long)json_integer_value(json_object_get(vs, "restarts")));
     json_object_foreach((json_t *)json_object_get(state, "ports"), name, r) plan_line(r);
     json_object_foreach((json_t *)json_object_get(state, "slices"), name, r) plan_line(r);
+}
+
+void print_vms(const json_t *reply)
+{
+    const json_t *vm;
+    size_t i;
+
+    printf("%-12s  %-10s  %-7s  %-8s  %s\n", "VM", "STATE", "PID", "RESTARTS", "LAST EXIT");
+    json_array_foreach(json_object_get(reply, "vms"), i, vm)
+    {
+        const json_t *last = json_object_get(vm, "last_exit");
+        char pid[16] = "-", exit_text[16] = "-";
+        if (json_integer_value(json_object_get(vm, "pid")) > 0)
+            snprintf(pid, sizeof(pid), "%lld",
+                     (long long)json_integer_value(json_object_get(vm, "pid")));
+        if (json_is_integer(last))
+            snprintf(exit_text, sizeof(exit_text), "%lld", (long long)json_integer_value(last));
+        printf("%-12s  %-10s  %-7s  %-8lld  %s\n", str(vm, "name"), str(vm, "state"), pid,
+               (long long)json_integer_value(json_object_get(vm, "restarts")), exit_text);
+    }
+}
+
+void print_nothing(const json_t *reply)
+{
+    (void)reply;
+}
+
+void print_event(const json_t *event, bool json)
+{
+    if (json) {
+        char *text = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        puts(text ? text : "{}");
+        free(text);
+        return;
+    }
+    {
+        time_t t = (time_t)json_real_value(json_object_get(event, "time"));
+        struct tm tm;
+        char when[32];
+        localtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%H:%M:%S", &tm);
+        printf("%s  %-9s %-10s %s\n", when, str(event, "kind"), str(event, "subject"),
+               str(event, "text"));
+    }
 }

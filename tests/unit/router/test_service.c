@@ -54,6 +54,7 @@ struct fixture {
     char dir[32];
     struct evr_appliance a;
     struct fake_vswitch vs;
+    struct evr_events events;
     struct evrd d;
 };
 
@@ -62,7 +63,9 @@ static void start_evrd(struct fixture *f)
     struct evrd_vswitch link = {.call = fake_call, .ctx = &f->vs};
     struct evr_err err;
 
-    if (evrd_init(&f->d, &f->a, "/run/evr", &link, &err) || evrd_vswitch_sync(&f->d, &err))
+    evr_events_init(&f->events);
+    if (evrd_init(&f->d, &f->a, "/run/evr", &link, &f->events, NULL, &err) ||
+        evrd_vswitch_sync(&f->d, &err))
         fail_msg("%s", err.msg);
 }
 
@@ -196,6 +199,21 @@ static void split_reaches_the_vswitch_and_the_disk(void **state)
     assert_int_equal(back.generation, 1);
     evr_partition_free(&back);
 
+    /* the change is an event */
+    reply = ok(f, "{\"op\": \"events\", \"since\": 0}");
+    {
+        const json_t *ev = json_array_get(json_object_get(reply, "events"), 0);
+        assert_non_null(ev);
+        assert_string_equal(json_string_value(json_object_get(ev, "kind")), "partition");
+        assert_non_null(strstr(json_string_value(json_object_get(ev, "text")),
+                               "split port0-1 vm-a: generation 1, 4 vswitch steps"));
+        assert_int_equal(json_integer_value(json_object_get(reply, "last")), 1);
+    }
+    json_decref(reply);
+    reply = ok(f, "{\"op\": \"events\", \"since\": 1}");
+    assert_int_equal(json_array_size(json_object_get(reply, "events")), 0);
+    json_decref(reply);
+
     reply = ok(f, "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-a\"}");
     assert_false(json_is_true(json_object_get(reply, "changed"))); /* holds already */
     assert_int_equal(json_array_size(json_object_get(reply, "plan")), 0);
@@ -219,7 +237,7 @@ static void refusals_change_nothing(void **state)
                     "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\", \"colour\": 1}",
                     "EINVAL", "colour");
     changes_nothing(f, "{\"op\": \"show\", \"what\": \"everything\"}", "EINVAL",
-                    "'everything' is not inventory, partition or vswitch");
+                    "'everything' is not inventory, partition, vswitch or vms");
 }
 
 static void a_refused_step_is_rolled_back(void **state)
