@@ -167,6 +167,7 @@ static void vswitch_up(struct daemon *m)
             m->vs_retry_at = now_s() + backoff_after(&m->vs_backoff, 0);
             return;
         }
+        m->d.vs_pid = (int)m->link.pid;
         evr_events_add(&m->events, "vswitch", "vswitch", "%s, pid %d, on %s",
                        adopted ? "adopted" : "started", (int)m->link.pid, m->link.control);
     }
@@ -187,6 +188,7 @@ static void vswitch_exited(struct daemon *m)
     double wait = backoff_after(&m->vs_backoff, now_s() - m->vs_started_at);
 
     evrd_vswitch_lost(&m->d);
+    m->d.vs_pid = 0;
     m->d.vs_restarts++;
     evr_events_add(&m->events, "vswitch", "vswitch", "pid %d exited (status %d); restart in %.0f s",
                    (int)pid, status, wait);

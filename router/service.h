@@ -46,6 +46,7 @@ struct evrd {
     struct evrd_vswitch vswitch;
     json_t *vs_state; /* what the vswitch carries (vswitch_plan.h); NULL: unknown */
     unsigned vs_restarts;
+    int vs_pid; /* the vswitch process, for show; 0: none */
     struct evr_events *events;
     struct vm_supervisor *vms; /* NULL: evrd does not run the VMs (unit tests) */
 };
