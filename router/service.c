@@ -352,8 +352,8 @@ static int op_show(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
         json_object_set_new(reply, "inventory", inventory_json(d->appliance));
     } else if (!strcmp(w, "vswitch")) {
         json_object_set_new(reply, "vswitch",
-                            json_pack("{s:b, s:i, s:i, s:O}", "synced", d->vs_state != NULL,
-                                      "pid", d->vs_pid, "restarts", d->vs_restarts, "state",
+                            json_pack("{s:b, s:i, s:i, s:O}", "synced", d->vs_state != NULL, "pid",
+                                      d->vs_pid, "restarts", d->vs_restarts, "state",
                                       d->vs_state ? d->vs_state : json_null()));
     } else if (!strcmp(w, "vms")) {
         if (!d->vms)

@@ -30,23 +30,19 @@ struct fake_vswitch {
 static json_t *fake_call(void *ctx, const json_t *request, struct evr_err *err)
 {
     struct fake_vswitch *vs = ctx;
-    char *line = json_dumps(request, JSON_COMPACT);
+    json_t *copy = json_deep_copy(request), *reply = NULL;
     struct vs_request req;
-    struct vs_error verr;
-    json_t *reply = NULL;
 
     vs->calls++;
     if (vs->gone) {
         evr_fail(err, ENOTCONN, "the vswitch's socket is closed");
     } else if (vs->refuse_at && vs->calls == vs->refuse_at) {
         evr_fail(err, EIO, "refused on purpose");
-    } else if (vs_request_parse(line, strlen(line), &req, &verr) ||
-               vs_request_apply(&vs->cfg, &req, &verr) < 0) {
-        evr_fail(err, EINVAL, "%s", verr.msg);
-    } else {
+    } else if (!vs_request_from_json(copy, &req, err) &&
+               vs_request_apply(&vs->cfg, &req, err) >= 0) {
         reply = req.op == VS_OP_DUMP ? vs_config_to_json(&vs->cfg) : json_object();
     }
-    free(line);
+    json_decref(copy);
     return reply;
 }
 
