@@ -181,7 +181,7 @@ int evrd_vswitch_sync(struct evrd *d, struct evr_err *err)
     json_decref(req);
     if (!dump)
         return -1;
-    have = evr_vswitch_state_from_dump(dump, err);
+    have = evr_vswitch_state_from_dump(json_object_get(dump, "dump"), err);
     json_decref(dump);
     want = evr_vswitch_state(&d->partition, d->appliance, d->run_dir, err);
     plan = have && want ? evr_vswitch_plan(have, want, err) : NULL;

@@ -32,9 +32,19 @@ import sys
 import threading
 import time
 
-from vslab import Bench, _gone, expect, frame, skip
+from vslab import Bench, expect, frame, skip
 
 VM_LINKS = ["a0", "a1", "b0", "b1"]  # vm-a.0, vm-a.1, vm-b.0, vm-b.1
+
+
+def pid_gone(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False
 
 
 def reap_old_vswitches():
@@ -48,7 +58,7 @@ def reap_old_vswitches():
             continue
         for i, word in enumerate(cmd[:-1]):
             m = re.fullmatch(rb"evrt(\d+)evrd", cmd[i + 1]) if word == b"--file-prefix" else None
-            if m and _gone(m.group(1)):
+            if m and pid_gone(m.group(1)):
                 os.kill(int(pid), signal.SIGKILL)
 
 
@@ -168,6 +178,9 @@ def reaches(b, src, vlan, dests, stream, count=20):
     for d in dests:
         frames = b.ends[d].recv_all(0, quiet=0.3, limit=2)
         got[d] = [q for v, s, q in frames if s == stream and v == vlan]
+        other = [(v, s) for v, s, q in frames if s == stream and v != vlan]
+        if other:
+            print(f"{d} got stream {stream} with another tag: {other[:3]}")
     return got
 
 
@@ -192,7 +205,7 @@ def main():
         skip("needs root (network namespaces, veth, DPDK)")
     if len(sys.argv) < 5:
         raise SystemExit("usage: test_evrd.py EVR-VSWITCH EVRD EVR VHOST-NET-DRIVER")
-    vswitch, evrd, evr, driver = sys.argv[1:5]
+    vswitch, evrd, evr, driver = map(os.path.abspath, sys.argv[1:5])
     reap_old_vswitches()
     with EvrdBench(["w0", "w1", *VM_LINKS], name="evrd") as b:
         lab = Lab(b, evrd, evr, driver, vswitch)
@@ -219,7 +232,8 @@ def run(b, lab):
     got = reaches(b, "w1", 250, VM_LINKS, 4)
     expect(not any(got.values()), "port1 VLAN 250 belongs to nobody and reaches no VM")
     got = reaches(b, "a0", 9, ["w0", "w1"], 5)
-    expect(got["w0"] == list(range(20)) and not got["w1"], "vm-a's frames leave on port0 only")
+    expect(got["w0"] == list(range(20)) and not got["w1"],
+           f"vm-a's frames leave on port0 only, tagged as sent ({ {k: len(v) for k, v in got.items()} })")
 
     rc, _, err = lab.evr("split", "port0", "vm-b", check=False)
     expect(rc == 3 and "port0 is vm-a's" in err, f"a conflicting split: exit 3, names the owner ({err.strip()})")

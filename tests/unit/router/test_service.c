@@ -40,7 +40,9 @@ static json_t *fake_call(void *ctx, const json_t *request, struct evr_err *err)
         evr_fail(err, EIO, "refused on purpose");
     } else if (!vs_request_from_json(copy, &req, err) &&
                vs_request_apply(&vs->cfg, &req, err) >= 0) {
-        reply = req.op == VS_OP_DUMP ? vs_config_to_json(&vs->cfg) : json_object();
+        /* the reply's fields as evr-vswitch's control thread gives them */
+        reply = req.op == VS_OP_DUMP ? json_pack("{s:o}", "dump", vs_config_to_json(&vs->cfg))
+                                     : json_object();
     }
     json_decref(copy);
     return reply;
