@@ -300,6 +300,10 @@ int main(int argc, char **argv)
                 cli.json = true;
             else if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--dry-run"))
                 cli.dry_run = true;
+            else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+                usage(stdout);
+                return 0;
+            }
             else
                 argv[kept++] = argv[i];
         }
