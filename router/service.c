@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "slice.h"
 #include "state.h"
@@ -41,6 +42,13 @@ void evrd_vswitch_lost(struct evrd *d)
 {
     json_decref(d->vs_state);
     d->vs_state = NULL;
+}
+
+static double mono_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
 /* Runs the plan's requests in order; on a refusal undoes the done ones in
@@ -102,6 +110,7 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
 {
     struct evr_err why;
     json_t *to, *plan = NULL, *holdings;
+    double t0 = mono_us(), t_planned = 0, t_applied = 0, t_saved = 0;
     int rc = -1;
 
     if (!d->vs_state && !dry_run && evrd_vswitch_sync(d, &why))
@@ -121,12 +130,14 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     }
     if (!plan)
         goto out;
+    t_planned = t_applied = t_saved = mono_us();
     if (dry_run) {
         rc = 0;
         goto answer;
     }
     if (run_plan(d, plan, err))
         goto out;
+    t_applied = t_saved = mono_us();
     if (changed) {
         next->generation = d->partition.generation + 1;
         if (evr_state_save(d->appliance->state_dir, next, d->appliance, &why)) {
@@ -143,6 +154,7 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
             json_decref(back);
             goto out;
         }
+        t_saved = mono_us();
     } else {
         next->generation = d->partition.generation;
     }
@@ -165,6 +177,11 @@ answer:
                                                           : d->partition.generation)));
     json_object_set_new(reply, "plan", plan_requests(plan));
     json_object_set_new(reply, "partition", holdings);
+    /* where the time went: evrd's own work, the vswitch's, the disk's */
+    json_object_set_new(reply, "time_us",
+                        json_pack("{s:i, s:i, s:i}", "plan", (int)(t_planned - t0), "vswitch",
+                                  (int)(t_applied - t_planned), "persist",
+                                  (int)(t_saved - t_applied)));
 out:
     json_decref(plan);
     json_decref(to);
