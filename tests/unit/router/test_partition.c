@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "appliance.h"
@@ -469,6 +471,68 @@ static void state_survives_save_and_load_and_refuses_corruption(void **state)
     evr_partition_free(&q);
 }
 
+/* A child saves partition after partition as fast as it can and is killed
+ * with SIGKILL at a random instant, 20 times: the file always loads, and
+ * holds one of the partitions the child saved whole. */
+static void a_save_killed_at_any_instant_leaves_a_whole_file(void **state)
+{
+    struct fixture *f = *state;
+    char dir[] = "/tmp/evr-crash-XXXXXX", cmd[64];
+    struct evr_err err;
+
+    assert_non_null(mkdtemp(dir));
+    srand((unsigned)getpid());
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            /* ports 0..5 go to vm-a one by one, then back, for ever;
+             * generation g always holds the same partition */
+            for (;;) {
+                for (unsigned n = 0; n < 12; n++) {
+                    char slice[8];
+                    struct evr_change c = {.op = n < 6 ? EVR_CHANGE_SPLIT : EVR_CHANGE_FREE,
+                                           .vm = 0,
+                                           .vm_port = -1};
+                    struct evr_parse_error perr;
+                    snprintf(slice, sizeof(slice), "port%u", n % 6);
+                    evr_slice_list_parse(slice, &c.slices, &perr);
+                    if (n % 6 > 3)
+                        c.vm = 1; /* vm-a has 4 network ports, all in use by then */
+                    if (evr_partition_apply(&f->p, &f->a, &c, NULL, &err) ||
+                        evr_state_save(dir, &f->p, &f->a, &err))
+                        _exit(1);
+                }
+            }
+        }
+        usleep((useconds_t)(rand() % 20000));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        {
+            struct evr_partition q;
+            bool found;
+            json_t *h;
+            assert_int_equal(evr_partition_init(&q, &f->a, &err), 0);
+            if (evr_state_load(dir, &q, &f->a, &found, &err))
+                fail_msg("round %d: %s", round, err.msg);
+            /* generation g was saved after change g: its holdings are the
+             * ports split so far in this cycle */
+            h = evr_partition_to_json(&q, &f->a);
+            if (found) {
+                unsigned step = (unsigned)((q.generation - 1) % 12),
+                         owned = step < 6 ? step + 1 : 11 - step;
+                if (json_array_size(h) != owned)
+                    fail_msg("round %d: generation %llu holds %zu slices, wanted %u", round,
+                             (unsigned long long)q.generation, json_array_size(h), owned);
+            }
+            json_decref(h);
+            evr_partition_free(&q);
+        }
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +551,8 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(state_survives_save_and_load_and_refuses_corruption,
                                             setup, teardown),
+            cmocka_unit_test_setup_teardown(a_save_killed_at_any_instant_leaves_a_whole_file, setup,
+                                            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -253,6 +253,23 @@ static void a_refused_step_is_rolled_back(void **state)
     assert_true(vs_config_find_slice(&f->vs.cfg, "port0.vm-b") >= 0);
 }
 
+/* A plan of four steps (two port-adds, two slice-sets) refused at each of
+ * them in turn: every time, nothing changes. */
+static void a_plan_refused_at_any_step_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+
+    for (unsigned k = 1; k <= 4; k++) {
+        char says[96];
+        snprintf(says, sizeof(says), "vswitch step %u of 4", k);
+        f->vs.refuse_at = f->vs.calls + k;
+        changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}", "EIO",
+                        says);
+    }
+    f->vs.refuse_at = 0;
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}"));
+}
+
 static void a_failed_save_is_rolled_back(void **state)
 {
     struct fixture *f = *state;
@@ -354,6 +371,8 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(refusals_change_nothing, setup, teardown),
             cmocka_unit_test_setup_teardown(a_refused_step_is_rolled_back, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_plan_refused_at_any_step_changes_nothing, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(a_failed_save_is_rolled_back, setup, teardown),
             cmocka_unit_test_setup_teardown(dry_run_plans_and_changes_nothing, setup, teardown),
             cmocka_unit_test_setup_teardown(restart_and_vswitch_loss_come_back_to_the_disk, setup,
