@@ -10,6 +10,8 @@
 #ifndef EVR_COMMON_ERROR_H
 #define EVR_COMMON_ERROR_H
 
+#include <errno.h> /* the codes every caller passes */
+
 struct evr_err {
     int code; /* a positive errno value: EINVAL, ENOENT, EEXIST, EBUSY, ... */
     char msg[512];

@@ -37,29 +37,33 @@ json_t *ctl_client_read(struct ctl_client *c, struct evr_err *err)
             c->len -= used;
             if (!json_is_object(reply)) {
                 json_decref(reply);
-                return evr_fail(err, EBADMSG, "control socket: the reply is not a JSON object"),
-                       NULL;
+                evr_fail(err, EBADMSG, "control socket: the reply is not a JSON object");
+                return NULL;
             }
             return reply;
         }
         if (c->len == c->cap) {
             size_t cap = c->cap ? c->cap * 2 : 4096;
             char *grown = cap <= CTL_REPLY_MAX ? realloc(c->buf, cap) : NULL;
-            if (!grown)
-                return evr_fail(err, EMSGSIZE, "control socket: a reply longer than %u bytes",
-                                CTL_REPLY_MAX),
-                       NULL;
+            if (!grown) {
+                evr_fail(err, EMSGSIZE, "control socket: a reply longer than %u bytes",
+                         CTL_REPLY_MAX);
+                return NULL;
+            }
             c->buf = grown;
             c->cap = cap;
         }
         ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            return evr_fail(err, errno, "control socket: recv: %s", strerror(errno)), NULL;
-        if (n == 0)
-            return evr_fail(err, ECONNRESET, "control socket: the server closed the connection"),
-                   NULL;
+        if (n < 0) {
+            evr_fail(err, errno, "control socket: recv: %s", strerror(errno));
+            return NULL;
+        }
+        if (n == 0) {
+            evr_fail(err, ECONNRESET, "control socket: the server closed the connection");
+            return NULL;
+        }
         c->len += (size_t)n;
     }
 }
@@ -94,8 +98,10 @@ json_t *ctl_client_call(struct ctl_client *c, const json_t *req, struct evr_err 
     char *line = json_dumps(req, JSON_COMPACT);
     json_t *reply;
 
-    if (!line)
-        return evr_fail(err, ENOMEM, "control socket: cannot encode the request"), NULL;
+    if (!line) {
+        evr_fail(err, ENOMEM, "control socket: cannot encode the request");
+        return NULL;
+    }
     reply = ctl_client_send_line(c, line, strlen(line), err);
     free(line);
     return unwrap(reply, err);

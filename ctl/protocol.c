@@ -50,10 +50,14 @@ static const struct ctl_op *find_op(const struct ctl_op *ops, size_t n_ops, cons
     const char *name = json_string_value(v);
     char list[512] = "";
 
-    if (!v)
-        return evr_fail(err, EINVAL, "field 'op': missing (every request names its op)"), NULL;
-    if (!name)
-        return evr_fail(err, EINVAL, "field 'op': must be a string"), NULL;
+    if (!v) {
+        evr_fail(err, EINVAL, "field 'op': missing (every request names its op)");
+        return NULL;
+    }
+    if (!name) {
+        evr_fail(err, EINVAL, "field 'op': must be a string");
+        return NULL;
+    }
     for (size_t i = 0; i < n_ops; i++)
         if (strcmp(ops[i].name, name) == 0)
             return &ops[i];
@@ -89,12 +93,14 @@ json_t *ctl_parse_line(const char *line, size_t len, struct evr_err *err)
     json_error_t jerr;
     json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 
-    if (!req)
-        return evr_fail(err, EINVAL, "request: not JSON at column %d: %s", jerr.column, jerr.text),
-               NULL;
+    if (!req) {
+        evr_fail(err, EINVAL, "request: not JSON at column %d: %s", jerr.column, jerr.text);
+        return NULL;
+    }
     if (!json_is_object(req)) {
         json_decref(req);
-        return evr_fail(err, EINVAL, "request: must be a JSON object"), NULL;
+        evr_fail(err, EINVAL, "request: must be a JSON object");
+        return NULL;
     }
     return req;
 }

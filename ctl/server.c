@@ -223,35 +223,35 @@ static void serve(struct ctl_server *s, struct ctl_conn *c)
     flush(s, c);
 }
 
-static void accept_all(struct ctl_server *s)
+/* One connection per call: the listening socket stays readable while more
+ * wait, and the next call serves the closes that came before them first. */
+static void accept_one(struct ctl_server *s)
 {
-    for (;;) {
-        struct evr_err err;
-        struct ctl_conn *c = NULL;
-        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    struct evr_err err;
+    struct ctl_conn *c = NULL;
+    int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-        if (fd < 0)
-            return;
-        if (!ctl_peer_allowed(fd, s->owner, s->cfg.group, &err)) {
-            send_once(fd, &err);
-            close(fd);
-            continue;
-        }
-        for (unsigned i = 0; i < CTL_CLIENTS_MAX && !c; i++)
-            if (s->conns[i].fd < 0)
-                c = &s->conns[i];
-        if (!c) {
-            evr_fail(&err, EBUSY, "%s: too many control connections (at most %u)", s->cfg.name,
-                     CTL_CLIENTS_MAX);
-            send_once(fd, &err);
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        if (watch(s, EPOLL_CTL_ADD, fd, EPOLLIN, (unsigned)(c - s->conns)) < 0) {
-            close(fd);
-            c->fd = -1;
-        }
+    if (fd < 0)
+        return;
+    if (!ctl_peer_allowed(fd, s->owner, s->cfg.group, &err)) {
+        send_once(fd, &err);
+        close(fd);
+        return;
+    }
+    for (unsigned i = 0; i < CTL_CLIENTS_MAX && !c; i++)
+        if (s->conns[i].fd < 0)
+            c = &s->conns[i];
+    if (!c) {
+        evr_fail(&err, EBUSY, "%s: too many control connections (at most %u)", s->cfg.name,
+                 CTL_CLIENTS_MAX);
+        send_once(fd, &err);
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    if (watch(s, EPOLL_CTL_ADD, fd, EPOLLIN, (unsigned)(c - s->conns)) < 0) {
+        close(fd);
+        c->fd = -1;
     }
 }
 
@@ -259,13 +259,16 @@ void ctl_server_handle_ready(struct ctl_server *s)
 {
     struct epoll_event evs[CTL_CLIENTS_MAX + 1];
     int n = epoll_wait(s->epoll_fd, evs, CTL_CLIENTS_MAX + 1, 0);
+    bool incoming = false;
 
+    /* Connections first: one that a client closed before another connected
+     * frees its slot for that one (level-triggered: both are in this batch). */
     for (int i = 0; i < n; i++) {
         unsigned slot = evs[i].data.u32;
         struct ctl_conn *c = &s->conns[slot];
 
         if (slot == LISTEN_SLOT) {
-            accept_all(s);
+            incoming = true;
         } else if (c->fd >= 0) {
             if (c->out_len > c->out_off)
                 flush(s, c);
@@ -273,6 +276,8 @@ void ctl_server_handle_ready(struct ctl_server *s)
                 serve(s, c);
         }
     }
+    if (incoming)
+        accept_one(s);
 }
 
 void ctl_server_close(struct ctl_server *s)
