@@ -303,8 +303,7 @@ int main(int argc, char **argv)
             else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
                 usage(stdout);
                 return 0;
-            }
-            else
+            } else
                 argv[kept++] = argv[i];
         }
         argc = kept;
