@@ -4,7 +4,8 @@
  *
  * Transport: a unix stream socket (ctl/listen.h). Framing: one JSON object
  * per line in each direction, UTF-8, the line ending in '\n'; at most
- * CTL_LINE_MAX bytes before the newline. Empty lines are ignored. Replies
+ * CTL_LINE_MAX bytes before the newline (more where the server's hello says
+ * so in "line_max"). Empty lines are ignored. Replies
  * come in the order of the requests, one per request.
  *
  * Request:   {"op":"NAME", FIELD:VALUE, ...}
@@ -21,13 +22,13 @@
  * Hello:     every connection starts with
  *              {"op":"hello","protocol":CTL_PROTOCOL_VERSION}
  *            -> {"ok":true,"protocol":1,"server":"evr-vmm","version":"0.1.0",
- *                "ops":["hello","status",...]}
+ *                "ops":["hello","status",...],"line_max":4096}
  *            A client that speaks another protocol version is refused
  *            (EPROTONOSUPPORT, the message says both versions) and
  *            disconnected; any other request before hello is refused
  *            (EPROTO) and the connection stays open for a hello.
  * Errors of the transport itself, the same in every process:
- *            a line longer than CTL_LINE_MAX: one EMSGSIZE reply, then the
+ *            a line longer than line_max: one EMSGSIZE reply, then the
  *            rest of that line is skipped up to its newline; a line that is
  *            not a JSON object: EINVAL; an unknown op: EOPNOTSUPP naming the
  *            ops there are; a peer whose credentials are refused: one EACCES
@@ -46,8 +47,10 @@
 #include "common/error.h"
 
 #define CTL_PROTOCOL_VERSION 1
-#define CTL_LINE_MAX         4096u /* bytes of one request line, newline excluded */
-#define CTL_CLIENTS_MAX      16u   /* connections served at once, per server */
+#define CTL_LINE_MAX                                                                               \
+    4096u                   /* bytes of one request line, newline excluded, unless
+                                    * the server says more in its hello ("line_max") */
+#define CTL_CLIENTS_MAX 16u /* connections served at once, per server */
 
 /* Handles one request that passed the field check. Adds the reply's fields
  * to reply (an object already holding "ok":true) and returns 0, or returns

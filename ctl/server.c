@@ -60,8 +60,32 @@ static void drop(struct ctl_server *s, struct ctl_conn *c)
     epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c->out);
+    free(c->in);
     memset(c, 0, sizeof(*c));
     c->fd = -1;
+}
+
+static size_t line_max(const struct ctl_server *s)
+{
+    return s->cfg.line_max ? s->cfg.line_max : CTL_LINE_MAX;
+}
+
+/* Room for more bytes of the current line; false when it cannot grow. */
+static bool room(struct ctl_conn *c, size_t more)
+{
+    size_t want = c->in_len + more, cap = c->in_cap ? c->in_cap : 4096;
+    char *bigger;
+
+    if (want <= c->in_cap)
+        return true;
+    while (cap < want)
+        cap *= 2;
+    bigger = realloc(c->in, cap);
+    if (!bigger)
+        return false;
+    c->in = bigger;
+    c->in_cap = cap;
+    return true;
 }
 
 /* One reply on a socket nobody else writes to yet: a refused connection. */
@@ -152,8 +176,9 @@ static json_t *hello(struct ctl_server *s, struct ctl_conn *c, json_t *req)
     json_array_append_new(ops, json_string("hello"));
     for (size_t i = 0; i < s->cfg.n_ops; i++)
         json_array_append_new(ops, json_string(s->cfg.ops[i].name));
-    return json_pack("{s:b, s:i, s:s, s:s, s:o}", "ok", 1, "protocol", CTL_PROTOCOL_VERSION,
-                     "server", s->cfg.name, "version", s->cfg.version, "ops", ops);
+    return json_pack("{s:b, s:i, s:s, s:s, s:o, s:I}", "ok", 1, "protocol", CTL_PROTOCOL_VERSION,
+                     "server", s->cfg.name, "version", s->cfg.version, "ops", ops, "line_max",
+                     (json_int_t)line_max(s));
 }
 
 static void answer(struct ctl_server *s, struct ctl_conn *c, const char *line, size_t len)
@@ -186,10 +211,16 @@ static void take(struct ctl_server *s, struct ctl_conn *c, const char *p, size_t
         const char *nl = memchr(p, '\n', n);
         size_t part = nl ? (size_t)(nl - p) : n;
 
-        if (!c->overlong && c->in_len + part > CTL_LINE_MAX) {
+        if (!c->overlong && c->in_len + part > line_max(s)) {
             struct evr_err err;
-            evr_fail(&err, EMSGSIZE, "request: longer than %u bytes; skipped up to its newline",
-                     CTL_LINE_MAX);
+            evr_fail(&err, EMSGSIZE, "request: longer than %zu bytes; skipped up to its newline",
+                     line_max(s));
+            queue(c, ctl_reply_error(&err));
+            c->overlong = true;
+        } else if (!c->overlong && !room(c, part)) {
+            struct evr_err err;
+            evr_fail(&err, ENOMEM, "request: no memory for a line of %zu bytes; skipped",
+                     c->in_len + part);
             queue(c, ctl_reply_error(&err));
             c->overlong = true;
         }

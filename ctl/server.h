@@ -27,16 +27,19 @@ struct ctl_server_config {
     const char *version; /* its version, told in the hello */
     const struct ctl_op *ops;
     size_t n_ops;
-    void *ctx; /* handed to every handler */
+    void *ctx;       /* handed to every handler */
+    size_t line_max; /* bytes of one request line; 0: CTL_LINE_MAX. A server
+                      * whose requests carry whole documents (evrd's apply)
+                      * takes more; the hello says how much */
 };
 
 struct ctl_conn {
     int fd;        /* -1: a free slot */
     bool hello;    /* it said hello in our protocol version */
-    bool overlong; /* the current line passed CTL_LINE_MAX: skip it up to its newline */
+    bool overlong; /* the current line passed line_max: skip it up to its newline */
     bool closing;  /* close once the queued replies are sent */
-    size_t in_len;
-    char in[CTL_LINE_MAX];
+    char *in;      /* the line so far: in[0..in_len), room for in_cap */
+    size_t in_len, in_cap;
     char *out; /* replies not sent yet: out[out_off..out_len) */
     size_t out_len, out_off;
 };

@@ -26,7 +26,9 @@ void evr_events_add(struct evr_events *e, const char *kind, const char *subject,
     snprintf(ev->kind, sizeof(ev->kind), "%s", kind);
     snprintf(ev->subject, sizeof(ev->subject), "%s", subject);
     va_start(ap, fmt);
-    vsnprintf(ev->text, sizeof(ev->text), fmt, ap);
+    /* the if: GCC 12's ASan build sees a null fmt path in the inlined callers */
+    if (vsnprintf(ev->text, sizeof(ev->text), fmt ? fmt : "", ap) < 0)
+        ev->text[0] = 0;
     va_end(ap);
     if (strcmp(ev->kind, ev->subject))
         fprintf(stderr, "evrd: %s %s: %s\n", ev->kind, ev->subject, ev->text);

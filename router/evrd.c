@@ -34,6 +34,7 @@
 #endif
 
 #define VSWITCH_START_TIMEOUT_S 60
+#define EVRD_REQUEST_MAX        (4u << 20) /* an apply carries a whole partition */
 
 struct options {
     const char *appliance;
@@ -237,7 +238,8 @@ int main(int argc, char **argv)
                                       .version = EVR_VERSION,
                                       .ops = evrd_ops,
                                       .n_ops = evrd_n_ops,
-                                      .ctx = &m.d};
+                                      .ctx = &m.d,
+                                      .line_max = EVRD_REQUEST_MAX};
     if (o.group) {
         struct group *g = getgrnam(o.group);
         if (!g) {

@@ -73,7 +73,7 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static int start(struct fixture *f, gid_t group)
+static int start_with(struct fixture *f, gid_t group, size_t line_max)
 {
     struct evr_err err = {0};
     struct ctl_server_config cfg = {.path = f->path,
@@ -82,13 +82,19 @@ static int start(struct fixture *f, gid_t group)
                                     .version = "9.9",
                                     .ops = ops,
                                     .n_ops = 2,
-                                    .ctx = &f->calls};
+                                    .ctx = &f->calls,
+                                    .line_max = line_max};
     if (ctl_server_open(&f->server, &cfg, &err) < 0) {
         print_error("ctl_server_open: %s\n", err.msg);
         return -1;
     }
     f->stop = 0;
     return pthread_create(&f->thread, NULL, serve, f);
+}
+
+static int start(struct fixture *f, gid_t group)
+{
+    return start_with(f, group, 0);
 }
 
 static int setup(void **state)
@@ -324,6 +330,40 @@ static void an_overlong_line_gets_one_reply_and_is_skipped(void **state)
     ctl_client_close(&c);
 }
 
+/* A server that takes longer lines (evrd's apply) says so in its hello,
+ * takes a line up to that, and refuses one past it the same way. */
+static void a_server_may_take_longer_lines(void **state)
+{
+    struct fixture *f = *state;
+    size_t max = 256 * 1024, big = max + 1;
+    struct ctl_client c;
+    struct evr_err err = {0};
+    char *line = malloc(big + 1);
+    json_t *hello = NULL, *r;
+    int head;
+
+    stop(f);
+    assert_int_equal(start_with(f, CTL_NO_GROUP, max), 0);
+    assert_int_equal(ctl_client_open(&c, f->path, &hello, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(hello, "line_max")), (json_int_t)max);
+    json_decref(hello);
+    head = snprintf(line, big, "{\"op\":\"echo\",\"text\":\"");
+    memset(line + head, 'y', max - (size_t)head - 2);
+    memcpy(line + max - 2, "\"}", 3);
+    r = ctl_client_send_line(&c, line, max, &err);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(strlen(json_string_value(json_object_get(r, "text"))), max - (size_t)head - 2);
+    json_decref(r);
+    memset(line + head, 'y', big - (size_t)head - 2);
+    memcpy(line + big - 2, "\"}", 3);
+    r = ctl_client_send_line(&c, line, big, &err);
+    assert_string_equal(error_code(r), "EMSGSIZE");
+    assert_non_null(strstr(error_message(r), "longer than 262144 bytes"));
+    json_decref(r);
+    free(line);
+    ctl_client_close(&c);
+}
+
 static void requests_before_hello_and_other_versions_are_refused(void **state)
 {
     struct fixture *f = *state;
@@ -533,6 +573,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(pipelined_requests_outgrow_the_socket_buffer, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(the_envelope_and_field_checks, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_server_may_take_longer_lines, setup, teardown),
             cmocka_unit_test_setup_teardown(an_overlong_line_gets_one_reply_and_is_skipped, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(requests_before_hello_and_other_versions_are_refused,
