@@ -13,12 +13,12 @@ say() { echo "igb_vf: $*"; }
 WORK=$(mktemp -d)
 trap 'ip netns del th 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
+# shellcheck source=tests/lab/igb/igb_sriov.sh
+. "$HERE/igb_sriov.sh"
+
 # --- the two igb PFs, cabled to each other ---
-pfs=()
-for d in /sys/bus/pci/devices/*; do
-    [ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x8086:0x10c9 ] && pfs+=("${d##*/}")
-done
-[ ${#pfs[@]} -eq 2 ] || fail "expected 2 igb PFs (8086:10c9), found ${#pfs[@]}: run under evr-lab --igb 2"
+mapfile -t pfs <<<"$(igb_pfs)"
+[ ${#pfs[@]} -eq 2 ] || fail "expected 2 igb PFs (8086:10c9), found '${pfs[*]}': run under evr-lab --igb 2"
 PF=${pfs[0]} PEER=${pfs[1]}
 pfdev=/sys/bus/pci/devices/$PF
 pf=$(ls "$pfdev/net")
@@ -46,12 +46,10 @@ done
 peer_mac=$(TH cat /sys/class/net/peer/address)
 
 # --- VFs: PF up first, carved without a driver, MAC and VLAN from the PF, then igbvf ---
-ip link set "$pf" up
-echo 0 >"$pfdev/sriov_drivers_autoprobe"
-echo 2 >"$pfdev/sriov_numvfs" || fail "sriov_numvfs 2 refused on $PF"
+igb_carve "$PF" 2
 VF=()
 for i in 0 1; do
-    VF[i]=$(basename "$(readlink "$pfdev/virtfn$i")")
+    VF[i]=$(igb_vf "$PF" $i)
     d=/sys/bus/pci/devices/${VF[i]}
     [ "$(cat "$d/device")" = 0x10ca ] || fail "VF $i (${VF[i]}) is $(cat "$d/device"), not 0x10ca"
     [ -e "$d/driver" ] && fail "VF $i (${VF[i]}) got a driver with autoprobe off"
@@ -75,11 +73,8 @@ line1=$(ip link show "$pf" | grep -E '^ +vf 1 ')
 [[ "$line1" == *"link/ether $MAC1"* ]] || fail "VF 1 MAC did not read back: '$line1'"
 
 for i in 0 1; do
-    d=/sys/bus/pci/devices/${VF[i]}
-    echo igbvf >"$d/driver_override"
-    echo "${VF[i]}" >/sys/bus/pci/drivers/igbvf/bind || fail "igbvf did not bind VF $i (${VF[i]})"
-    n=$(ls "$d/net")
-    ip link set "$n" name vf$i
+    igb_bind "${VF[i]}" igbvf
+    ip link set "$(ls "/sys/bus/pci/devices/${VF[i]}/net")" name vf$i
 done
 # The MAC the PF set reaches igbvf only through the mailbox handshake after the VF's reset.
 [ "$(cat /sys/class/net/vf0/address)" = $MAC0 ] || fail "vf0 has MAC $(cat /sys/class/net/vf0/address), the PF set $MAC0: the VF-PF mailbox did not work"
@@ -87,11 +82,7 @@ done
 ip link set vf0 up
 ip link set vf1 up
 for i in 0 1; do
-    for _ in $(seq 150); do
-        [ "$(cat /sys/class/net/vf$i/carrier 2>/dev/null)" = 1 ] && break
-        sleep 0.2
-    done
-    [ "$(cat /sys/class/net/vf$i/carrier 2>/dev/null)" = 1 ] || fail "vf$i has no carrier after 30 s"
+    igb_wait_carrier vf$i
     vecs=("/sys/bus/pci/devices/${VF[i]}/msi_irqs"/*)
     nvec=${#vecs[@]}
     [ "$nvec" -eq 3 ] || fail "vf$i uses $nvec MSI-X vectors, igbvf asks for 3"
@@ -184,9 +175,7 @@ for i in 0 1; do
 done
 
 # The passthrough path: a VF leaves igbvf for vfio-pci.
-echo "${VF[1]}" >/sys/bus/pci/drivers/igbvf/unbind
-echo vfio-pci >"/sys/bus/pci/devices/${VF[1]}/driver_override"
-echo "${VF[1]}" >/sys/bus/pci/drivers/vfio-pci/bind || fail "vfio-pci did not bind ${VF[1]}"
+igb_bind "${VF[1]}" vfio-pci
 g=$(basename "$(readlink "/sys/bus/pci/devices/${VF[1]}/iommu_group")")
 [ -c "/dev/vfio/$g" ] || fail "/dev/vfio/$g missing after binding ${VF[1]} to vfio-pci"
 say "${VF[1]} on vfio-pci, /dev/vfio/$g"
