@@ -4,7 +4,7 @@
 # VFs on igbvf; the second igb, cabled to the first, is a test host in a netns
 # with VLAN subinterfaces. Shows what QEMU's igb does with a VF's port VLAN
 # (insert, strip, isolation), a VF's own VLAN filters, MAC anti-spoofing, and
-# that a VF goes to vfio-pci (docs/lab.md, "igb").
+# that a VF goes to vfio-pci and resets (docs/lab.md, "igb").
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 L2=$HERE/l2frame.py
@@ -178,5 +178,11 @@ done
 igb_bind "${VF[1]}" vfio-pci
 g=$(basename "$(readlink "/sys/bus/pci/devices/${VF[1]}/iommu_group")")
 [ -c "/dev/vfio/$g" ] || fail "/dev/vfio/$g missing after binding ${VF[1]} to vfio-pci"
-say "${VF[1]} on vfio-pci, /dev/vfio/$g"
+# vfio-pci resets a function when it is opened and released: a VF has no bus
+# of its own to reset, so it needs Function Level Reset.
+vfdev=/sys/bus/pci/devices/${VF[1]}
+methods=$(cat "$vfdev/reset_method")
+[[ " $methods " == *" flr "* ]] || fail "${VF[1]} offers no FLR (reset_method '$methods')"
+echo 1 >"$vfdev/reset" || fail "resetting ${VF[1]} failed"
+say "${VF[1]} on vfio-pci, /dev/vfio/$g; reset methods '$methods', reset done"
 say "ok"
