@@ -12,9 +12,10 @@ igb_pfs() {
     return 0
 }
 
-# igb_carve PF N: N VFs on PF, with no driver yet. The PF goes up first, and
-# the VFs are created without autoprobe: igb 6.1 probes VFs before it writes
-# PFRSTD, and a VF probed then never gets its MAC or a link.
+# igb_carve PF N: N VFs on PF, with no driver yet. The VFs are created
+# without autoprobe: igb 6.1 probes VFs before it writes PFRSTD, and a VF
+# probed then never gets its MAC or a link. The PF is up, as only its open
+# path writes PFRSTD.
 igb_carve() {
     local pf=$1 n=$2 dev=/sys/bus/pci/devices/$1
     ip link set "$(ls "$dev/net")" up || fail "cannot bring up $pf"
