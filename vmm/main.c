@@ -226,8 +226,6 @@ int main(int argc, char **argv)
         return 1;
     }
     control.started = false;
-    control.listen_fd = -1;
-    control.stop_pipe[0] = control.stop_pipe[1] = -1;
     if (cfg->control[0] && control_open(&control, &host, cfg->control, err, sizeof(err))) {
         fprintf(stderr, "evr-vmm: %s\n", err);
         console_close(&console);

@@ -32,8 +32,6 @@ their guests untouched (same boot, no restart)."""
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,8 +39,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dpdk"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vswitch"))
-from vslab import Bench, expect, run, stop_process  # noqa: E402
+from vslab import Bench, evrctl, expect, run, stop_process  # noqa: E402
 from test_pci_wire import bind, driver_of, e1000e_functions, sysfs, PCI  # noqa: E402
+from test_vmm_vhost import kill_vswitch  # noqa: E402
 
 BOOT_LIMIT = 420  # two nested guests booting at once under TCG
 MACS = {"vm-a": "02:00:00:00:0a:01", "vm-b": "02:00:00:00:0b:01"}
@@ -134,21 +133,15 @@ class Vm:
         return False
 
     def request(self, **req):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(self.control)
-        f = s.makefile("rw")
-        f.write(json.dumps(req) + "\n")
-        f.flush()
-        reply = json.loads(f.readline())
-        s.close()
-        return reply
+        with evrctl.Client(self.control) as c:
+            return c.request(**req)
 
     def stop(self):
         if self.proc.poll() is None:
             try:
-                self.request(command="stop")
+                self.request(op="stop")
                 self.proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired, ValueError):
+            except (OSError, subprocess.TimeoutExpired, ValueError, evrctl.Error):
                 stop_process(self.proc)
         self.err.close()
         return self.proc.returncode
@@ -269,7 +262,7 @@ def main():
                    "the lab's side")
             for vm in vms:
                 expect(vm.wait_carrier("1"), f"{vm.name}: carrier up (VIRTIO_NET_S_LINK_UP)")
-                link = vm.request(command="link", iface=0)
+                link = vm.request(op="link", iface=0)
                 expect(link.get("ok") and link["backend"] and link["up"],
                        f"{vm.name}: evr-vmm's control socket says the backend is there, link up")
 
@@ -287,7 +280,7 @@ def main():
             # link down.
             b.ok(op="slice-del", name="sb")
             b.ok(op="slice-set", name="sa", uplink="w0", vm="vm-a", mode="trunk", vlans=[100, 200])
-            down = vb.request(command="link", iface=0, up=False)
+            down = vb.request(op="link", iface=0, up=False)
             expect(down.get("ok") and not down["admin_up"] and not down["up"],
                    f"link-down of vm-b's interface accepted: {down}")
             expect(vb.wait_carrier("0"), "vm-b sees its carrier go down (configuration interrupt)")
@@ -296,18 +289,13 @@ def main():
             expect(fetch_sha(b, "10.200.0.3") == ready["vm-a"].group(2),
                    "an HTTP transfer from vm-a over VLAN 200 arrives intact")
             expect(not pings(b, "10.200.0.2", 2), "vm-b no longer gets VLAN 200")
-            up = vb.request(command="link", iface=0, up=True)
+            up = vb.request(op="link", iface=0, up=True)
             expect(up.get("ok") and up["up"], "link-up of vm-b's interface accepted")
             expect(vb.wait_carrier("1"), "vm-b sees its carrier come back")
 
             # kill -9 of the vswitch: both guests lose carrier; a new one
             # with the same ports brings it and the traffic back.
-            b.ctl_file.close()
-            b.ctl.close()
-            b.proc.send_signal(signal.SIGKILL)
-            b.proc.wait(timeout=20)
-            b.log.close()
-            os.unlink(b.sock_path)
+            kill_vswitch(b)
             for vm in vms:
                 expect(vm.wait_carrier("0"), f"{vm.name}: carrier down when the vswitch dies")
             b._start_vswitch()
@@ -321,7 +309,7 @@ def main():
             expect(fetch_sha(b, "10.100.0.2") == ready["vm-a"].group(2),
                    "after the restart an HTTP transfer from vm-a arrives intact")
             for vm in vms:
-                st = vm.request(command="status")
+                st = vm.request(op="status")
                 expect(vm.proc.poll() is None and st.get("boots") == 1,
                        f"{vm.name}: the same evr-vmm and boot throughout ({st})")
                 expect(len([ln for ln in vm.lines() if "evr-net: ready" in ln]) == 1,
