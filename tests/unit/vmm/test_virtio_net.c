@@ -36,7 +36,7 @@ struct fixture {
     struct guest_mem mem;
     struct machine m;
     struct pci_function *fn;
-    uint64_t bar0;
+    struct virtio_guest g; /* BAR 0 on the machine's MMIO bus */
 };
 
 static int setup_n(void **state, unsigned nnet)
@@ -63,7 +63,7 @@ static int setup_n(void **state, unsigned nnet)
     assert_non_null(f->fn);
     pci_cfg_write(f->m.pci, f->fn->slot, 0, PCI_COMMAND, 2,
                   PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-    f->bar0 = f->fn->bar[VIRTIO_PCI_BAR].mapped;
+    f->g = (struct virtio_guest){&f->m.mmio, f->fn->bar[VIRTIO_PCI_BAR].mapped};
     *state = f;
     return 0;
 }
@@ -89,35 +89,25 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint64_t rd(struct fixture *f, uint64_t off, unsigned size)
-{
-    return virtio_guest_read(&f->m.mmio, f->bar0, off, size);
-}
-
-static void wr(struct fixture *f, uint64_t off, unsigned size, uint64_t v)
-{
-    virtio_guest_write(&f->m.mmio, f->bar0, off, size, v);
-}
-
 static uint16_t link_status(struct fixture *f)
 {
-    return (uint16_t)rd(f, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_STATUS, 2);
+    return (uint16_t)rd(&f->g, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_STATUS, 2);
 }
 
 /* The driver up to DRIVER_OK, with configuration interrupts on vector 0. */
 static void driver_up(struct fixture *f, uint64_t features)
 {
-    wr(f, VIRTIO_COMMON_STATUS, 1, 0);
-    wr(f, VIRTIO_COMMON_STATUS, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-    wr(f, VIRTIO_COMMON_GFSELECT, 4, 0);
-    wr(f, VIRTIO_COMMON_GF, 4, (uint32_t)features);
-    wr(f, VIRTIO_COMMON_GFSELECT, 4, 1);
-    wr(f, VIRTIO_COMMON_GF, 4, features >> 32);
-    wr(f, VIRTIO_COMMON_STATUS, 1, 0x0b);
-    assert_true(rd(f, VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK);
-    wr(f, VIRTIO_COMMON_MSIX, 2, 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_MSIX, 2), 0);
-    wr(f, VIRTIO_COMMON_STATUS, 1, 0x0f);
+    wr(&f->g, VIRTIO_COMMON_STATUS, 1, 0);
+    wr(&f->g, VIRTIO_COMMON_STATUS, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    wr(&f->g, VIRTIO_COMMON_GFSELECT, 4, 0);
+    wr(&f->g, VIRTIO_COMMON_GF, 4, (uint32_t)features);
+    wr(&f->g, VIRTIO_COMMON_GFSELECT, 4, 1);
+    wr(&f->g, VIRTIO_COMMON_GF, 4, features >> 32);
+    wr(&f->g, VIRTIO_COMMON_STATUS, 1, 0x0b);
+    assert_true(rd(&f->g, VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK);
+    wr(&f->g, VIRTIO_COMMON_MSIX, 2, 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_MSIX, 2), 0);
+    wr(&f->g, VIRTIO_COMMON_STATUS, 1, 0x0f);
 }
 
 /* Waits (bounded) until the interface's backend is there or gone. */
@@ -178,15 +168,15 @@ static void config_space_has_mac_status_and_pairs(void **state)
     assert_int_equal(pci_get(f->fn, PCI_DEVICE_ID, 2), 0x1041);
     assert_int_equal(pci_get(f->fn, PCI_CLASS_PROG + 1, 2), 0x0200); /* Ethernet */
     for (unsigned i = 0; i < 6; i++)
-        assert_int_equal(rd(f, VIRTIO_PCI_DEVICE_OFF + i, 1), f->cfg.net[0].mac[i]);
-    assert_int_equal(rd(f, VIRTIO_PCI_DEVICE_OFF, 4), 0x12005452);
+        assert_int_equal(rd(&f->g, VIRTIO_PCI_DEVICE_OFF + i, 1), f->cfg.net[0].mac[i]);
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_DEVICE_OFF, 4), 0x12005452);
     assert_int_equal(link_status(f), 0); /* no backend yet */
-    assert_int_equal(rd(f, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_MAX_PAIRS, 2), 1);
-    assert_int_equal(rd(f, VIRTIO_COMMON_NUMQ, 2), 2);
-    wr(f, VIRTIO_COMMON_DFSELECT, 4, 0);
-    offered = rd(f, VIRTIO_COMMON_DF, 4);
-    wr(f, VIRTIO_COMMON_DFSELECT, 4, 1);
-    offered |= rd(f, VIRTIO_COMMON_DF, 4) << 32;
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_MAX_PAIRS, 2), 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_NUMQ, 2), 2);
+    wr(&f->g, VIRTIO_COMMON_DFSELECT, 4, 0);
+    offered = rd(&f->g, VIRTIO_COMMON_DF, 4);
+    wr(&f->g, VIRTIO_COMMON_DFSELECT, 4, 1);
+    offered |= rd(&f->g, VIRTIO_COMMON_DF, 4) << 32;
     assert_true(offered & (1ull << VIRTIO_F_VERSION_1));
     assert_true(offered & (1ull << VIRTIO_NET_F_MAC));
     assert_true(offered & (1ull << VIRTIO_NET_F_STATUS));
@@ -211,10 +201,10 @@ static void link_follows_backend_and_controller(void **state)
     s = backend_connect(f, true);
     assert_int_equal(link_status(f), VIRTIO_NET_S_LINK_UP);
     assert_int_equal(eventfd_drain(cfg_fd), 1);
-    assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
     /* the offer is now the backend's, masked: EVENT_IDX yes, CSUM no */
-    wr(f, VIRTIO_COMMON_DFSELECT, 4, 0);
-    offered = rd(f, VIRTIO_COMMON_DF, 4);
+    wr(&f->g, VIRTIO_COMMON_DFSELECT, 4, 0);
+    offered = rd(&f->g, VIRTIO_COMMON_DF, 4);
     assert_true(offered & (1ull << VIRTIO_RING_F_EVENT_IDX));
     assert_false(offered & (1ull << VIRTIO_RING_F_INDIRECT));
     assert_false(offered & 1ull);
@@ -226,7 +216,7 @@ static void link_follows_backend_and_controller(void **state)
     assert_false(l.up);
     assert_int_equal(link_status(f), 0);
     assert_int_equal(eventfd_drain(cfg_fd), 1);
-    assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
     /* the same state again: nothing changes, no interrupt */
     assert_int_equal(virtio_net_set_link(&f->m, 0, false, &l, err, sizeof(err)), 0);
     assert_int_equal(eventfd_drain(cfg_fd), 0);
@@ -261,26 +251,26 @@ static void rings_outside_ram_need_a_reset(void **state)
     struct fixture *f = *state;
 
     driver_up(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 0);
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, 256);
-    wr(f, VIRTIO_COMMON_Q_DESC, 8,
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 0);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, 256);
+    wr(&f->g, VIRTIO_COMMON_Q_DESC, 8,
        16 * MIB - 0x800); /* 4 KiB of descriptors run past 16 MiB of RAM */
-    wr(f, VIRTIO_COMMON_Q_AVAIL, 8, 0x1000);
-    wr(f, VIRTIO_COMMON_Q_USED, 8, 0x2000);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1);
-    assert_true(rd(f, VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_ENABLE, 2), 0);
+    wr(&f->g, VIRTIO_COMMON_Q_AVAIL, 8, 0x1000);
+    wr(&f->g, VIRTIO_COMMON_Q_USED, 8, 0x2000);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
+    assert_true(rd(&f->g, VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 0);
     /* after a reset the same queue inside RAM starts (no backend: kept for one) */
     driver_up(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 0);
-    wr(f, VIRTIO_COMMON_Q_DESC, 8, 0x10000);
-    wr(f, VIRTIO_COMMON_Q_AVAIL, 8, 0x11000);
-    wr(f, VIRTIO_COMMON_Q_USED, 8, 0x12000);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1);
-    assert_false(rd(f, VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_ENABLE, 2), 1);
-    wr(f, VIRTIO_COMMON_STATUS, 1, 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_ENABLE, 2), 0);
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 0);
+    wr(&f->g, VIRTIO_COMMON_Q_DESC, 8, 0x10000);
+    wr(&f->g, VIRTIO_COMMON_Q_AVAIL, 8, 0x11000);
+    wr(&f->g, VIRTIO_COMMON_Q_USED, 8, 0x12000);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
+    assert_false(rd(&f->g, VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 1);
+    wr(&f->g, VIRTIO_COMMON_STATUS, 1, 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 0);
 }
 
 static void interfaces_follow_the_config_order(void **state)

@@ -105,7 +105,7 @@ struct fixture {
     struct machine m;
     struct virtio_pci vp;
     struct rec rec;
-    uint64_t bar0;
+    struct virtio_guest g; /* BAR 0 on the machine's MMIO bus */
 };
 
 static int setup(void **state)
@@ -127,8 +127,8 @@ static int setup(void **state)
     /* the guest turns memory decoding and bus mastering on */
     pci_cfg_write(f->m.pci, f->vp.fn.slot, 0, PCI_COMMAND, 2,
                   PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-    f->bar0 = f->vp.fn.bar[VIRTIO_PCI_BAR].mapped;
-    assert_int_not_equal(f->bar0, PCI_BAR_UNMAPPED);
+    f->g = (struct virtio_guest){&f->m.mmio, f->vp.fn.bar[VIRTIO_PCI_BAR].mapped};
+    assert_int_not_equal(f->g.bar0, PCI_BAR_UNMAPPED);
     *state = f;
     return 0;
 }
@@ -143,32 +143,22 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint64_t rd(struct fixture *f, uint64_t off, unsigned size)
-{
-    return virtio_guest_read(&f->m.mmio, f->bar0, off, size);
-}
-
-static void wr(struct fixture *f, uint64_t off, unsigned size, uint64_t v)
-{
-    virtio_guest_write(&f->m.mmio, f->bar0, off, size, v);
-}
-
 static uint8_t status(struct fixture *f)
 {
-    return (uint8_t)rd(f, VIRTIO_COMMON_STATUS, 1);
+    return (uint8_t)rd(&f->g, VIRTIO_COMMON_STATUS, 1);
 }
 
 static void set_status(struct fixture *f, uint8_t s)
 {
-    wr(f, VIRTIO_COMMON_STATUS, 1, s);
+    wr(&f->g, VIRTIO_COMMON_STATUS, 1, s);
 }
 
 static void write_features(struct fixture *f, uint64_t features)
 {
-    wr(f, VIRTIO_COMMON_GFSELECT, 4, 0);
-    wr(f, VIRTIO_COMMON_GF, 4, (uint32_t)features);
-    wr(f, VIRTIO_COMMON_GFSELECT, 4, 1);
-    wr(f, VIRTIO_COMMON_GF, 4, features >> 32);
+    wr(&f->g, VIRTIO_COMMON_GFSELECT, 4, 0);
+    wr(&f->g, VIRTIO_COMMON_GF, 4, (uint32_t)features);
+    wr(&f->g, VIRTIO_COMMON_GFSELECT, 4, 1);
+    wr(&f->g, VIRTIO_COMMON_GF, 4, features >> 32);
 }
 
 /* The driver's way up to FEATURES_OK with features. */
@@ -184,14 +174,14 @@ static void negotiate(struct fixture *f, uint64_t features)
 static void setup_queue(struct fixture *f, unsigned q, uint16_t size, uint16_t vector,
                         uint64_t base)
 {
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, q);
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, size);
-    wr(f, VIRTIO_COMMON_Q_MSIX, 2, vector);
-    wr(f, VIRTIO_COMMON_Q_DESC, 4, (uint32_t)base);
-    wr(f, VIRTIO_COMMON_Q_DESC + 4, 4, base >> 32);
-    wr(f, VIRTIO_COMMON_Q_AVAIL, 4, (uint32_t)(base + 0x1000));
-    wr(f, VIRTIO_COMMON_Q_AVAIL + 4, 4, (base + 0x1000) >> 32);
-    wr(f, VIRTIO_COMMON_Q_USED, 8, base + 0x2000);
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, q);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, size);
+    wr(&f->g, VIRTIO_COMMON_Q_MSIX, 2, vector);
+    wr(&f->g, VIRTIO_COMMON_Q_DESC, 4, (uint32_t)base);
+    wr(&f->g, VIRTIO_COMMON_Q_DESC + 4, 4, base >> 32);
+    wr(&f->g, VIRTIO_COMMON_Q_AVAIL, 4, (uint32_t)(base + 0x1000));
+    wr(&f->g, VIRTIO_COMMON_Q_AVAIL + 4, 4, (base + 0x1000) >> 32);
+    wr(&f->g, VIRTIO_COMMON_Q_USED, 8, base + 0x2000);
 }
 
 static void capabilities_name_the_regions(void **state)
@@ -236,7 +226,7 @@ static void capabilities_name_the_regions(void **state)
     assert_int_not_equal(pci_cap_find(fn, PCI_CAP_ID_MSIX), 0);
     /* the notify ioeventfds follow BAR 0 */
     assert_int_equal(fake_kvm.ioeventfds, 2);
-    assert_int_equal(fake_kvm.last_ioeventfd.addr, f->bar0 + VIRTIO_PCI_NOTIFY_OFF + 4);
+    assert_int_equal(fake_kvm.last_ioeventfd.addr, f->g.bar0 + VIRTIO_PCI_NOTIFY_OFF + 4);
     assert_int_equal(fake_kvm.last_ioeventfd.len, 2);
     assert_int_equal((int)fake_kvm.last_ioeventfd.fd, f->vp.q[1].kick_fd);
     pci_cfg_write(f->m.pci, fn->slot, 0, PCI_COMMAND, 2, 0);
@@ -249,22 +239,22 @@ static void features_negotiate_in_halves(void **state)
     struct fixture *f = *state;
     uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << 5);
 
-    wr(f, VIRTIO_COMMON_DFSELECT, 4, 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_DF, 4), (uint32_t)OFFER);
-    wr(f, VIRTIO_COMMON_DFSELECT, 4, 1);
-    assert_int_equal(rd(f, VIRTIO_COMMON_DF, 4), OFFER >> 32);
-    wr(f, VIRTIO_COMMON_DFSELECT, 4, 2);
-    assert_int_equal(rd(f, VIRTIO_COMMON_DF, 4), 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_NUMQ, 2), 2);
+    wr(&f->g, VIRTIO_COMMON_DFSELECT, 4, 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_DF, 4), (uint32_t)OFFER);
+    wr(&f->g, VIRTIO_COMMON_DFSELECT, 4, 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_DF, 4), OFFER >> 32);
+    wr(&f->g, VIRTIO_COMMON_DFSELECT, 4, 2);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_DF, 4), 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_NUMQ, 2), 2);
     negotiate(f, want);
     assert_true(status(f) & VIRTIO_STATUS_FEATURES_OK);
     assert_int_equal(f->rec.features_set, want);
-    wr(f, VIRTIO_COMMON_GFSELECT, 4, 1);
-    assert_int_equal(rd(f, VIRTIO_COMMON_GF, 4), 1);
+    wr(&f->g, VIRTIO_COMMON_GFSELECT, 4, 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_GF, 4), 1);
     /* fixed once accepted */
     write_features(f, OFFER);
-    wr(f, VIRTIO_COMMON_GFSELECT, 4, 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_GF, 4), (uint32_t)want);
+    wr(&f->g, VIRTIO_COMMON_GFSELECT, 4, 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_GF, 4), (uint32_t)want);
     set_status(f, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
                           VIRTIO_STATUS_DRIVER_OK);
     assert_int_equal(status(f), 0x0f);
@@ -282,8 +272,8 @@ static void features_never_offered_leave_features_ok_clear(void **state)
     set_status(f, 0);
     set_status(f, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     write_features(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_GFSELECT, 4, 2);
-    wr(f, VIRTIO_COMMON_GF, 4, 1);
+    wr(&f->g, VIRTIO_COMMON_GFSELECT, 4, 2);
+    wr(&f->g, VIRTIO_COMMON_GF, 4, 1);
     set_status(f, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
     assert_false(status(f) & VIRTIO_STATUS_FEATURES_OK);
     /* a legacy driver (no VERSION_1) */
@@ -305,15 +295,15 @@ static void queues_start_with_their_eventfds(void **state)
     struct fixture *f = *state;
 
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 1);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_SIZE, 2), QMAX);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_NOFF, 2), 1);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_SIZE, 2), QMAX);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_NOFF, 2), 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
     setup_queue(f, 1, 64, 2, 0x123456000ull);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_DESC, 4), 0x23456000u);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_DESC + 4, 4), 1);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_USED, 8), 0x123458000ull);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_DESC, 4), 0x23456000u);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_DESC + 4, 4), 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_USED, 8), 0x123458000ull);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
     assert_int_equal(f->rec.starts, 1);
     assert_int_equal(f->rec.last_index, 1);
     assert_int_equal(f->rec.last.size, 64);
@@ -322,15 +312,15 @@ static void queues_start_with_their_eventfds(void **state)
     assert_int_equal(f->rec.last.device, 0x123458000ull);
     assert_int_equal(f->rec.last.kick_fd, f->vp.q[1].kick_fd);
     assert_int_equal(f->rec.last.call_fd, msix_vector_eventfd(&f->vp.msix, 2));
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_ENABLE, 2), 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 1);
     /* a running queue's layout is fixed */
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, 32);
-    wr(f, VIRTIO_COMMON_Q_DESC, 8, 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_SIZE, 2), 64);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_DESC, 8), 0x123456000ull);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, 32);
+    wr(&f->g, VIRTIO_COMMON_Q_DESC, 8, 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_SIZE, 2), 64);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_DESC, 8), 0x123456000ull);
     /* a queue without a vector still gets a call eventfd */
     setup_queue(f, 0, 32, VIRTIO_MSI_NO_VECTOR, 0x10000);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
     assert_int_equal(f->rec.starts, 2);
     assert_true(f->rec.last.call_fd >= 0);
     assert_int_not_equal(f->rec.last.call_fd, msix_vector_eventfd(&f->vp.msix, 0));
@@ -345,21 +335,21 @@ static void reset_stops_every_queue_first(void **state)
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
     resets = f->rec.resets;
     setup_queue(f, 0, 128, 0, 0x10000);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
     setup_queue(f, 1, 128, 1, 0x20000);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1);
-    wr(f, VIRTIO_COMMON_MSIX, 2, 2);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
+    wr(&f->g, VIRTIO_COMMON_MSIX, 2, 2);
     set_status(f, 0);
     assert_int_equal(f->rec.stops, 2);
     assert_int_equal(f->rec.resets, resets + 1);
     assert_int_equal(status(f), 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 1);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_SIZE, 2), QMAX);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_ENABLE, 2), 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_DESC, 8), 0);
-    wr(f, VIRTIO_COMMON_GFSELECT, 4, 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_GF, 4), 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 1);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_SIZE, 2), QMAX);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_DESC, 8), 0);
+    wr(&f->g, VIRTIO_COMMON_GFSELECT, 4, 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_GF, 4), 0);
     /* a reset with nothing running stops nothing */
     set_status(f, 0);
     assert_int_equal(f->rec.stops, 2);
@@ -374,32 +364,32 @@ static void bad_writes_need_a_reset(void **state)
     /* enabling a queue before FEATURES_OK */
     set_status(f, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     setup_queue(f, 0, 64, 0, 0x10000);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(f->rec.starts, 0);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_ENABLE, 2), 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 0);
     /* a reset clears it */
     set_status(f, 0);
     assert_int_equal(status(f), 0);
     /* sizes: not a power of two, above the max, zero */
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 0);
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, 100);
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 0);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, 100);
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_SIZE, 2), QMAX);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_SIZE, 2), QMAX);
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, 2 * QMAX);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, 2 * QMAX);
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, 0);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, 0);
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
     /* a queue the device refuses (rings outside RAM) */
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
     f->rec.refuse_queue = true;
     setup_queue(f, 0, 64, 0, 0xfff00000000ull);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_ENABLE, 2), 0);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 0);
     assert_non_null(strstr(f->vp.error, "rings outside guest RAM"));
     f->rec.refuse_queue = false;
     /* clearing a status bit without a reset */
@@ -408,26 +398,26 @@ static void bad_writes_need_a_reset(void **state)
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
     /* MSI-X vectors beyond the table read back NO_VECTOR */
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_MSIX, 2, 3); /* 2 queues + 1: vectors 0..2 */
-    assert_int_equal(rd(f, VIRTIO_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 0);
-    wr(f, VIRTIO_COMMON_Q_MSIX, 2, 0x7ff);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
-    wr(f, VIRTIO_COMMON_Q_MSIX, 2, 2);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_MSIX, 2), 2);
+    wr(&f->g, VIRTIO_COMMON_MSIX, 2, 3); /* 2 queues + 1: vectors 0..2 */
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 0);
+    wr(&f->g, VIRTIO_COMMON_Q_MSIX, 2, 0x7ff);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
+    wr(&f->g, VIRTIO_COMMON_Q_MSIX, 2, 2);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_MSIX, 2), 2);
     /* dropped: read-only registers, wrong widths, a queue that does not exist */
     bad = f->vp.bad_writes;
-    wr(f, VIRTIO_COMMON_NUMQ, 2, 9);
-    wr(f, VIRTIO_COMMON_DF, 4, 0xffffffff);
-    wr(f, VIRTIO_COMMON_Q_SIZE, 4, 16);
-    wr(f, VIRTIO_COMMON_STATUS - 1, 2, 0);
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 7);
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, 16);
-    assert_int_equal(rd(f, VIRTIO_COMMON_Q_SIZE, 2), 0);
-    wr(f, VIRTIO_PCI_ISR_OFF, 1, 0xff);
-    wr(f, VIRTIO_PCI_DEVICE_OFF, 1, 0xff);
+    wr(&f->g, VIRTIO_COMMON_NUMQ, 2, 9);
+    wr(&f->g, VIRTIO_COMMON_DF, 4, 0xffffffff);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 4, 16);
+    wr(&f->g, VIRTIO_COMMON_STATUS - 1, 2, 0);
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 7);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, 16);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_SIZE, 2), 0);
+    wr(&f->g, VIRTIO_PCI_ISR_OFF, 1, 0xff);
+    wr(&f->g, VIRTIO_PCI_DEVICE_OFF, 1, 0xff);
     assert_int_equal(f->vp.bad_writes, bad + 7);
-    assert_int_equal(rd(f, VIRTIO_COMMON_NUMQ, 2), 2);
+    assert_int_equal(rd(&f->g, VIRTIO_COMMON_NUMQ, 2), 2);
     assert_false(status(f) & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(f->rec.starts, 0);
 }
@@ -438,19 +428,19 @@ static void needs_reset_after_driver_ok_interrupts(void **state)
     int cfg_fd = msix_vector_eventfd(&f->vp.msix, 2);
 
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_MSIX, 2, 2);
+    wr(&f->g, VIRTIO_COMMON_MSIX, 2, 2);
     set_status(f, 0x0f);
     eventfd_drain(cfg_fd);
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 0);
-    wr(f, VIRTIO_COMMON_Q_ENABLE, 2, 1); /* size QMAX, rings at 0: the device takes it */
-    wr(f, VIRTIO_COMMON_Q_SELECT, 2, 1);
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, 3);
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 0);
+    wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1); /* size QMAX, rings at 0: the device takes it */
+    wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 1);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, 3);
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(eventfd_drain(cfg_fd), 1);
-    assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
-    assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), 0); /* read clears */
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_ISR_OFF, 1), 0); /* read clears */
     /* once per reset */
-    wr(f, VIRTIO_COMMON_Q_SIZE, 2, 5);
+    wr(&f->g, VIRTIO_COMMON_Q_SIZE, 2, 5);
     assert_int_equal(eventfd_drain(cfg_fd), 0);
 }
 
@@ -458,25 +448,25 @@ static void config_changes_interrupt_after_driver_ok(void **state)
 {
     struct fixture *f = *state;
     int cfg_fd = msix_vector_eventfd(&f->vp.msix, 0);
-    uint8_t gen = (uint8_t)rd(f, VIRTIO_COMMON_CFGGEN, 1);
+    uint8_t gen = (uint8_t)rd(&f->g, VIRTIO_COMMON_CFGGEN, 1);
 
     /* device configuration reads compose the device's bytes */
-    assert_int_equal(rd(f, VIRTIO_PCI_DEVICE_OFF + 2, 4), 0xa5a4a3a2);
-    assert_int_equal(rd(f, VIRTIO_PCI_DEVICE_OFF + 8, 4), 0xa9a8); /* 10 bytes, then 0 */
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_DEVICE_OFF + 2, 4), 0xa5a4a3a2);
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_DEVICE_OFF + 8, 4), 0xa9a8); /* 10 bytes, then 0 */
     virtio_pci_lock(&f->vp);
     virtio_pci_config_changed(&f->vp);
     virtio_pci_unlock(&f->vp);
-    assert_int_equal((uint8_t)rd(f, VIRTIO_COMMON_CFGGEN, 1), (uint8_t)(gen + 1));
-    assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), 0); /* before DRIVER_OK: no interrupt */
+    assert_int_equal((uint8_t)rd(&f->g, VIRTIO_COMMON_CFGGEN, 1), (uint8_t)(gen + 1));
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_ISR_OFF, 1), 0); /* before DRIVER_OK: no interrupt */
     negotiate(f, 1ull << VIRTIO_F_VERSION_1);
-    wr(f, VIRTIO_COMMON_MSIX, 2, 0);
+    wr(&f->g, VIRTIO_COMMON_MSIX, 2, 0);
     set_status(f, 0x0f);
     eventfd_drain(cfg_fd);
     virtio_pci_lock(&f->vp);
     virtio_pci_config_changed(&f->vp);
     virtio_pci_unlock(&f->vp);
     assert_int_equal(eventfd_drain(cfg_fd), 1);
-    assert_int_equal(rd(f, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
+    assert_int_equal(rd(&f->g, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
 }
 
 static void trapped_notify_kicks_the_queue(void **state)
@@ -486,7 +476,7 @@ static void trapped_notify_kicks_the_queue(void **state)
     /* the fake KVM takes the ioeventfd but does not act on it: the write
      * reaches the transport, which kicks the queue's eventfd itself */
     eventfd_drain(f->vp.q[1].kick_fd);
-    wr(f, VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT, 2, 1);
+    wr(&f->g, VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT, 2, 1);
     assert_int_equal(eventfd_drain(f->vp.q[1].kick_fd), 1);
     assert_int_equal(eventfd_drain(f->vp.q[0].kick_fd), 0);
 }

@@ -11,22 +11,26 @@
 
 #include "bus.h"
 
-static inline uint64_t virtio_guest_read(struct bus *mmio, uint64_t bar0, uint64_t off,
-                                         unsigned size)
+/* Where the guest reaches the function: its machine's MMIO bus, BAR 0. */
+struct virtio_guest {
+    struct bus *mmio;
+    uint64_t bar0;
+};
+
+static inline uint64_t rd(const struct virtio_guest *g, uint64_t off, unsigned size)
 {
     bool handled;
-    uint64_t v = bus_read(mmio, bar0 + off, size, &handled);
+    uint64_t v = bus_read(g->mmio, g->bar0 + off, size, &handled);
 
     assert_true(handled);
     return v;
 }
 
-static inline void virtio_guest_write(struct bus *mmio, uint64_t bar0, uint64_t off, unsigned size,
-                                      uint64_t v)
+static inline void wr(const struct virtio_guest *g, uint64_t off, unsigned size, uint64_t v)
 {
     bool handled;
 
-    bus_write(mmio, bar0 + off, size, v, &handled);
+    bus_write(g->mmio, g->bar0 + off, size, v, &handled);
     assert_true(handled);
 }
 
