@@ -14,6 +14,18 @@
 
 #define VNET_HDR_LEN 12 /* struct virtio_net_hdr_mrg_rxbuf: VERSION_1's header */
 
+static int sys_open(const char *path, int flags)
+{
+    return open(path, flags);
+}
+
+static int sys_ioctl(int fd, unsigned long request, void *arg)
+{
+    return ioctl(fd, request, arg);
+}
+
+const struct vhost_net_sys vhost_net_kernel = {.open = sys_open, .ioctl = sys_ioctl};
+
 static int fail(char *err, size_t errlen, const char *ifname, const char *what)
 {
     snprintf(err, errlen, "tap %s: %s: %s", ifname, what, strerror(errno));
@@ -25,16 +37,17 @@ static int open_tap(struct vhost_net *vn, char *err, size_t errlen)
     struct ifreq ifr = {0};
     int hdr = VNET_HDR_LEN;
 
-    vn->tap_fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    vn->tap_fd = vn->sys->open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (vn->tap_fd < 0)
         return fail(err, errlen, vn->ifname, "/dev/net/tun");
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     memcpy(ifr.ifr_name, vn->ifname, strlen(vn->ifname));
-    if (ioctl(vn->tap_fd, TUNSETIFF, &ifr) < 0)
+    if (vn->sys->ioctl(vn->tap_fd, TUNSETIFF, &ifr) < 0)
         return fail(err, errlen, vn->ifname, "TUNSETIFF");
     /* No offloads: the guest is offered none, so the tap must not hand it
      * large or unchecksummed frames either. */
-    if (ioctl(vn->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(vn->tap_fd, TUNSETOFFLOAD, 0) < 0)
+    if (vn->sys->ioctl(vn->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+        vn->sys->ioctl(vn->tap_fd, TUNSETOFFLOAD, 0) < 0)
         return fail(err, errlen, vn->ifname, "TUNSETVNETHDRSZ/TUNSETOFFLOAD");
     return 0;
 }
@@ -56,17 +69,18 @@ static int send_mem_table(struct vhost_net *vn, char *err, size_t errlen)
         m->regions[i].memory_size = r[i].size;
         m->regions[i].userspace_addr = (uintptr_t)r[i].host;
     }
-    rc = ioctl(vn->vhost_fd, VHOST_SET_MEM_TABLE, m);
+    rc = vn->sys->ioctl(vn->vhost_fd, VHOST_SET_MEM_TABLE, m);
     free(m);
     return rc < 0 ? fail(err, errlen, vn->ifname, "VHOST_SET_MEM_TABLE") : 0;
 }
 
 int vhost_net_create(struct vhost_net *vn, const char *ifname, const struct guest_mem *mem,
-                     uint64_t features, char *err, size_t errlen)
+                     uint64_t features, const struct vhost_net_sys *sys, char *err, size_t errlen)
 {
     uint64_t offered;
 
     memset(vn, 0, sizeof(*vn));
+    vn->sys = sys;
     vn->vhost_fd = vn->tap_fd = -1;
     vn->mem = mem;
     if (strlen(ifname) >= sizeof(vn->ifname) || !ifname[0]) {
@@ -76,13 +90,13 @@ int vhost_net_create(struct vhost_net *vn, const char *ifname, const struct gues
     snprintf(vn->ifname, sizeof(vn->ifname), "%s", ifname);
     if (open_tap(vn, err, errlen))
         goto fail;
-    vn->vhost_fd = open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
+    vn->vhost_fd = vn->sys->open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
     if (vn->vhost_fd < 0) {
         fail(err, errlen, vn->ifname, "/dev/vhost-net (modprobe vhost_net)");
         goto fail;
     }
-    if (ioctl(vn->vhost_fd, VHOST_SET_OWNER, NULL) < 0 ||
-        ioctl(vn->vhost_fd, VHOST_GET_FEATURES, &offered) < 0) {
+    if (vn->sys->ioctl(vn->vhost_fd, VHOST_SET_OWNER, NULL) < 0 ||
+        vn->sys->ioctl(vn->vhost_fd, VHOST_GET_FEATURES, &offered) < 0) {
         fail(err, errlen, vn->ifname, "VHOST_SET_OWNER/VHOST_GET_FEATURES");
         goto fail;
     }
@@ -116,7 +130,7 @@ int vhost_net_set_features(struct vhost_net *vn, uint64_t features, char *err, s
                  (unsigned long long)(features & ~vn->kernel_features));
         return -1;
     }
-    if (ioctl(vn->vhost_fd, VHOST_SET_FEATURES, &features) < 0)
+    if (vn->sys->ioctl(vn->vhost_fd, VHOST_SET_FEATURES, &features) < 0)
         return fail(err, errlen, vn->ifname, "VHOST_SET_FEATURES");
     return 0;
 }
@@ -148,12 +162,12 @@ int vhost_net_vring_start(struct vhost_net *vn, unsigned index, const struct vho
     addr.desc_user_addr = desc;
     addr.avail_user_addr = avail;
     addr.used_user_addr = used;
-    if (ioctl(vn->vhost_fd, VHOST_SET_VRING_NUM, &num) < 0 ||
-        ioctl(vn->vhost_fd, VHOST_SET_VRING_BASE, &base) < 0 ||
-        ioctl(vn->vhost_fd, VHOST_SET_VRING_ADDR, &addr) < 0 ||
-        ioctl(vn->vhost_fd, VHOST_SET_VRING_KICK, &kick) < 0 ||
-        ioctl(vn->vhost_fd, VHOST_SET_VRING_CALL, &call) < 0 ||
-        ioctl(vn->vhost_fd, VHOST_NET_SET_BACKEND, &backend) < 0)
+    if (vn->sys->ioctl(vn->vhost_fd, VHOST_SET_VRING_NUM, &num) < 0 ||
+        vn->sys->ioctl(vn->vhost_fd, VHOST_SET_VRING_BASE, &base) < 0 ||
+        vn->sys->ioctl(vn->vhost_fd, VHOST_SET_VRING_ADDR, &addr) < 0 ||
+        vn->sys->ioctl(vn->vhost_fd, VHOST_SET_VRING_KICK, &kick) < 0 ||
+        vn->sys->ioctl(vn->vhost_fd, VHOST_SET_VRING_CALL, &call) < 0 ||
+        vn->sys->ioctl(vn->vhost_fd, VHOST_NET_SET_BACKEND, &backend) < 0)
         return fail(err, errlen, vn->ifname, "setting up a vring");
     vn->started[index] = true;
     return 0;
@@ -171,8 +185,8 @@ int vhost_net_vring_stop(struct vhost_net *vn, unsigned index, uint16_t *next_av
         return -1;
     }
     vn->started[index] = false;
-    if (ioctl(vn->vhost_fd, VHOST_NET_SET_BACKEND, &backend) < 0 ||
-        ioctl(vn->vhost_fd, VHOST_GET_VRING_BASE, &base) < 0)
+    if (vn->sys->ioctl(vn->vhost_fd, VHOST_NET_SET_BACKEND, &backend) < 0 ||
+        vn->sys->ioctl(vn->vhost_fd, VHOST_GET_VRING_BASE, &base) < 0)
         return fail(err, errlen, vn->ifname, "stopping a vring");
     *next_avail = (uint16_t)base.num;
     return 0;

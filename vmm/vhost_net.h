@@ -10,6 +10,9 @@
  * 12-byte virtio-net header and no offloads; the host brings it up and
  * addresses it.
  *
+ * The kernel is reached through struct vhost_net_sys (open and ioctl), so
+ * a unit test can stand in for it, as kvm_vm.h does for KVM.
+ *
  * Not thread-safe: the device's lock serialises the calls. */
 #ifndef EVR_VMM_VHOST_NET_H
 #define EVR_VMM_VHOST_NET_H
@@ -23,7 +26,16 @@
 
 #define VHOST_NET_QUEUES 2 /* one receive/transmit pair per vhost-net instance */
 
+struct vhost_net_sys {
+    int (*open)(const char *path, int flags);
+    int (*ioctl)(int fd, unsigned long request, void *arg);
+};
+
+/* open(2) and ioctl(2). */
+extern const struct vhost_net_sys vhost_net_kernel;
+
 struct vhost_net {
+    const struct vhost_net_sys *sys;
     int vhost_fd;
     int tap_fd;
     char ifname[16];
@@ -36,7 +48,7 @@ struct vhost_net {
  * it is persistent) and /dev/vhost-net, becomes its owner and gives it the
  * guest's memory. features: what the device may offer. -1 with a message. */
 int vhost_net_create(struct vhost_net *vn, const char *ifname, const struct guest_mem *mem,
-                     uint64_t features, char *err, size_t errlen);
+                     uint64_t features, const struct vhost_net_sys *sys, char *err, size_t errlen);
 void vhost_net_destroy(struct vhost_net *vn);
 
 uint64_t vhost_net_device_features(const struct vhost_net *vn);

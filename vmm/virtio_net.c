@@ -317,8 +317,8 @@ static struct virtio_net *net_create(struct machine *m, unsigned index, char *er
         return NULL;
     }
     n->backend = c->tap[0] ? &vhost_net_backend : &vhost_user_backend;
-    if (c->tap[0] ? vhost_net_create(&n->vnet, c->tap, m->mem, NET_DATAPATH_FEATURES, inner,
-                                     sizeof(inner))
+    if (c->tap[0] ? vhost_net_create(&n->vnet, c->tap, m->mem, NET_DATAPATH_FEATURES,
+                                     &vhost_net_kernel, inner, sizeof(inner))
                   : vhost_user_create(&n->vhost, &vc, inner, sizeof(inner))) {
         snprintf(err, errlen, "net[%u]: %s", index, inner);
         close(n->stop_fd);
