@@ -1,5 +1,6 @@
 /* The VM's control ops and the thread serving them; see control.h. */
 #include "control.h"
+#include "virtio_net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,9 +112,45 @@ static int stop_op(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
     return change_state(ctx, vm_stop, true, reply, err);
 }
 
+/* Interface iface's link, set administratively when "up" is given; the
+ * guest sees a change through a configuration interrupt (virtio_net.h). */
+static int link_op(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct vmm_host *host = ctx;
+    json_t *iface = json_object_get(req, "iface"), *up = json_object_get(req, "up");
+    struct virtio_net_link l;
+    char msg[200];
+    json_int_t k;
+    int rc = 0;
+
+    if (!json_is_integer(iface) || (k = json_integer_value(iface)) < 0 || k >= CONFIG_MAX_NET)
+        return evr_fail(err, EINVAL, "field 'iface': an interface number (0 for the first)");
+    if (up && !json_is_boolean(up))
+        return evr_fail(err, EINVAL, "field 'up': true or false");
+    pthread_mutex_lock(&host->lock);
+    if (!host->vm)
+        rc = evr_fail(err, EAGAIN, "the VM is between boots; try again");
+    else if (up && virtio_net_set_link(&host->vm->machine, (unsigned)k, json_is_true(up), &l, msg,
+                                       sizeof(msg)))
+        rc = evr_fail(err, ENOENT, "field 'iface': %s", msg);
+    else if (!up && virtio_net_get_link(&host->vm->machine, (unsigned)k, &l))
+        rc = evr_fail(err, ENOENT, "field 'iface': no interface %u (the VM has %u)", (unsigned)k,
+                      virtio_net_count(&host->vm->machine));
+    pthread_mutex_unlock(&host->lock);
+    if (rc)
+        return rc;
+    json_object_set_new(reply, "iface", json_integer(k));
+    json_object_set_new(reply, "admin_up", json_boolean(l.admin_up));
+    json_object_set_new(reply, "backend", json_boolean(l.backend));
+    json_object_set_new(reply, "up", json_boolean(l.up));
+    return 0;
+}
+
+static const char *const link_fields[] = {"!iface", "up", NULL};
+
 const struct ctl_op control_ops[] = {
         {"status", NULL, status}, {"pause", NULL, pause_op},    {"resume", NULL, resume_op},
-        {"stop", NULL, stop_op},  {"counters", NULL, counters},
+        {"stop", NULL, stop_op},  {"counters", NULL, counters}, {"link", link_fields, link_op},
 };
 const size_t control_n_ops = sizeof(control_ops) / sizeof(control_ops[0]);
 

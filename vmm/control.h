@@ -7,9 +7,14 @@
  *   {"op":"resume"}    -> {"ok":true,"state":"running"}
  *   {"op":"stop"}      -> {"ok":true,"state":"stopping"}; evr-vmm exits 0
  *   {"op":"counters"}  -> {"ok":true,"vcpus":[{"vcpu":0,"exits":{"io":N,...}},...]}
+ *   {"op":"link","iface":K[,"up":BOOL]}
+ *                      -> {"ok":true,"iface":K,"admin_up":B,"backend":B,"up":B}
+ *                         sets interface K's link (the controller's choice) when "up"
+ *                         is given; "up" in the reply is what the guest sees
  *
- * None takes a field. pause, resume and stop between two boots (on-reboot
- * restart) are refused with EAGAIN. The socket is served by a thread of its
+ * Only link takes fields. pause, resume, stop and link between two boots
+ * (on-reboot restart) are refused with EAGAIN; link of an interface the VM
+ * does not have with ENOENT. The socket is served by a thread of its
  * own that polls the server's fd beside a stop pipe. */
 #ifndef EVR_VMM_CONTROL_H
 #define EVR_VMM_CONTROL_H

@@ -37,6 +37,11 @@ static const char usage_text[] =
         "                      (key \"on_reboot\") [exit]\n"
         "  --pci-test[=BOOL]   add evr's PCI test function, BARs and MSI-X\n"
         "                      (key \"pci_test\") [false]\n"
+        "  --net SPEC          add a virtio-net interface after the config's: SPEC is\n"
+        "                      vhost_user:PATH[,mac=MAC] (evr-vmm listens on PATH for the\n"
+        "                      vswitch) or tap:IFNAME[,mac=MAC] (the kernel's vhost-net\n"
+        "                      and a host tap: a management port) (key \"net\":\n"
+        "                      [{\"vhost_user\": PATH, \"mac\": MAC}, {\"tap\": IFNAME}])\n"
         "  -h, --help          this text\n"
         "  --version           print the version\n"
         "\n"
@@ -60,6 +65,7 @@ static const struct option options[] = {
         {"control", required_argument, NULL, OPT_KEY},
         {"on-reboot", required_argument, NULL, OPT_KEY},
         {"pci-test", optional_argument, NULL, OPT_KEY},
+        {"net", required_argument, NULL, OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},

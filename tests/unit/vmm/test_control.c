@@ -89,8 +89,32 @@ static void bad_requests_say_what_is_wrong(void **state)
     handle("{\"op\":\"reboot\"}");
     assert_non_null(strstr(reply, "\"code\":\"EOPNOTSUPP\""));
     assert_non_null(strstr(reply, "'reboot' is not one of 'status', 'pause', 'resume', 'stop', "
-                                  "'counters'"));
+                                  "'counters', 'link'"));
     assert_int_equal(vm.outcome, VM_RUNNING);
+}
+
+/* The link op's refusals; the link itself is test_virtio_net's. */
+static void link_requests_are_checked(void **state)
+{
+    (void)state;
+    handle("{\"op\":\"link\"}");
+    assert_non_null(strstr(reply, "field 'iface': missing"));
+    handle("{\"op\":\"link\",\"iface\":-1}");
+    assert_non_null(strstr(reply, "field 'iface': an interface number"));
+    handle("{\"op\":\"link\",\"iface\":\"0\"}");
+    assert_non_null(strstr(reply, "field 'iface': an interface number"));
+    handle("{\"op\":\"link\",\"iface\":0,\"up\":1}");
+    assert_non_null(strstr(reply, "field 'up': true or false"));
+    handle("{\"op\":\"link\",\"iface\":0,\"up\":false}");
+    assert_string_equal(reply, "{\"ok\":false,\"error\":{\"code\":\"ENOENT\",\"message\":"
+                               "\"field 'iface': no interface 0 (the VM has 0)\"}}");
+    handle("{\"op\":\"link\",\"iface\":3}");
+    assert_non_null(strstr(reply, "field 'iface': no interface 3 (the VM has 0)"));
+    handle("{\"op\":\"status\",\"iface\":0}");
+    assert_non_null(strstr(reply, "field 'iface': not a field of 'status'"));
+    host.vm = NULL;
+    handle("{\"op\":\"link\",\"iface\":0,\"up\":true}");
+    assert_non_null(strstr(reply, "\"code\":\"EAGAIN\""));
 }
 
 static void counters_of_many_vcpus(void **state)
@@ -155,6 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(status_pause_resume_stop, setup, teardown),
             cmocka_unit_test_setup_teardown(bad_requests_say_what_is_wrong, setup, teardown),
+            cmocka_unit_test_setup_teardown(link_requests_are_checked, setup, teardown),
             cmocka_unit_test_setup_teardown(counters_of_many_vcpus, setup, teardown),
             cmocka_unit_test_setup_teardown(between_boots, setup, teardown),
             cmocka_unit_test_setup_teardown(the_socket_says_hello_and_serves, setup, teardown),
