@@ -232,7 +232,8 @@ static bool valid_vm_name(const char *s)
 
 /* Checks the "vmm" object with evr-vmm's own parser, so evrd never starts a
  * VM that evr-vmm would refuse for a key evrd could have named. */
-static int check_vmm(const json_t *vmm, unsigned ncores, const struct where *w, struct evr_err *err)
+static int check_vmm(const json_t *vmm, unsigned ncores, unsigned ports, const struct where *w,
+                     struct evr_err *err)
 {
     static const char *const evrd_keys[] = {"pin", "control", "console"};
     struct vmm_config cfg;
@@ -256,6 +257,16 @@ static int check_vmm(const json_t *vmm, unsigned ncores, const struct where *w, 
         return bad(err, w, "%s", cerr.msg);
     if (!cfg.kernel[0])
         return bad(err, w, "key 'kernel' is required");
+    /* "net" here is the management ports; evrd adds the vswitch ones */
+    for (unsigned i = 0; i < cfg.nnet; i++)
+        if (cfg.net[i].vhost_user[0])
+            return bad(err, w,
+                       "net[%u]: only management ports ({\"tap\": IFNAME}) are "
+                       "declared here; the VM's vswitch ports come from \"ports\"",
+                       i);
+    if (cfg.nnet + ports > CONFIG_MAX_NET)
+        return bad(err, w, "%u management and %u vswitch ports: a VM has at most %u", cfg.nnet,
+                   ports, CONFIG_MAX_NET);
     if (cfg.vcpus != ncores)
         return bad(err, w, "%u vCPUs but %u cores: each vCPU is pinned to one core", cfg.vcpus,
                    ncores);
@@ -285,7 +296,7 @@ static int parse_vm(struct evr_appliance *a, const json_t *obj, const struct whe
     }
     if (get_uint(obj, "ports", 0, EVR_APPL_VM_PORTS, false, &ports, w, err) ||
         get_cores(obj, &vm->cores, w, err) ||
-        check_vmm(json_object_get(obj, "vmm"), vm->cores.count, &wv, err))
+        check_vmm(json_object_get(obj, "vmm"), vm->cores.count, (unsigned)ports, &wv, err))
         return -1;
     vm->ports = (unsigned)ports;
     vm->vmm = json_deep_copy(json_object_get(obj, "vmm"));

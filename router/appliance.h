@@ -44,7 +44,7 @@
 #define EVR_APPL_VM_MAX   64u   /* router-engine VMs */
 #define EVR_APPL_CORE_MAX 1024u /* highest core number + 1 */
 #define EVR_APPL_CORES    256u  /* cores of one user (a VM, the vswitch) */
-#define EVR_APPL_VM_PORTS 16u   /* virtio-net interfaces of one VM */
+#define EVR_APPL_VM_PORTS 8u    /* virtio-net interfaces of one VM (evr-vmm's CONFIG_MAX_NET) */
 #define EVR_NAME_MAX      32u   /* a VM name, NUL included */
 #define EVR_BACKING_MAX   256u
 

@@ -57,6 +57,25 @@ static int write_config(struct vm_proc *p, struct evr_err *err)
     json_object_set_new(cfg, "console", json_string(console));
     if (!json_object_get(cfg, "on_reboot"))
         json_object_set_new(cfg, "on_reboot", json_string("restart"));
+    /* the management ports the appliance declares, then the vswitch's:
+     * vswitch port K is RUN_DIR/NAME.K.sock, its VM port in the vswitch
+     * (vswitch_plan.h) the client of it */
+    {
+        json_t *net = json_object_get(cfg, "net");
+        if (!net) {
+            net = json_array();
+            json_object_set_new(cfg, "net", net);
+        }
+        for (unsigned k = 0; k < p->vm->ports; k++) {
+            char path[PATH_MAX];
+            if (snprintf(path, sizeof(path), "%s/%s.%u.sock", p->run_dir, p->vm->name, k) >= 108) {
+                json_decref(cfg);
+                return evr_fail(err, ENAMETOOLONG, "VM %s: %s is too long for a socket path",
+                                p->vm->name, path);
+            }
+            json_array_append_new(net, json_pack("{s:s}", "vhost_user", path));
+        }
+    }
     rc = json_dump_file(cfg, p->config, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(cfg);
     if (rc)
@@ -85,6 +104,7 @@ int vm_supervisor_init(struct vm_supervisor *s, const struct evr_appliance *a, c
         snprintf(p->config, sizeof(p->config), "%s/%s.json", run_dir, name);
         snprintf(p->console, sizeof(p->console), "%s/%s.console", run_dir, name);
         snprintf(p->log, sizeof(p->log), "%s/%s.log", run_dir, name);
+        snprintf(p->run_dir, sizeof(p->run_dir), "%s", run_dir);
     }
     return 0;
 }

@@ -4,7 +4,9 @@
  * For VM NAME evrd writes RUN_DIR/NAME.json: the appliance's evr-vmm
  * configuration plus what is evrd's to set — "pin" (the VM's cores, one per
  * vCPU), "control" (RUN_DIR/NAME.ctl), "console" (socket:RUN_DIR/NAME.console)
- * and, unless the appliance says otherwise, "on_reboot": "restart" — and runs
+ * and, unless the appliance says otherwise, "on_reboot": "restart"; and "net":
+ * the appliance's management ports, then one {"vhost_user": RUN_DIR/NAME.K.sock}
+ * per network port K, which the vswitch's VM port NAME.K connects to — and runs
  * `evr-vmm --config RUN_DIR/NAME.json` in its own session, output appended to
  * RUN_DIR/NAME.log. A VM whose control socket already answers is adopted
  * (an evrd restart does not restart the VMs), its pid from the socket's peer
@@ -45,7 +47,7 @@ struct vm_proc {
     int last_exit; /* as a shell shows it; -1 none yet */
     double started_at, restart_at;
     struct backoff backoff;
-    char config[PATH_MAX], control[108], console[PATH_MAX], log[PATH_MAX];
+    char config[PATH_MAX], control[108], console[PATH_MAX], log[PATH_MAX], run_dir[PATH_MAX];
 };
 
 struct vm_supervisor {

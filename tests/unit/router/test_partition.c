@@ -198,6 +198,14 @@ static void appliance_refusals_name_the_key(void **state)
                      1) "}, {\"name\": \"a\", \"cores\": "
                         "[2], \"vmm\": " VMM(1) "}]}",
              "vms[1].name: VM a is declared twice"},
+            {"{\"state_dir\": \"/x\", \"vswitch\": {\"cores\": [0]}, \"ports\": [], \"vms\": "
+             "[{\"name\": \"a\", \"cores\": [1], \"vmm\": {\"kernel\": \"k\", \"net\": "
+             "[{\"vhost_user\": \"/x.sock\"}]}}]}",
+             "vms[0].vmm: net[0]: only management ports"},
+            {"{\"state_dir\": \"/x\", \"vswitch\": {\"cores\": [0]}, \"ports\": [], \"vms\": "
+             "[{\"name\": \"a\", \"cores\": [1], \"ports\": 8, \"vmm\": {\"kernel\": \"k\", "
+             "\"net\": [{\"tap\": \"mgmt0\"}]}}]}",
+             "1 management and 8 vswitch ports: a VM has at most 8"},
             {"{\"state_dir\": \"/x\",", "line 1 column"},
     };
     (void)state;
