@@ -331,11 +331,11 @@ static int parse_root(struct evr_appliance *a, const json_t *root, const char *s
                       struct evr_err *err)
 {
     static const char *const keys[] = {"state_dir", "vswitch", "ports", "vms", "share_cores", NULL};
-    static const char *const vswitch_keys[] = {"cores", "memory", NULL};
+    static const char *const vswitch_keys[] = {"cores", "memory", "idle_sleep_us", NULL};
     struct where top = {.source = source};
     struct where wvs = at(&top, "vswitch"), wp = at(&top, "ports"), wvm = at(&top, "vms");
     json_t *vswitch, *ports, *vms, *share, *item;
-    uint64_t mem = 512;
+    uint64_t mem = 512, idle = 0;
     size_t i;
 
     if (!json_is_object(root))
@@ -359,9 +359,11 @@ static int parse_root(struct evr_appliance *a, const json_t *root, const char *s
         return bad(err, &wvs, "expected an object, got %s", type_name(vswitch));
     if (only_keys(vswitch, vswitch_keys, &wvs, err) ||
         get_cores(vswitch, &a->vswitch_cores, &wvs, err) ||
-        get_uint(vswitch, "memory", 64, 1024 * 1024, false, &mem, &wvs, err))
+        get_uint(vswitch, "memory", 64, 1024 * 1024, false, &mem, &wvs, err) ||
+        get_uint(vswitch, "idle_sleep_us", 0, 1000000, false, &idle, &wvs, err))
         return -1;
     a->vswitch_memory_mib = (unsigned)mem;
+    a->vswitch_idle_sleep_us = (unsigned)idle;
 
     ports = json_object_get(root, "ports");
     if (!json_is_array(ports))

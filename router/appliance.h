@@ -5,7 +5,8 @@
  *
  *   {
  *     "state_dir": "/var/lib/evr",              where the partition is kept
- *     "vswitch": {"cores": [1], "memory": 512},
+ *     "vswitch": {"cores": [0, 1], "memory": 512},   optional "idle_sleep_us":
+ *                                          how long an idle worker sleeps [0]
  *     "ports": [
  *       {"name": "port0", "netdev": "eth1"},            a kernel interface
  *       {"name": "port1", "pci": "0000:01:00.0", "vfs": 7}, a PCI function (a PF
@@ -77,6 +78,7 @@ struct evr_appliance {
     char state_dir[PATH_MAX];
     struct evr_appl_cores vswitch_cores;
     unsigned vswitch_memory_mib;
+    unsigned vswitch_idle_sleep_us; /* its --idle-sleep-us: 0 busy-polls (the fastest) */
     bool share_cores;
     unsigned nports;
     struct evr_appl_port ports[EVR_APPL_PORT_MAX]; /* in the file's order */

@@ -99,6 +99,8 @@ static int build_argv(struct vswitch_link *l, char **argv, char *store, size_t c
     PUT("--");
     PUT("--control");
     PUT("%s", l->control);
+    PUT("--idle-sleep-us");
+    PUT("%u", l->appliance->vswitch_idle_sleep_us);
 #undef PUT
     argv[n] = NULL;
     return 0;
