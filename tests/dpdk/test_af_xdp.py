@@ -14,7 +14,7 @@ One worker: net_af_xdp gives one queue pair per netdev queue it binds
 import sys
 import time
 
-from vslab import Bench, expect, frame, recv_many, run
+from vslab import Bench, expect, frame, marker, recv_many, run
 
 ROUNDS = 50
 VLANS_SENT = [None, 10, 20, 30, 31, 40, 99]  # stream id = index
@@ -39,7 +39,7 @@ def check_split(b, rounds, what):
         for stream, vlan in enumerate(VLANS_SENT):
             b.ends["w0"].send(frame(vlan, stream, seq))
     got = recv_many([b.ends[vm] for vm in ("va", "vb", "vt")],
-                    {"va": rounds, "vb": rounds, "vt": 2 * rounds})
+                    [marker(b.ends["w0"], v) for v in (10, 20, 30, 31)])
     streams = {vm: sorted({s for _, s, _ in f}) for vm, f in got.items()}
     expect(streams == {"va": [1], "vb": [2], "vt": [3, 4]},
            f"{what}: each VM gets exactly its slice's VLANs ({streams})")
@@ -62,8 +62,9 @@ def main():
         mode = "native" if " xdp " in link else "generic" if "xdpgeneric" in link else None
         expect(mode is not None and "prog/xdp" in link,
                f"net_af_xdp attached an XDP program to {inner} ({mode} mode)")
-        ports = {p["name"]: p for p in b.ok(op="dump")["dump"]["ports"]}
-        expect(ports["w0"]["rx_queues"] == 1, "w0 is polled on its one queue")
+        info = b.ethdev_info("net_af_xdp0")
+        expect(info["nb_rx_queues"] == 1 and info["rxq_state"] == [1],
+               f"w0's device runs one receive queue, started ({info['rxq_state']})")
         for vm in ("va", "vb", "vt"):
             b.add_port(vm, "vm")
         set_slices(b)
@@ -75,7 +76,8 @@ def main():
         st = b.stats_when(lambda st: st["ports"]["w0"]["drops"]["no_slice"] >= unmatched)
         expect(st["ports"]["w0"]["drops"]["no_slice"] == unmatched,
                f"w0 counts its {unmatched} unmatched frames (untagged, VLAN 40, 99) as no_slice")
-        expect(st["ports"]["w0"]["device"]["ipackets"] == len(VLANS_SENT) * ROUNDS and
+        # and the 4 markers of check_split, each sent twice (recv_many)
+        expect(st["ports"]["w0"]["device"]["ipackets"] == len(VLANS_SENT) * ROUNDS + 8 and
                st["ports"]["w0"]["device"]["imissed"] == 0,
                "the AF_XDP socket received every frame and missed none")
 
@@ -83,7 +85,8 @@ def main():
             b.ends["va"].send(frame(None, 10, seq))
             b.ends["vb"].send(frame(None, 11, seq))
             b.ends["vt"].send(frame(31, 12, seq))
-        wire = b.ends["w0"].recv_all(3 * ROUNDS)
+        wire = b.ends["w0"].recv_all([marker(b.ends[vm], v)
+                                      for vm, v in (("va", None), ("vb", None), ("vt", 31))])
         for stream, tag in ((10, 10), (11, 20), (12, 31)):
             expect([(v, q) for v, s, q in wire if s == stream] == [(tag, q) for q in range(ROUNDS)],
                    f"VM stream {stream} leaves by AF_XDP tagged {tag}, complete and in order")
@@ -92,13 +95,15 @@ def main():
         # left for the frame after the UMEM's headrooms) hold 1518 bytes.
         b.ends["w0"].send(full_size(10, 1, 0))
         b.ends["va"].send(full_size(None, 10, 1))
-        got = b.ends["va"].recv_all(1)
+        got = b.ends["va"].recv_all([marker(b.ends["w0"], 10)])
         expect([f[:2] for f in got] == [(None, 1)], "a 1518-byte tagged frame reaches the VM popped")
-        got = b.ends["w0"].recv_all(1)
+        got = b.ends["w0"].recv_all([marker(b.ends["va"])])
         expect([f[:2] for f in got] == [(10, 10)], "a 1514-byte VM frame leaves tagged")
         lens = b.stats()["slices"]["acc10"]
-        expect(lens["to_vm_bytes"] == ROUNDS * 60 + 1514 and
-               lens["to_wire_bytes"] == ROUNDS * 64 + 1518,
+        # Besides: 2 rounds of markers to va, each time 60 bytes popped,
+        # and 2 from va, each time 64 bytes pushed.
+        expect(lens["to_vm_bytes"] == ROUNDS * 60 + 1514 + 4 * 60 and
+               lens["to_wire_bytes"] == ROUNDS * 64 + 1518 + 4 * 64,
                "slice byte counters count the popped and pushed sizes")
 
         # Delete and add again on the same netdev. The kernel lets go of the
