@@ -89,7 +89,7 @@ def main():
         time.sleep(0.2)
         marks = []  # sender.seq when move i was asked for
         asked = []  # time.time() just before move i was asked for
-        replied = []  # sender.seq once move i was answered: later frames are sent after it
+        replied = []  # first round sent after move i was answered
         busy = 0.0
         churn = 0
         for i in range(MOVES):
@@ -98,7 +98,9 @@ def main():
             asked.append(time.time())
             t0 = time.monotonic()
             b.ok(op="slice-set", name="m", uplink="w0", vm=target, mode="access", vlans=[300])
-            replied.append(sender.seq)
+            # + 1: the sender counts a round once all its frames are out, so
+            # the round sender.seq names may have been sent before the reply.
+            replied.append(sender.seq + 1)
             busy += time.monotonic() - t0
             if i % 100 == 50:
                 # Port churn on the side: a device opened and closed while
