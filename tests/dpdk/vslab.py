@@ -286,7 +286,7 @@ class Control:
 
 class Bench:
     def __init__(self, links, workers=1, name="split", config=None, mbufs=4095,
-                 eal=("--no-pci",), idle_sleep_us=100):
+                 eal=("--no-pci",), idle_sleep_us=100, vswitch_env=None):
         if os.geteuid() != 0:
             skip("needs root (network namespaces, veth, DPDK)")
         self.binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("EVR_VSWITCH")
@@ -315,6 +315,7 @@ class Bench:
         # Workers sleep this long when idle, leaving CPU 1 to the test's
         # kernel work on a 2-CPU machine; None: the vswitch's default, 0.
         self.idle_sleep_us = idle_sleep_us
+        self.vswitch_env = vswitch_env  # added to the vswitch's environment
         self.ctl = None  # Control
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
@@ -393,6 +394,7 @@ class Bench:
             cmd += ["--config", path]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(self.vswitch_env or {})},
                                      preexec_fn=die_with_parent)
         deadline = time.monotonic() + 60
         while not os.path.exists(self.sock_path):
