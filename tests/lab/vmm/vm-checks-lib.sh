@@ -69,3 +69,13 @@ wait_for() {
     done
     return 1
 }
+# finish: the verdict; on a failure, the end of the guest's console too.
+finish() {
+    if [ "$failures" -ne 0 ]; then
+        echo "== console of the guest"
+        tail -40 "$W/console"
+        echo "$failures check(s) failed"
+        exit 1
+    fi
+    echo "all checks passed"
+}
