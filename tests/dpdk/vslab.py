@@ -43,6 +43,7 @@ MARKER_STREAM = 0xFFFF  # stream id of marker frames, never a test's
 _marker_seq = itertools.count()
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_cpus = os.sched_getaffinity(0)  # before a Bench pins the test to CPU 0
 
 
 def run(*cmd, check=True):
@@ -52,10 +53,10 @@ def run(*cmd, check=True):
 def die_with_parent():
     """preexec_fn for a test's child processes: SIGKILL when the test dies,
     so a test killed by meson leaves no vswitch or testpmd running; and the
-    whole machine's CPUs back (a test pins itself, see Bench)."""
+    CPUs the test had before it pinned itself (see Bench)."""
     if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-    os.sched_setaffinity(0, range(os.cpu_count()))
+    os.sched_setaffinity(0, _cpus)
 
 
 def _gone(pid):
