@@ -132,7 +132,7 @@ static const struct key keys[] = {
         {"kernel", KEY_STRING},    {"initrd", KEY_STRING},  {"cmdline", KEY_STRING},
         {"memory", KEY_UINT},      {"vcpus", KEY_UINT},     {"pin", KEY_LIST},
         {"hugepages", KEY_BOOL},   {"console", KEY_STRING}, {"control", KEY_STRING},
-        {"on_reboot", KEY_STRING},
+        {"on_reboot", KEY_STRING}, {"pci_test", KEY_BOOL},
 };
 
 static const struct key *find_key(const char *name)
@@ -176,10 +176,10 @@ int config_set(struct vmm_config *cfg, const char *key, const char *value, struc
     }
     if (!strcmp(key, "pin"))
         return set_pin_text(cfg, value, err);
-    if (!strcmp(key, "hugepages")) {
+    if (!strcmp(key, "hugepages") || !strcmp(key, "pci_test")) {
         if (strcmp(value, "true") && strcmp(value, "false"))
-            return fail(err, "hugepages: '%s' is not true or false", value);
-        cfg->hugepages = value[0] == 't';
+            return fail(err, "%s: '%s' is not true or false", key, value);
+        *(key[0] == 'h' ? &cfg->hugepages : &cfg->pci_test) = value[0] == 't';
         return 0;
     }
     if (!strcmp(key, "console"))

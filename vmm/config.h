@@ -11,6 +11,7 @@
  *   console    --console SPEC     "stdout", "file:PATH", "socket:PATH", "none" [stdout]
  *   control    --control PATH     control socket (JSON lines), created 0600
  *   on_reboot  --on-reboot WHAT   "exit" or "restart" [exit]
+ *   pci_test   --pci-test         add the PCI test function (pci_testdev.h) [false]
  *
  * Unknown keys, wrong types and bad values are refused with a message that
  * names the key; nothing of a refused configuration is used. */
@@ -43,6 +44,7 @@ struct vmm_config {
     char console_path[PATH_MAX];
     char control[108]; /* sun_path */
     enum reboot_action on_reboot;
+    bool pci_test;
 };
 
 struct config_error {

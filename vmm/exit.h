@@ -1,5 +1,5 @@
 /* What a vCPU does after KVM_RUN returns: one switch over the exit reason,
- * counted per reason. Kept apart from the vCPU thread so that it can be
+ * counted per reason; port I/O and MMIO go to their bus (bus.h). Kept apart from the vCPU thread so that it can be
  * driven with a hand-made struct kvm_run in unit tests. */
 #ifndef EVR_VMM_EXIT_H
 #define EVR_VMM_EXIT_H
@@ -7,12 +7,13 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
-#include "io_bus.h"
+#include "bus.h"
 
 enum exit_kind {
     EXIT_KIND_IO,
     EXIT_KIND_IO_UNCLAIMED, /* port I/O to a port no device owns (also counted as io) */
     EXIT_KIND_MMIO,
+    EXIT_KIND_MMIO_UNCLAIMED, /* MMIO to an address no device claims (also counted as mmio) */
     EXIT_KIND_HLT,
     EXIT_KIND_SHUTDOWN,
     EXIT_KIND_INTR,
@@ -39,8 +40,9 @@ enum exit_action {
 
 const char *exit_kind_name(enum exit_kind k);
 
-/* Handles the exit described by run (KVM_RUN returned 0). */
-enum exit_action exit_dispatch(struct kvm_run *run, struct io_bus *bus,
+/* Handles the exit described by run (KVM_RUN returned 0): port I/O goes to
+ * pio, MMIO to mmio. */
+enum exit_action exit_dispatch(struct kvm_run *run, struct bus *pio, struct bus *mmio,
                                struct exit_counters *counters);
 
 #endif

@@ -102,3 +102,19 @@ void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
     }
     return NULL;
 }
+
+unsigned guest_mem_regions(const struct guest_mem *mem,
+                           struct guest_mem_region out[GUEST_MEM_MAX_REGIONS])
+{
+    unsigned n = 0;
+
+    if (mem->low_size)
+        out[n++] = (struct guest_mem_region){
+                .gpa = 0, .size = mem->low_size, .fd_offset = 0, .host = mem->base};
+    if (mem->high_size)
+        out[n++] = (struct guest_mem_region){.gpa = GUEST_MMIO_HOLE_END,
+                                             .size = mem->high_size,
+                                             .fd_offset = mem->low_size,
+                                             .host = mem->base + mem->low_size};
+    return n;
+}

@@ -35,4 +35,19 @@ void guest_mem_destroy(struct guest_mem *mem);
 /* Host pointer to [gpa, gpa+len) if the whole range is RAM, else NULL. */
 void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 
+/* One guest-physical RAM region and where it lives in the memfd and in this
+ * process: what a vhost-user backend needs to map the same pages. */
+struct guest_mem_region {
+    uint64_t gpa;
+    uint64_t size;
+    uint64_t fd_offset;
+    uint8_t *host;
+};
+
+#define GUEST_MEM_MAX_REGIONS 2
+
+/* Fills out[] with the non-empty regions, low first; returns their count. */
+unsigned guest_mem_regions(const struct guest_mem *mem,
+                           struct guest_mem_region out[GUEST_MEM_MAX_REGIONS]);
+
 #endif

@@ -27,6 +27,8 @@
 #define GUEST_MMIO_HOLE_END   0x100000000ull
 #define GUEST_PCI_MMIO_START  0xc0000000ull
 #define GUEST_PCI_MMIO_END    0xfebfffffull
+#define GUEST_PCI_IO_START    0xc000ull /* the ports BARs are placed at, to 0xffff */
+#define GUEST_PCI_IO_END      0x10000ull
 #define GUEST_IOAPIC_ADDR     0xfec00000ull
 #define GUEST_LAPIC_ADDR      0xfee00000ull
 #define GUEST_KVM_IDMAP_ADDR  0xfffbc000ull /* one page, Intel only */

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "console.h"
 #include "control.h"
+#include "uart.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -34,6 +35,8 @@ static const char usage_text[] =
         "  --control PATH      control socket, JSON lines, created 0600 (key \"control\")\n"
         "  --on-reboot WHAT    when the guest reboots: exit or restart\n"
         "                      (key \"on_reboot\") [exit]\n"
+        "  --pci-test[=BOOL]   add evr's PCI test function, BARs and MSI-X\n"
+        "                      (key \"pci_test\") [false]\n"
         "  -h, --help          this text\n"
         "  --version           print the version\n"
         "\n"
@@ -56,6 +59,7 @@ static const struct option options[] = {
         {"console", required_argument, NULL, OPT_KEY},
         {"control", required_argument, NULL, OPT_KEY},
         {"on-reboot", required_argument, NULL, OPT_KEY},
+        {"pci-test", optional_argument, NULL, OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -138,11 +142,8 @@ static size_t console_to_uart(void *ctx, const uint8_t *data, size_t len)
 
     (void)ctx;
     pthread_mutex_lock(&host.lock);
-    if (host.vm) {
-        pthread_mutex_lock(&host.vm->bus.lock);
-        n = uart_receive(&host.vm->uart, data, len);
-        pthread_mutex_unlock(&host.vm->bus.lock);
-    }
+    if (host.vm)
+        n = uart_receive(&host.vm->machine, data, len);
     pthread_mutex_unlock(&host.lock);
     return n;
 }
@@ -219,8 +220,6 @@ int main(int argc, char **argv)
         return 1;
     }
     control.started = false;
-    control.listen_fd = -1;
-    control.stop_pipe[0] = control.stop_pipe[1] = -1;
     if (cfg->control[0] && control_open(&control, &host, cfg->control, err, sizeof(err))) {
         fprintf(stderr, "evr-vmm: %s\n", err);
         console_close(&console);

@@ -1,8 +1,22 @@
 /* 16550A emulation; see uart.h. Register semantics follow the National
  * Semiconductor PC16550D data sheet. */
 #include "uart.h"
+#include "device.h"
+#include "layout.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+struct uart {
+    struct bus_device dev; /* first: the bus hands ops a pointer to it */
+    struct machine *m;
+    uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+    int thr_pending; /* THR-empty interrupt waiting to be seen in IIR */
+    int irq_level;
+    uint8_t rx[UART_FIFO_LEN];
+    unsigned rx_head, rx_count;
+};
 
 enum {
     REG_RBR_THR_DLL = 0,
@@ -39,13 +53,8 @@ enum {
 #define MSR_RI       0x40
 #define MSR_DCD      0x80
 
-void uart_init(struct uart *u, void (*tx)(void *ctx, uint8_t byte),
-               void (*irq)(void *ctx, int level), void *ctx)
+static void uart_reset(struct uart *u)
 {
-    memset(u, 0, sizeof(*u));
-    u->tx = tx;
-    u->irq = irq;
-    u->ctx = ctx;
     u->dll = 0x0c; /* 9600 baud, as after a BIOS */
     u->lcr = 0x03; /* 8N1 */
     u->mcr = MCR_OUT2;
@@ -68,8 +77,7 @@ static void update_irq(struct uart *u)
 
     if (level != u->irq_level) {
         u->irq_level = level;
-        if (u->irq)
-            u->irq(u->ctx, level);
+        machine_irq_line(u->m, PORT_COM1_IRQ, level);
     }
 }
 
@@ -90,11 +98,12 @@ static uint8_t msr(const struct uart *u)
     return MSR_DCD | MSR_DSR | MSR_CTS;
 }
 
-static uint32_t uart_read(void *dev, uint16_t offset, unsigned size)
+static uint64_t uart_read(struct bus_device *dev, unsigned region, uint64_t offset, unsigned size)
 {
-    struct uart *u = dev;
+    struct uart *u = (struct uart *)dev;
     uint8_t v = 0;
 
+    (void)region;
     (void)size;
     switch (offset) {
     case REG_RBR_THR_DLL:
@@ -138,11 +147,13 @@ static uint32_t uart_read(void *dev, uint16_t offset, unsigned size)
     return v;
 }
 
-static enum io_effect uart_write(void *dev, uint16_t offset, unsigned size, uint32_t value)
+static enum bus_effect uart_write(struct bus_device *dev, unsigned region, uint64_t offset,
+                                  unsigned size, uint64_t value)
 {
-    struct uart *u = dev;
+    struct uart *u = (struct uart *)dev;
     uint8_t v = (uint8_t)value;
 
+    (void)region;
     (void)size;
     switch (offset) {
     case REG_RBR_THR_DLL:
@@ -152,8 +163,8 @@ static enum io_effect uart_write(void *dev, uint16_t offset, unsigned size, uint
             if (u->mcr & MCR_LOOP) {
                 if (u->rx_count < UART_FIFO_LEN)
                     rx_push(u, v);
-            } else if (u->tx) {
-                u->tx(u->ctx, v);
+            } else if (u->m->console_tx) {
+                u->m->console_tx(u->m->console_ctx, v);
             }
             u->thr_pending = 1;
         }
@@ -188,17 +199,53 @@ static enum io_effect uart_write(void *dev, uint16_t offset, unsigned size, uint
         break;
     }
     update_irq(u);
-    return IO_OK;
+    return BUS_OK;
 }
 
-size_t uart_receive(struct uart *u, const uint8_t *data, size_t len)
+static const struct bus_ops uart_ops = {.read = uart_read, .write = uart_write};
+
+size_t uart_receive(struct machine *m, const uint8_t *data, size_t len)
 {
+    struct uart *u = machine_device(m, &uart_device);
     size_t n = 0;
 
+    if (!u)
+        return len; /* no UART: the bytes go nowhere */
+    pthread_mutex_lock(&u->dev.lock);
     while (n < len && u->rx_count < UART_FIFO_LEN)
         rx_push(u, data[n++]);
     update_irq(u);
+    pthread_mutex_unlock(&u->dev.lock);
     return n;
 }
 
-const struct io_dev_ops uart_ops = {.read = uart_read, .write = uart_write};
+static void *uart_realize(struct machine *m, char *err, size_t errlen)
+{
+    struct uart *u = calloc(1, sizeof(*u));
+
+    if (!u) {
+        snprintf(err, errlen, "uart: out of memory");
+        return NULL;
+    }
+    bus_device_init(&u->dev, "uart", &uart_ops);
+    u->m = m;
+    uart_reset(u);
+    if (machine_claim_ports(m, PORT_COM1, UART_PORTS, &u->dev, 0, err, errlen)) {
+        bus_device_destroy(&u->dev);
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+static void uart_unrealize(struct machine *m, void *state)
+{
+    struct uart *u = state;
+
+    bus_release(&m->pio, PORT_COM1, &u->dev);
+    bus_device_destroy(&u->dev);
+    free(u);
+}
+
+const struct device_type uart_device = {
+        .name = "uart", .realize = uart_realize, .unrealize = uart_unrealize};

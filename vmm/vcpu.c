@@ -214,7 +214,7 @@ static void *vcpu_thread(void *arg)
             vm_finish(vm, VM_FAILED, (int)v->index);
             break;
         }
-        a = exit_dispatch(v->run, &vm->bus, &v->counters);
+        a = exit_dispatch(v->run, &vm->machine.pio, &vm->machine.mmio, &v->counters);
         if (a == EXIT_CONTINUE || a == EXIT_INTERRUPTED)
             continue;
         what = outcome_of_action(a, &o);

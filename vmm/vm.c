@@ -5,7 +5,6 @@
 #include "console.h"
 #include "layout.h"
 #include "mptable.h"
-#include "power.h"
 #include "vcpu.h"
 #include "x86_boot.h"
 
@@ -101,6 +100,9 @@ static int open_kvm(struct vm *vm, char *err, size_t errlen)
             {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
             {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
             {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+            {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
+            {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
+            {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
     };
     int max_vcpus;
 
@@ -228,35 +230,20 @@ out:
     return rc;
 }
 
-static void uart_tx(void *ctx, uint8_t byte)
+static void console_out(void *ctx, uint8_t byte)
 {
     struct vm *vm = ctx;
 
     console_write(vm->console, byte);
 }
 
-static void uart_irq(void *ctx, int level)
-{
-    struct vm *vm = ctx;
-    struct kvm_irq_level irq = {.irq = PORT_COM1_IRQ, .level = (uint32_t)level};
-
-    ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
-}
-
 static int setup_devices(struct vm *vm, char *err, size_t errlen)
 {
-    io_bus_init(&vm->bus);
-    uart_init(&vm->uart, uart_tx, uart_irq, vm);
-    pci_bus_init(&vm->pci);
-    if (io_bus_register(&vm->bus, PORT_COM1, 8, &uart_ops, &vm->uart) ||
-        io_bus_register(&vm->bus, PORT_PCI_CONF_ADDR, 4, &pci_conf_addr_ops, &vm->pci) ||
-        io_bus_register(&vm->bus, PORT_PCI_CONF_DATA, 4, &pci_conf_data_ops, &vm->pci) ||
-        io_bus_register(&vm->bus, PORT_ACPI_PM_BASE, PORT_ACPI_PM_LEN, &acpi_pm_ops, &vm->pm) ||
-        io_bus_register(&vm->bus, PORT_I8042_DATA, 1, &i8042_data_ops, NULL) ||
-        io_bus_register(&vm->bus, PORT_I8042_CMD, 1, &i8042_cmd_ops, NULL)) {
-        snprintf(err, errlen, "devices: overlapping port ranges");
+    struct kvm_vm kvm = {.fd = vm->vm_fd, .ioctl = kvm_vm_sys_ioctl};
+
+    if (machine_init(&vm->machine, vm->cfg, kvm, console_out, vm, err, errlen))
         return -1;
-    }
+    vm->machine_ready = true;
     return 0;
 }
 
@@ -301,10 +288,10 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, struct console *conso
     vm->outcome_vcpu = -1;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
-    if (setup_devices(vm, err, errlen))
-        goto fail;
+    /* The devices come after the irqchip: they route interrupts through it. */
     if (open_kvm(vm, err, errlen) || setup_platform(vm, err, errlen) ||
-        setup_memory(vm, err, errlen) || load_guest(vm, &entry, err, errlen))
+        setup_devices(vm, err, errlen) || setup_memory(vm, err, errlen) ||
+        load_guest(vm, &entry, err, errlen))
         goto fail;
     cpuid = supported_cpuid(vm->kvm_fd, err, errlen);
     if (!cpuid)
@@ -418,13 +405,16 @@ void vm_destroy(struct vm *vm)
         free(vm->vcpus);
         vm->vcpus = NULL;
     }
+    if (vm->machine_ready) {
+        machine_destroy(&vm->machine);
+        vm->machine_ready = false;
+    }
     guest_mem_destroy(&vm->mem);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->kvm_fd >= 0)
         close(vm->kvm_fd);
     vm->vm_fd = vm->kvm_fd = -1;
-    io_bus_destroy(&vm->bus);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->lock);
 }

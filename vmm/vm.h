@@ -1,5 +1,6 @@
 /* One boot of a VM on KVM: guest memory, in-kernel irqchip and PIT, the
- * loaded kernel, the devices on the port I/O bus and the vCPU threads, and
+ * loaded kernel, the machine (buses and devices, device.h) and the vCPU
+ * threads, and
  * the state machine the control socket drives (running, paused, finished). */
 #ifndef EVR_VMM_VM_H
 #define EVR_VMM_VM_H
@@ -11,11 +12,8 @@
 
 #include "config.h"
 #include "exit.h"
+#include "device.h"
 #include "guest_mem.h"
-#include "io_bus.h"
-#include "pci.h"
-#include "power.h"
-#include "uart.h"
 
 struct console;
 
@@ -45,10 +43,8 @@ struct vm {
     int kvm_fd;
     int vm_fd;
     struct guest_mem mem;
-    struct io_bus bus;
-    struct uart uart;
-    struct pci_bus pci;
-    struct acpi_pm pm;
+    struct machine machine; /* the buses and the devices on them */
+    bool machine_ready;
     unsigned nvcpus;
     struct vcpu *vcpus;
     uint64_t start_ns;

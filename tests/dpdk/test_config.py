@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from vslab import Bench, die_with_parent, expect, frame, marker, remove_runtime_dirs
+from vslab import Bench, die_with_parent, evrctl, expect, frame, marker, remove_runtime_dirs
 
 IN_CREATE, IN_MOVED_TO = 0x100, 0x80
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -81,7 +81,7 @@ def check_rx_queues(b):
                         ({"rx_queues": 0}, "field 'rx_queues': must be a number 1-8"),
                         ({"rx_queues": "2"}, "field 'rx_queues': must be a number 1-8")):
         r = b.request(op="port-add", name="n2", devargs="net_null9,no-rx=1", role="vm", **extra)
-        expect(not r["ok"] and part in r["error"], f"rx_queues {extra} refused: {r}")
+        expect(not r["ok"] and part in r["error"]["message"], f"rx_queues {extra} refused: {r}")
     expect([p["name"] for p in b.ok(op="dump")["dump"]["ports"]] == ["w0", "va", "n0", "n1"],
            "the refused port-adds left nothing behind")
     b.ok(op="port-del", name="n0")
@@ -144,10 +144,8 @@ def start_vswitch(binary, sock, prefix):
 def answers(sock):
     """Whether a vswitch listens at sock and answers a dump."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(sock)
-            s.sendall(b'{"op":"dump"}\n')
-            return b'"ok":true' in s.recv(65536)
+        with evrctl.Client(sock, timeout=30) as c:
+            return c.request(op="dump")["ok"] is True
     except (ConnectionRefusedError, FileNotFoundError):
         return False
 
@@ -189,7 +187,7 @@ def check_control_socket(binary, prefix):
             f.write("not a socket\n")
         proc = start_vswitch(binary, sock, prefix + "n")
         out, _ = proc.communicate(timeout=60)
-        expect(proc.returncode == 1 and f"--control: '{sock}' exists and is not a socket" in out,
+        expect(proc.returncode == 1 and f"'{sock}' exists and is not a socket" in out,
                f"a file that is not a socket at --control is refused: status {proc.returncode}, "
                f"{out.strip()!r}")
         expect(open(sock).read() == "not a socket\n", "and left as it was")

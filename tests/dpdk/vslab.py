@@ -29,6 +29,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "lib"))
+import evrctl  # noqa: E402
+
 CLONE_NEWNET = 0x40000000
 SOL_PACKET = 263
 PACKET_AUXDATA = 8
@@ -254,37 +257,6 @@ def recv_many(ends, markers, limit=30.0):
     return {name: [f for f in frames if f[1] != MARKER_STREAM] for name, frames in got.items()}
 
 
-class Control:
-    """The one client of the vswitch's control socket the tests use (JSON
-    lines: a request, its reply). Kept whole here so that the shared
-    control-protocol client can replace it in one place."""
-
-    def __init__(self, path, log_path):
-        self.log_path = log_path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.file = self.sock.makefile("rw")
-
-    def line(self, text):
-        """Sends one line as it is; the reply line, unparsed."""
-        self.file.write(text + "\n")
-        self.file.flush()
-        reply = self.file.readline()
-        if not reply:
-            raise SystemExit(f"evr-vswitch closed the control socket:\n{open(self.log_path).read()}")
-        return reply
-
-    def request(self, **req):
-        return json.loads(self.line(json.dumps(req)))
-
-    def close(self):
-        try:
-            self.file.close()
-            self.sock.close()
-        except OSError:
-            pass
-
-
 class Bench:
     def __init__(self, links, workers=1, name="split", config=None, mbufs=4095,
                  eal=("--no-pci",), idle_sleep_us=100, vswitch_env=None):
@@ -317,7 +289,7 @@ class Bench:
         # kernel work on a 2-CPU machine; None: the vswitch's default, 0.
         self.idle_sleep_us = idle_sleep_us
         self.vswitch_env = vswitch_env  # added to the vswitch's environment
-        self.ctl = None  # Control
+        self.ctl = None  # evrctl.Client
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
 
@@ -405,10 +377,13 @@ class Bench:
         mode = os.stat(self.sock_path).st_mode & 0o777
         if mode != 0o600:
             raise SystemExit(f"control socket mode is {mode:o}, not 600")
-        self.ctl = Control(self.sock_path, self.log_path)
+        self.ctl = evrctl.Client(self.sock_path)
 
     def request(self, **req):
-        return self.ctl.request(**req)
+        try:
+            return self.ctl.request(**req)
+        except ConnectionError:
+            raise SystemExit(f"evr-vswitch closed the control socket:\n{open(self.log_path).read()}")
 
     def ok(self, **req):
         reply = self.request(**req)

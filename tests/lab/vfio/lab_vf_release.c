@@ -63,7 +63,7 @@ int main(void)
     struct evr_vf_settings want, got;
     struct evr_vfio_binding b;
     struct evr_vf_link *l;
-    struct evr_vfio_err err;
+    struct evr_err err;
     char port[64];
     int rc;
 

@@ -22,21 +22,8 @@ expect_refusal() {
         fail "$name: status $rc (want $status), stderr: $(head -3 "$W/err")"
     fi
 }
-ctl() {
-    python3 - "$W/ctl" "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(30)
-s.connect(sys.argv[1])
-s.sendall(('{"command":"%s"}\n' % sys.argv[2]).encode())
-buf = b""
-while not buf.endswith(b"\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    buf += chunk
-print(buf.decode().strip())
-PY
+ctl() { # ctl OP: the reply line of evr-vmm's control socket (tools/lib/evrctl.py), within 30 s
+    timeout 30 python3 "$(dirname "$0")/../../../tools/lib/evrctl.py" "$W/ctl" "$1"
 }
 # end_vm SECONDS: waits at most SECONDS for evr-vmm to end, then kills it (a
 # failure); its status in vm_rc.

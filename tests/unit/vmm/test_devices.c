@@ -1,6 +1,7 @@
 /* Unit tests of the emulated devices through the port I/O bus, as a guest
- * driver reaches them: the 16550A UART, PCI configuration mechanism #1 and
- * the host bridge, the ACPI PM registers and the i8042 reset line. */
+ * driver reaches them, on the machine the device table builds (device.h):
+ * the 16550A UART, PCI configuration mechanism #1 and the host bridge, the
+ * ACPI PM registers and the i8042 reset line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,17 +10,18 @@
 #include <string.h>
 
 #include "acpi.h"
-#include "io_bus.h"
+#include "config.h"
+#include "device.h"
+#include "fake_kvm.h"
 #include "layout.h"
 #include "pci.h"
+#include "pci_testdev.h"
 #include "power.h"
 #include "uart.h"
 
 struct sink {
     char out[64];
     unsigned n;
-    int level;
-    unsigned edges; /* 0 -> 1 transitions of the IRQ line */
 };
 
 static void tx(void *ctx, uint8_t b)
@@ -30,66 +32,64 @@ static void tx(void *ctx, uint8_t b)
         s->out[s->n++] = (char)b;
 }
 
-static void irq(void *ctx, int level)
-{
-    struct sink *s = ctx;
-
-    if (level && !s->level)
-        s->edges++;
-    s->level = level;
-}
-
-struct machine {
-    struct io_bus bus;
-    struct uart uart;
-    struct pci_bus pci;
-    struct acpi_pm pm;
+/* The machine vm_create builds, from the same device table, on a fake KVM. */
+struct test_machine {
+    struct vmm_config cfg;
+    struct machine m;
     struct sink sink;
 };
 
 static int setup(void **state)
 {
-    static struct machine m;
+    static struct test_machine t;
 
-    memset(&m, 0, sizeof(m));
-    io_bus_init(&m.bus);
-    uart_init(&m.uart, tx, irq, &m.sink);
-    pci_bus_init(&m.pci);
-    assert_int_equal(io_bus_register(&m.bus, PORT_COM1, 8, &uart_ops, &m.uart), 0);
-    assert_int_equal(io_bus_register(&m.bus, PORT_PCI_CONF_ADDR, 4, &pci_conf_addr_ops, &m.pci), 0);
-    assert_int_equal(io_bus_register(&m.bus, PORT_PCI_CONF_DATA, 4, &pci_conf_data_ops, &m.pci), 0);
-    assert_int_equal(
-            io_bus_register(&m.bus, PORT_ACPI_PM_BASE, PORT_ACPI_PM_LEN, &acpi_pm_ops, &m.pm), 0);
-    assert_int_equal(io_bus_register(&m.bus, PORT_I8042_CMD, 1, &i8042_cmd_ops, NULL), 0);
-    *state = &m;
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(fake_kvm_machine(&t.m, &t.cfg, false, tx, &t.sink), 0);
+    *state = &t;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct machine *m = *state;
+    struct test_machine *t = *state;
 
-    io_bus_destroy(&m->bus);
+    machine_destroy(&t->m);
     return 0;
 }
 
-static uint32_t in(struct machine *m, uint16_t port, unsigned size)
+static uint32_t in(struct test_machine *t, uint16_t port, unsigned size)
 {
-    int handled;
+    bool handled;
 
-    return io_bus_read(&m->bus, port, size, &handled);
+    return (uint32_t)bus_read(&t->m.pio, port, size, &handled);
 }
 
-static enum io_effect out(struct machine *m, uint16_t port, unsigned size, uint32_t v)
+static enum bus_effect out(struct test_machine *t, uint16_t port, unsigned size, uint32_t v)
 {
-    int handled;
+    bool handled;
 
-    return io_bus_write(&m->bus, port, size, v, &handled);
+    return bus_write(&t->m.pio, port, size, v, &handled);
+}
+
+static void machine_walks_the_device_table(void **state)
+{
+    struct test_machine *t = *state;
+    unsigned n = 0;
+
+    for (unsigned i = 0; device_types[i]; i++)
+        n += !device_types[i]->wanted || device_types[i]->wanted(&t->cfg);
+    assert_int_equal(t->m.ndev, n);
+    assert_non_null(machine_device(&t->m, &uart_device));
+    assert_non_null(machine_device(&t->m, &pci_host_device));
+    assert_non_null(machine_device(&t->m, &acpi_pm_device));
+    assert_non_null(machine_device(&t->m, &i8042_device));
+    assert_null(machine_device(&t->m, &pci_testdev_device)); /* not asked for */
+    assert_ptr_equal(t->m.pci, machine_device(&t->m, &pci_host_device));
 }
 
 static void uart_passes_the_linux_8250_probe(void **state)
 {
-    struct machine *m = *state;
+    struct test_machine *m = *state;
 
     /* scratch register */
     out(m, PORT_COM1 + 7, 1, 0xa5);
@@ -119,40 +119,40 @@ static void uart_passes_the_linux_8250_probe(void **state)
 
 static void uart_transmits_and_raises_thr_empty(void **state)
 {
-    struct machine *m = *state;
+    struct test_machine *m = *state;
 
     out(m, PORT_COM1, 1, 'h');
     out(m, PORT_COM1, 1, 'i');
     assert_string_equal(m->sink.out, "hi");
-    assert_int_equal(m->sink.level, 0); /* THRI not enabled */
-    out(m, PORT_COM1 + 1, 1, 0x02);     /* enable THRI: THR is empty, so it fires */
-    assert_int_equal(m->sink.level, 1);
-    assert_int_equal(m->sink.edges, 1);
+    assert_int_equal(fake_kvm.irq_level[PORT_COM1_IRQ], 0); /* THRI not enabled */
+    out(m, PORT_COM1 + 1, 1, 0x02); /* enable THRI: THR is empty, so it fires */
+    assert_int_equal(fake_kvm.irq_level[PORT_COM1_IRQ], 1);
+    assert_int_equal(fake_kvm.irq_edges[PORT_COM1_IRQ], 1);
     assert_int_equal(in(m, PORT_COM1 + 2, 1) & 0x0f, 0x02); /* IIR: THR empty */
-    assert_int_equal(m->sink.level, 0);                     /* reading IIR acknowledged it */
+    assert_int_equal(fake_kvm.irq_level[PORT_COM1_IRQ], 0); /* reading IIR acknowledged it */
     assert_int_equal(in(m, PORT_COM1 + 2, 1) & 0x0f, 0x01); /* no interrupt */
     out(m, PORT_COM1, 1, '!');                              /* next byte: fires again */
-    assert_int_equal(m->sink.edges, 2);
+    assert_int_equal(fake_kvm.irq_edges[PORT_COM1_IRQ], 2);
     out(m, PORT_COM1 + 1, 1, 0x00);
-    assert_int_equal(m->sink.level, 0);
+    assert_int_equal(fake_kvm.irq_level[PORT_COM1_IRQ], 0);
 }
 
 static void uart_receives_into_its_fifo(void **state)
 {
-    struct machine *m = *state;
+    struct test_machine *m = *state;
     uint8_t data[20];
 
     for (unsigned i = 0; i < sizeof(data); i++)
         data[i] = (uint8_t)('a' + i);
     out(m, PORT_COM1 + 1, 1, 0x01); /* receive interrupt */
-    assert_int_equal(uart_receive(&m->uart, data, sizeof(data)), UART_FIFO_LEN);
-    assert_int_equal(m->sink.level, 1);
+    assert_int_equal(uart_receive(&m->m, data, sizeof(data)), UART_FIFO_LEN);
+    assert_int_equal(fake_kvm.irq_level[PORT_COM1_IRQ], 1);
     assert_int_equal(in(m, PORT_COM1 + 2, 1) & 0x0f, 0x04);
     assert_int_equal(in(m, PORT_COM1 + 5, 1) & 0x01, 0x01);
     for (unsigned i = 0; i < UART_FIFO_LEN; i++)
         assert_int_equal(in(m, PORT_COM1, 1), 'a' + i);
     assert_int_equal(in(m, PORT_COM1 + 5, 1) & 0x01, 0);
-    assert_int_equal(m->sink.level, 0);
+    assert_int_equal(fake_kvm.irq_level[PORT_COM1_IRQ], 0);
 }
 
 static uint32_t conf1(unsigned slot, unsigned reg)
@@ -162,7 +162,7 @@ static uint32_t conf1(unsigned slot, unsigned reg)
 
 static void pci_host_bridge_through_mechanism_1(void **state)
 {
-    struct machine *m = *state;
+    struct test_machine *m = *state;
 
     /* Linux's pci_check_type1: the address register reads back */
     out(m, PORT_PCI_CONF_ADDR, 4, 0x80000000);
@@ -188,8 +188,9 @@ static void pci_host_bridge_through_mechanism_1(void **state)
 
 static void pci_absent_functions_read_all_ones(void **state)
 {
-    struct machine *m = *state;
-    struct pci_function fn;
+    struct test_machine *m = *state;
+    struct pci_function fn, other;
+    char err[128];
 
     out(m, PORT_PCI_CONF_ADDR, 4, conf1(3, 0));
     assert_int_equal(in(m, PORT_PCI_CONF_DATA, 4), 0xffffffff);
@@ -201,52 +202,76 @@ static void pci_absent_functions_read_all_ones(void **state)
     out(m, PORT_PCI_CONF_ADDR, 4, 0x00000000); /* enable bit clear */
     assert_int_equal(in(m, PORT_PCI_CONF_DATA, 4), 0xffffffff);
     /* a later device's function appears in its slot; a taken slot is refused */
-    memset(&fn, 0, sizeof(fn));
-    fn.cfg[0] = 0xf4;
-    fn.cfg[1] = 0x1a;
-    assert_int_equal(pci_add_function(&m->pci, 3, &fn), 0);
-    assert_int_equal(pci_add_function(&m->pci, 3, &fn), -1);
-    assert_int_equal(pci_add_function(&m->pci, 0, &fn), -1);
-    assert_int_equal(pci_add_function(&m->pci, 32, &fn), -1);
+    pci_function_init(&fn, "test", 0x1af4, 0x1000, 0x020000, NULL, NULL);
+    pci_function_init(&other, "other", 0x1af4, 0x1001, 0x020000, NULL, NULL);
+    assert_int_equal(pci_host_add(m->m.pci, 3, &fn, err, sizeof(err)), 0);
+    assert_int_equal(pci_host_add(m->m.pci, 3, &other, err, sizeof(err)), -1);
+    assert_string_equal(err, "other: PCI slot 3 is taken");
+    assert_int_equal(pci_host_add(m->m.pci, 0, &other, err, sizeof(err)), -1);
+    assert_int_equal(pci_host_add(m->m.pci, 32, &other, err, sizeof(err)), -1);
+    assert_string_equal(err, "other: PCI slot 32 is out of range (0..31)");
     out(m, PORT_PCI_CONF_ADDR, 4, conf1(3, 0));
     assert_int_equal(in(m, PORT_PCI_CONF_DATA, 2), 0x1af4);
+    assert_int_equal(in(m, PORT_PCI_CONF_DATA + 2, 2), 0x1000);
+    pci_host_remove(m->m.pci, &fn);
+    assert_int_equal(in(m, PORT_PCI_CONF_DATA, 2), 0xffff);
+    pci_function_destroy(&fn);
+    pci_function_destroy(&other);
 }
 
 static void acpi_pm1_s5_powers_off_and_reset_register_resets(void **state)
 {
-    struct machine *m = *state;
+    struct test_machine *m = *state;
 
     assert_int_equal(in(m, PORT_ACPI_PM1_CNT, 2) & ACPI_PM1_SCI_EN, ACPI_PM1_SCI_EN);
     assert_int_equal(in(m, PORT_ACPI_PM1_EVT, 2), 0);
     out(m, PORT_ACPI_PM1_EVT + 2, 2, 0x0120);
     assert_int_equal(in(m, PORT_ACPI_PM1_EVT + 2, 2), 0x0120);
     /* Linux writes SLP_TYP first, then SLP_TYP | SLP_EN */
-    assert_int_equal(out(m, PORT_ACPI_PM1_CNT, 2, ACPI_S5_TYPE << 10), IO_OK);
+    assert_int_equal(out(m, PORT_ACPI_PM1_CNT, 2, ACPI_S5_TYPE << 10), BUS_OK);
     assert_int_equal(out(m, PORT_ACPI_PM1_CNT, 2, ACPI_S5_TYPE << 10 | ACPI_PM1_SLP_EN),
-                     IO_POWEROFF);
+                     BUS_POWEROFF);
     /* another sleep type is not power-off */
-    m->pm.pm1_cnt = 0;
-    assert_int_equal(out(m, PORT_ACPI_PM1_CNT, 2, 3 << 10 | ACPI_PM1_SLP_EN), IO_OK);
-    assert_int_equal(out(m, PORT_ACPI_RESET, 1, 0x02), IO_OK);
-    assert_int_equal(out(m, PORT_ACPI_RESET, 1, ACPI_RESET_VALUE), IO_RESET);
-    assert_int_equal(out(m, PORT_I8042_CMD, 1, 0xd1), IO_OK);
-    assert_int_equal(out(m, PORT_I8042_CMD, 1, I8042_CMD_RESET), IO_RESET);
+    assert_int_equal(out(m, PORT_ACPI_PM1_CNT, 2, 0), BUS_OK);
+    assert_int_equal(out(m, PORT_ACPI_PM1_CNT, 2, 3 << 10 | ACPI_PM1_SLP_EN), BUS_OK);
+    assert_int_equal(out(m, PORT_ACPI_RESET, 1, 0x02), BUS_OK);
+    assert_int_equal(out(m, PORT_ACPI_RESET, 1, ACPI_RESET_VALUE), BUS_RESET);
+    assert_int_equal(out(m, PORT_I8042_CMD, 1, 0xd1), BUS_OK);
+    assert_int_equal(out(m, PORT_I8042_CMD, 1, I8042_CMD_RESET), BUS_RESET);
     assert_int_equal(in(m, PORT_I8042_CMD, 1), 0); /* controller idle */
 }
 
-static void io_bus_refuses_overlaps_and_leaves_holes_unclaimed(void **state)
+static void devices_claim_their_ports_and_leave_holes_unclaimed(void **state)
 {
-    struct machine *m = *state;
-    int handled = 1;
+    struct test_machine *m = *state;
+    struct bus_device intruder;
+    bool handled = true;
 
-    assert_int_equal(io_bus_register(&m->bus, PORT_COM1 + 4, 8, &uart_ops, &m->uart), -1);
-    assert_int_equal(io_bus_register(&m->bus, 0xfff8, 9, &uart_ops, &m->uart), -1);
-    assert_int_equal(io_bus_read(&m->bus, 0x2f8, 1, &handled), 0xff);
+    bus_device_init(&intruder, "intruder", NULL);
+    assert_int_equal(bus_claim(&m->m.pio, PORT_COM1 + 4, 8, &intruder, 0), -1);
+    assert_int_equal(bus_claim(&m->m.pio, PORT_PCI_CONF_DATA + 3, 1, &intruder, 0), -1);
+    assert_int_equal(bus_claim(&m->m.pio, 0xfff8, 9, &intruder, 0), -1); /* past 0xffff */
+    assert_int_equal(bus_read(&m->m.pio, 0x2f8, 1, &handled), 0xff);
     assert_false(handled);
-    assert_int_equal(io_bus_read(&m->bus, 0x2f8, 2, &handled), 0xffff);
-    assert_int_equal(io_bus_read(&m->bus, 0x2f8, 4, &handled), 0xffffffff);
-    assert_int_equal(io_bus_write(&m->bus, 0x2f8, 1, 0, &handled), IO_OK);
+    assert_int_equal(bus_read(&m->m.pio, 0x2f8, 2, &handled), 0xffff);
+    assert_int_equal(bus_read(&m->m.pio, 0x2f8, 4, &handled), 0xffffffff);
+    assert_int_equal(bus_write(&m->m.pio, 0x2f8, 1, 0, &handled), BUS_OK);
     assert_false(handled);
+    bus_device_destroy(&intruder);
+}
+
+static void pci_test_function_is_realized_when_configured(void **state)
+{
+    struct test_machine *m = *state;
+    struct pci_function *fn;
+
+    machine_destroy(&m->m);
+    assert_int_equal(fake_kvm_machine(&m->m, &m->cfg, true, tx, &m->sink), 0);
+    fn = pci_testdev_function(&m->m);
+    assert_non_null(fn);
+    assert_int_equal(fn->slot, 1); /* the lowest free slot */
+    out(m, PORT_PCI_CONF_ADDR, 4, conf1(1, 0));
+    assert_int_equal(in(m, PORT_PCI_CONF_DATA, 4), PCI_TESTDEV_DEVICE << 16 | PCI_TESTDEV_VENDOR);
 }
 
 int main(void)
@@ -259,8 +284,11 @@ int main(void)
             cmocka_unit_test_setup_teardown(pci_absent_functions_read_all_ones, setup, teardown),
             cmocka_unit_test_setup_teardown(acpi_pm1_s5_powers_off_and_reset_register_resets, setup,
                                             teardown),
-            cmocka_unit_test_setup_teardown(io_bus_refuses_overlaps_and_leaves_holes_unclaimed,
+            cmocka_unit_test_setup_teardown(devices_claim_their_ports_and_leave_holes_unclaimed,
                                             setup, teardown),
+            cmocka_unit_test_setup_teardown(pci_test_function_is_realized_when_configured, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(machine_walks_the_device_table, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
