@@ -32,19 +32,9 @@ import sys
 import threading
 import time
 
-from vslab import Bench, expect, frame, marker, recv_many, skip
+from vslab import Bench, expect, frame, marker, pid_gone, recv_many, skip
 
 VM_LINKS = ["a0", "a1", "b0", "b1"]  # vm-a.0, vm-a.1, vm-b.0, vm-b.1
-
-
-def pid_gone(pid):
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass
-    return False
 
 
 def reap_old_vswitches():

@@ -62,7 +62,8 @@ def die_with_parent():
     os.sched_setaffinity(0, _cpus)
 
 
-def _gone(pid):
+def pid_gone(pid):
+    """Whether no process has this pid (names made by a test carry it)."""
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -77,15 +78,15 @@ def reap_leftovers():
     the pid of a test that no longer runs (see the module's docstring)."""
     for ns in json.loads(run("ip", "-j", "netns", "list").stdout or "[]"):
         m = re.fullmatch(r"evrt-[\w-]+-(\d+)", ns["name"])
-        if m and _gone(m.group(1)):
+        if m and pid_gone(m.group(1)):
             run("ip", "netns", "del", ns["name"], check=False)
     for link in json.loads(run("ip", "-j", "link", "show").stdout or "[]"):
         m = re.fullmatch(r"ev(?:tap|br)?(\d+)(?:[io]\d+)?", link["ifname"])
-        if m and _gone(m.group(1)):
+        if m and pid_gone(m.group(1)):
             run("ip", "link", "del", link["ifname"], check=False)
     for path in glob.glob("/var/run/dpdk/evrt*"):
         m = re.match(r"evrt(\d+)", os.path.basename(path))
-        if m and _gone(m.group(1)):
+        if m and pid_gone(m.group(1)):
             shutil.rmtree(path, ignore_errors=True)
 
 
