@@ -2,14 +2,26 @@
 DPDK. Proves: a --config file (JSON array of requests) is applied in order
 and forwards; a config with a bad request stops the start with an error
 naming the request's index and field, exit status 1 and no socket left
-behind; bad options are refused with exit status 2."""
+behind; bad options are refused with exit status 2. The --control socket
+(evr-vswitch(8)): made under PATH.new and renamed into place, a stale socket
+at PATH replaced, any other file there refused (exit 1, left alone); SIGINT
+ends the vswitch with status 0 and removes the socket. The bench's vswitch
+runs with the production default --idle-sleep-us (0: workers never sleep)."""
 
+import ctypes
 import os
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 
-from vslab import Bench, expect, frame, remove_runtime_dirs
+from vslab import Bench, die_with_parent, evrctl, expect, frame, marker, remove_runtime_dirs
+
+IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def config(b):
@@ -31,13 +43,13 @@ def run_vswitch(binary, tail, prefix):
 
 
 def main():
-    with Bench(["w0", "va"], name="cfg", config=config) as b:
+    with Bench(["w0", "va"], name="cfg", config=config, idle_sleep_us=None) as b:
         dump = b.ok(op="dump")["dump"]
         expect([p["name"] for p in dump["ports"]] == ["w0", "va"] and
                dump["slices"][0]["vlans"] == ["10-20"], "the config file was applied in order")
         for seq in range(10):
             b.ends["w0"].send(frame(15, 1, seq))
-        got = b.ends["va"].recv_all(10)
+        got = b.ends["va"].recv_all([marker(b.ends["w0"], 15)])
         expect([q for _, _, q in got] == list(range(10)), "and the slice it declares forwards")
         check_rx_queues(b)
         binary = b.binary
@@ -45,6 +57,7 @@ def main():
 
     try:
         check_startup_errors(binary, prefix)
+        check_control_socket(binary, prefix)
     finally:
         remove_runtime_dirs(prefix)
     return 0
@@ -57,9 +70,13 @@ def check_rx_queues(b):
     fanout group.)"""
     b.ok(op="port-add", name="n0", devargs="net_null7,no-rx=1", role="vm", rx_queues=1)
     b.ok(op="port-add", name="n1", devargs="net_null8,no-rx=1", role="vm")
-    queues = {p["name"]: p["rx_queues"] for p in b.ok(op="dump")["dump"]["ports"]}
-    expect(queues["n0"] == 1 and queues["n1"] == 8,
-           f"rx_queues=1 opens one receive queue, the default all (at most 8): {queues}")
+    queues = {n: b.ethdev_info(d)["nb_rx_queues"] for n, d in (("n0", "net_null7"),
+                                                               ("n1", "net_null8"))}
+    expect(queues == {"n0": 1, "n1": 8},
+           f"rx_queues=1 opens one receive queue, the default all (at most 8), "
+           f"as the devices say: {queues}")
+    dump = {p["name"]: p["rx_queues"] for p in b.ok(op="dump")["dump"]["ports"]}
+    expect(dump["n0"] == 1 and dump["n1"] == 8, f"and the dump says so too: {dump}")
     for extra, part in (({"rx_queues": 9}, "field 'rx_queues': must be a number 1-8"),
                         ({"rx_queues": 0}, "field 'rx_queues': must be a number 1-8"),
                         ({"rx_queues": "2"}, "field 'rx_queues': must be a number 1-8")):
@@ -99,6 +116,81 @@ def check_startup_errors(binary, prefix):
             r = run_vswitch(binary, tail, prefix + "o")
             expect(r.returncode == 2 and part in r.stderr,
                    f"option error {tail}: exit 2, {part!r}")
+
+
+def dir_events(fd):
+    """(mask, name) of the inotify events queued on fd."""
+    out = []
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return out
+    off = 0
+    while off < len(data):
+        _, mask, _, length = struct.unpack_from("iIII", data, off)
+        name = data[off + 16:off + 16 + length].rstrip(b"\0").decode()
+        out.append((mask, name))
+        off += 16 + length
+    return out
+
+
+def start_vswitch(binary, sock, prefix):
+    eal = [binary, "--no-huge", "-m", "128", "--lcores", "0@0,1@1", "--main-lcore", "0",
+           "--no-pci", "--file-prefix", prefix, "--log-level", "*:warning", "--"]
+    return subprocess.Popen(eal + ["--control", sock], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent)
+
+
+def answers(sock):
+    """Whether a vswitch listens at sock and answers a dump."""
+    try:
+        with evrctl.Client(sock, timeout=30) as c:
+            return c.request(op="dump")["ok"] is True
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+
+
+def check_control_socket(binary, prefix):
+    with tempfile.TemporaryDirectory(prefix="evr-vswitch-ctl-") as tmp:
+        sock = os.path.join(tmp, "c.sock")
+        # A stale socket: bound, then its owner gone.
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(sock)
+        stale.close()
+        ino = _libc.inotify_init1(os.O_NONBLOCK)
+        if ino < 0 or _libc.inotify_add_watch(ino, tmp.encode(), IN_CREATE | IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), "inotify")
+        proc = start_vswitch(binary, sock, prefix + "s")
+        try:
+            deadline = time.monotonic() + 60
+            while not answers(sock) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            expect(answers(sock),
+                   "a stale socket at --control is replaced: the new vswitch answers there")
+            events = dir_events(ino)
+            expect((IN_MOVED_TO, "c.sock") in events and (IN_CREATE, "c.sock") not in events and
+                   (IN_CREATE, "c.sock.new") in events,
+                   f"the socket was made as c.sock.new and renamed into place ({events})")
+            expect(sorted(os.listdir(tmp)) == ["c.sock"], f"nothing else is left: {os.listdir(tmp)}")
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+            expect(proc.returncode == 0 and "Sanitizer" not in out,
+                   f"SIGINT ends the vswitch with status 0 (status {proc.returncode}) {out.strip()}")
+            expect(not os.path.exists(sock), "and removes its control socket")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(ino)
+
+        with open(sock, "w") as f:
+            f.write("not a socket\n")
+        proc = start_vswitch(binary, sock, prefix + "n")
+        out, _ = proc.communicate(timeout=60)
+        expect(proc.returncode == 1 and f"'{sock}' exists and is not a socket" in out,
+               f"a file that is not a socket at --control is refused: status {proc.returncode}, "
+               f"{out.strip()!r}")
+        expect(open(sock).read() == "not a socket\n", "and left as it was")
 
 
 if __name__ == "__main__":

@@ -32,19 +32,9 @@ import sys
 import threading
 import time
 
-from vslab import Bench, expect, frame, skip
+from vslab import Bench, expect, frame, marker, pid_gone, recv_many, skip
 
 VM_LINKS = ["a0", "a1", "b0", "b1"]  # vm-a.0, vm-a.1, vm-b.0, vm-b.1
-
-
-def pid_gone(pid):
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass
-    return False
 
 
 def reap_old_vswitches():
@@ -169,14 +159,18 @@ def reap_old_vswitches_of(prefix):
                     pass
 
 
-def reaches(b, src, vlan, dests, stream, count=20):
+def reaches(b, src, vlan, dests, stream, count=20, via=None):
     """Sends count frames from src on vlan; returns {dest: [seq...]} of what
-    each of dests received (ends are drained of other streams)."""
+    each of dests received (ends are drained of other streams), read until a
+    marker from src came through behind them: on vlan, or on via (a VLAN of
+    src that one of dests owns) when vlan is to reach none of them."""
     for seq in range(count):
         b.ends[src].send(frame(vlan, stream, seq))
+    received = recv_many([b.ends[d] for d in dests],
+                         [marker(b.ends[src], vlan if via is None else via)])
     got = {}
     for d in dests:
-        frames = b.ends[d].recv_all(0, quiet=0.3, limit=2)
+        frames = received[d]
         got[d] = [q for v, s, q in frames if s == stream and v == vlan]
         other = [(v, s) for v, s, q in frames if s == stream and v != vlan]
         if other:
@@ -190,7 +184,7 @@ def wait_reaches(b, src, vlan, dest, others, stream, label):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         b.ends[src].send(frame(vlan, stream + 1000, 0))
-        if b.ends[dest].recv_all(1, quiet=0.05, limit=0.5):
+        if b.ends[dest].wait_any(0.5):
             break
     for e in [dest, *others]:
         b.ends[e].drain()
@@ -229,7 +223,7 @@ def run(b, lab):
     wait_reaches(b, "w0", None, "a0", ["a1", "b0", "b1"], 1, "whole port")
     wait_reaches(b, "w0", 7, "a0", ["a1", "b0", "b1"], 2, "whole port")
     wait_reaches(b, "w1", 150, "b0", ["a0", "a1", "b1"], 3, "VLAN slice")
-    got = reaches(b, "w1", 250, VM_LINKS, 4)
+    got = reaches(b, "w1", 250, VM_LINKS, 4, via=150)
     expect(not any(got.values()), "port1 VLAN 250 belongs to nobody and reaches no VM")
     got = reaches(b, "a0", 9, ["w0", "w1"], 5)
     expect(got["w0"] == list(range(20)) and not got["w1"],
@@ -295,8 +289,8 @@ def move_under_traffic(b, lab):
     time.sleep(0.5)
     stop.set()
     t.join()
-    got = {e: [q for v, s, q in b.ends[e].recv_all(0, quiet=0.5, limit=5) if s == 40]
-           for e in VM_LINKS}
+    received = recv_many([b.ends[e] for e in VM_LINKS], [marker(b.ends["w0"])])
+    got = {e: [q for v, s, q in received[e] if s == 40] for e in VM_LINKS}
     after = [q for q, when in sent if when > moved_at[0]]
     expect(lab.owners()["port0"] == ("vm-b", 1), "port0 is now on vm-b's port 1")
     expect(sorted(got["a0"] + got["b1"]) == [q for q, _ in sent] and not got["a1"] and not got["b0"],

@@ -9,24 +9,30 @@ import collections
 import sys
 import time
 
-from vslab import Bench, expect, frame, recv_many
+from vslab import Bench, expect, frame, marker, recv_many
 
 FLOWS = 64
 PER_FLOW = 5
 
 
+def flow(n):
+    """frame() options of flow n: its own addresses, hence its own bucket."""
+    return {"src_ip": 0x0A000100 + n, "sport": 2000 + n}
+
+
 def send_flows(b, stream):
     for seq in range(PER_FLOW):
-        for flow in range(FLOWS):
-            b.ends["va"].send(frame(None, stream, seq * FLOWS + flow, src_ip=0x0A000100 + flow,
-                                    sport=2000 + flow))
+        for f in range(FLOWS):
+            b.ends["va"].send(frame(None, stream, seq * FLOWS + f, **flow(f)))
 
 
 def collect(b, members):
     """member -> {flow: [seq...]}, and the set of VLAN tags seen, for one
     send_flows() worth of frames."""
     out, tags = {}, set()
-    frames = recv_many([b.ends[m] for m in members], {members[0]: FLOWS * PER_FLOW})
+    # A marker on every flow: each follows its flow to its member.
+    frames = recv_many([b.ends[m] for m in members],
+                       [marker(b.ends["va"], **flow(f)) for f in range(FLOWS)])
     for m in members:
         flows = collections.defaultdict(list)
         for vlan, _, seq in frames[m]:
@@ -34,6 +40,13 @@ def collect(b, members):
             flows[seq % FLOWS].append(seq // FLOWS)
         out[m] = flows
     return out, tags
+
+
+def sent_by(b, port):
+    """Frames the member's device took for transmission (its own counter:
+    a member whose far end is down shows nothing on the far side whether
+    the vswitch sent to it or not)."""
+    return b.stats()["ports"][port]["device"]["opackets"]
 
 
 def wait_link(b, port, up):
@@ -70,7 +83,7 @@ def main():
         for seq in range(20):
             b.ends["w0"].send(frame(42, 2, seq))
             b.ends["w1"].send(frame(42, 3, seq))
-        rx = b.ends["va"].recv_all(40)
+        rx = b.ends["va"].recv_all([marker(b.ends["w0"], 42), marker(b.ends["w1"], 42)])
         expect(sorted((s, q) for _, s, q in rx) == sorted([(2, q) for q in range(20)] +
                                                            [(3, q) for q in range(20)]) and
                all(v is None for v, _, _ in rx),
@@ -78,11 +91,13 @@ def main():
 
         b.set_link("w1", False)
         expect(wait_link(b, "w1", False), "the vswitch sees w1's carrier go down")
+        w1_before = sent_by(b, "w1")
         send_flows(b, 4)
-        got, _ = collect(b, ["w0", "w1"])
-        expect(set(got["w0"]) == set(range(FLOWS)) and not got["w1"] and
+        got, _ = collect(b, ["w0"])
+        expect(set(got["w0"]) == set(range(FLOWS)) and
                all(got["w0"][f] == list(range(PER_FLOW)) for f in got["w0"]),
                "with w1 down every flow moves to w0 and nothing is lost")
+        expect(sent_by(b, "w1") == w1_before, "and the vswitch sent nothing to w1")
 
         b.set_link("w0", False)
         expect(wait_link(b, "w0", False), "the vswitch sees w0's carrier go down")
@@ -106,19 +121,23 @@ def main():
         b.ok(op="port-set", name="w0", admin="down")
         for e in b.ends.values():
             e.drain()
+        w0_before = sent_by(b, "w0")
         send_flows(b, 8)
         got, _ = collect(b, ["w0", "w1"])
-        expect(set(got["w1"]) == set(range(FLOWS)) and not got["w0"],
-               "with w0 admin down every flow leaves on w1")
+        expect(set(got["w1"]) == set(range(FLOWS)) and not got["w0"] and
+               sent_by(b, "w0") == w0_before,
+               "with w0 admin down every flow leaves on w1, w0 sends nothing")
         b.ok(op="port-set", name="w0", admin="up")
 
         b.ok(op="lag-set", name="bond", members=["w0", "w1"], mode="active-backup")
         for e in b.ends.values():
             e.drain()
+        w1_before = sent_by(b, "w1")
         send_flows(b, 7)
         got, _ = collect(b, ["w0", "w1"])
-        expect(set(got["w0"]) == set(range(FLOWS)) and not got["w1"],
-               "active-backup: all flows on the first member that is up")
+        expect(set(got["w0"]) == set(range(FLOWS)) and not got["w1"] and
+               sent_by(b, "w1") == w1_before,
+               "active-backup: all flows on the first member that is up, the other sends nothing")
         for e in b.ends.values():
             expect(e.kernel_drops() == 0, f"{e.name}: the test's own socket lost nothing")
     return 0

@@ -9,7 +9,7 @@ import collections
 import os
 import sys
 
-from vslab import Bench, expect, frame, recv_many
+from vslab import Bench, expect, frame, marker, recv_many
 
 VLANS_SENT = [None, 0, 1, 99, 100, 150, 199, 200, 299, 300, 301, 4094]
 ROUNDS = 50
@@ -55,8 +55,11 @@ def main():
                 # One source address per stream: with several workers the
                 # streams spread over the receive queues (flow hash).
                 b.ends["w0"].send(frame(vlan, stream, seq, src_ip=0x0A000100 + stream))
+        # A marker behind every stream that has a slice, on its flow.
         frames = recv_many([b.ends[vm] for vm in ("va", "vb", "vc", "vd")],
-                           {"va": 3 * ROUNDS, "vb": ROUNDS, "vc": 2 * ROUNDS})
+                           [marker(b.ends["w0"], v, src_ip=0x0A000100 + stream)
+                            for stream, v in enumerate(VLANS_SENT)
+                            if v in (None, 0, 100, 150, 199, 300)])
         got = {vm: by_stream(f) for vm, f in frames.items()}
         want = {
             "va": {VLANS_SENT.index(v): v for v in (100, 150, 199)},
@@ -79,9 +82,10 @@ def main():
         st = b.stats_when(lambda st: st["ports"]["w0"]["drops"]["no_slice"] >= unmatched)
         expect(st["ports"]["w0"]["drops"]["no_slice"] == unmatched,
                f"w0 counts its {unmatched} unmatched frames as no_slice drops")
-        expect(st["slices"]["trunk"]["to_vm_packets"] == 3 * ROUNDS and
-               st["slices"]["acc300"]["to_vm_packets"] == ROUNDS and
-               st["slices"]["native"]["to_vm_packets"] == 2 * ROUNDS,
+        # Each slice also carried two marker frames per stream (recv_many).
+        expect(st["slices"]["trunk"]["to_vm_packets"] == 3 * (ROUNDS + 2) and
+               st["slices"]["acc300"]["to_vm_packets"] == ROUNDS + 2 and
+               st["slices"]["native"]["to_vm_packets"] == 2 * (ROUNDS + 2),
                "per-slice counters count what each VM received")
 
         # VMs -> wire.
@@ -92,7 +96,9 @@ def main():
         b.ends["vb"].send(frame(300, 24, 0))   # already tagged on an access slice
         b.ends["vc"].send(frame(None, 25, 0))
         b.ends["vd"].send(frame(None, 26, 0))  # no slice
-        wire = {stream: vlan for vlan, stream, _ in b.ends["w0"].recv_all(3)}
+        wire = {stream: vlan for vlan, stream, _ in
+                b.ends["w0"].recv_all([marker(b.ends["va"], 150), marker(b.ends["vb"]),
+                                       marker(b.ends["vc"])])}
         expect(wire == {20: 150, 23: 300, 25: None},
                "toward the wire: trunk keeps its tag, access pushes VLAN 300, "
                "native stays untagged, nothing else leaks")
@@ -133,7 +139,8 @@ def main():
         for seq in range(ROUNDS):
             b.ends["w0"].send(frame(150, 30, seq))
             b.ends["w0"].send(frame(300, 31, seq))
-        frames = recv_many([b.ends["va"], b.ends["vb"]], {"va": ROUNDS, "vb": ROUNDS})
+        frames = recv_many([b.ends["va"], b.ends["vb"]],
+                           [marker(b.ends["w0"], 150), marker(b.ends["w0"], 300)])
         a, bb = by_stream(frames["va"]), by_stream(frames["vb"])
         expect([s for _, s in a[30]] == list(range(ROUNDS)) and
                [s for _, s in bb[31]] == list(range(ROUNDS)),

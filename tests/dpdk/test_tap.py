@@ -9,15 +9,15 @@ worker, one transmit queue)."""
 
 import sys
 
-from vslab import Bench, expect, frame, run
+from vslab import Bench, expect, frame, marker, run
 
 COUNT = 20
 
 
 def main():
     with Bench(["w0", "va"], name="tap") as b:
-        tap = f"evtap{b.prefix[4:]}"
-        br = f"evbr{b.prefix[4:]}"
+        tap = f"evtap{b.tag}"  # names reap_leftovers() knows
+        br = f"evbr{b.tag}"
         try:
             b.ok(op="port-add", name="w0", devargs=f"net_tap0,iface={tap}", role="wire",
                  rx_queues=1)
@@ -35,14 +35,14 @@ def main():
             for seq in range(COUNT):
                 b.ends["w0"].send(frame(10, 1, seq))
                 b.ends["w0"].send(frame(11, 2, seq))
-            got = b.ends["va"].recv_all(COUNT)
+            got = b.ends["va"].recv_all([marker(b.ends["w0"], 10)])
             expect([(v, q) for v, s, q in got if s == 1] == [(None, q) for q in range(COUNT)],
                    "tagged frames of VLAN 10 reach the VM untagged, in order, over net_tap")
             expect(not [f for f in got if f[1] == 2], "VLAN 11 does not reach the VM")
 
             for seq in range(COUNT):
                 b.ends["va"].send(frame(None, 3, seq))
-            back = b.ends["w0"].recv_all(COUNT)
+            back = b.ends["w0"].recv_all([marker(b.ends["va"])])
             expect([(v, q) for v, s, q in back if s == 3] == [(10, q) for q in range(COUNT)],
                    "the VM's frames reach the wire through the tap tagged 10, in order")
             st = b.stats_when(lambda st: st["ports"]["w0"]["drops"]["no_slice"] >= COUNT)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from vslab import Bench, expect, frame, skip, stop_process
+from vslab import Bench, expect, frame, marker, skip, stop_process
 from test_vhost import ROUNDS, exchange, wait_path
 
 
@@ -80,7 +80,7 @@ def second_pair(b, label):
     driver puts on queue pair 1; these (...:02) take queue pair 0."""
     for seq in range(ROUNDS):
         b.ends["vmnet"].send(frame(None, 5, seq, mac_src=2))
-    back = b.ends["w0"].recv_all(ROUNDS)
+    back = b.ends["w0"].recv_all([marker(b.ends["vmnet"], mac_src=2)])
     expect([q for v, s, q in back if s == 5] == list(range(ROUNDS)) and
            all(v == 300 for v, s, _ in back if s == 5),
            f"{label}: frames on the other queue pair reach the wire tagged 300, in order")

@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dpdk"))
-from vslab import Bench, expect, frame, recv_many, run  # noqa: E402
+from vslab import Bench, expect, frame, marker, recv_many, run  # noqa: E402
 
 PCI = "/sys/bus/pci/devices"
 ROUNDS = 30
@@ -116,7 +116,7 @@ def main():
                 for vlan in SUBIF_VLANS:
                     b.ends[f"k{vlan}"].send(frame(None, vlan, seq))
             got = recv_many([b.ends[vm] for vm in ("va", "vb", "vt")],
-                            {"va": ROUNDS, "vb": ROUNDS, "vt": ROUNDS})
+                            [marker(b.ends[f"k{v}"]) for v in (10, 20, 30)])
             for vm, vlan, tag in (("va", 10, None), ("vb", 20, None), ("vt", 30, 30)):
                 expect({s for _, s, _ in got[vm]} == {vlan},
                        f"{vm} gets only VLAN {vlan} from the e1000e wire")
@@ -133,7 +133,7 @@ def main():
                 b.ends["vb"].send(frame(None, 120, seq))
                 b.ends["vt"].send(frame(30, 130, seq))
             got = recv_many([b.ends[f"k{v}"] for v in SUBIF_VLANS],
-                            {"k10": ROUNDS, "k20": ROUNDS, "k30": ROUNDS})
+                            [marker(b.ends["va"]), marker(b.ends["vb"]), marker(b.ends["vt"], 30)])
             for sub, stream in (("k10", 110), ("k20", 120), ("k30", 130)):
                 expect([(s, q) for _, s, q in got[sub]] == [(stream, q) for q in range(ROUNDS)],
                        f"VM stream {stream} arrives on {peer_if}.{sub[1:]}, complete and in order")
@@ -141,11 +141,11 @@ def main():
 
             # Full-size frames both ways through the e1000e pair.
             b.ends["k10"].send(full_size(None, 10, ROUNDS))
-            got = b.ends["va"].recv_all(1)
+            got = b.ends["va"].recv_all([marker(b.ends["k10"])])
             expect([f[:2] for f in got] == [(None, 10)],
                    "a 1518-byte tagged frame from the kernel side reaches the VM popped")
             b.ends["va"].send(full_size(None, 110, ROUNDS))
-            got = b.ends["k10"].recv_all(1)
+            got = b.ends["k10"].recv_all([marker(b.ends["va"])])
             expect([f[:2] for f in got] == [(None, 110)],
                    f"a 1514-byte VM frame reaches {peer_if}.10")
             st = b.stats()

@@ -297,7 +297,7 @@ static int model_numvfs(const char *pf_addr, const char *value)
         }
     }
     snprintf(rel, sizeof(rel), "/sys/bus/pci/devices/%s/sriov_numvfs", pf_addr);
-    put(rel, value);
+    put(rel, fake.numvfs_reads[0] ? fake.numvfs_reads : value);
     return 0;
 }
 

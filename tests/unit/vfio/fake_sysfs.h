@@ -27,6 +27,9 @@ struct fake_sysfs {
     int fail_errno;
     /* When set, drivers_probe binds nothing (a driver that refuses). */
     int probe_refuses;
+    /* When set, sriov_numvfs takes a write but then reads this value (a
+     * driver that enabled another count than asked). */
+    char numvfs_reads[8];
 };
 
 extern struct fake_sysfs fake;

@@ -439,6 +439,31 @@ static void a_refused_probe_leaves_the_function_as_it_was(void **state)
     assert_string_equal(fake_driver(NIC0), "e1000e");
 }
 
+static void a_count_that_does_not_read_back_is_an_error(void **state)
+{
+    struct evr_err err;
+    (void)state;
+
+    strcpy(fake.numvfs_reads, "1");
+    assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 2, &err), -1);
+    assert_msg_has(err, PF ": wrote 2 to sriov_numvfs but it reads '1'");
+}
+
+static void a_function_already_on_vfio_pci_is_kept(void **state)
+{
+    struct evr_vfio_binding b;
+    struct evr_err err;
+    (void)state;
+
+    fake_add_fn(NIC1, "0x8086", "0x10d3", "0x020000", "vfio-pci", 5, "e1000e");
+    assert_int_equal(evr_vfio_bind(fake.root, NIC1, &b, &err), 0);
+    assert_int_equal(fake.nlog, 0); /* accepted as it is: nothing written */
+    assert_string_equal(b.prev_driver, "vfio-pci");
+    assert_int_equal(evr_vfio_release(fake.root, &b, &err), 0);
+    assert_int_equal(fake.nlog, 0); /* and release leaves it with vfio-pci */
+    assert_string_equal(fake_driver(NIC1), "vfio-pci");
+}
+
 static void an_unbound_vf_returns_unbound(void **state)
 {
     struct evr_vfio_binding b;
@@ -552,6 +577,10 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(refuses_without_vfio_pci_or_iommu, setup, teardown),
             cmocka_unit_test_setup_teardown(a_refused_probe_leaves_the_function_as_it_was, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(a_count_that_does_not_read_back_is_an_error, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(a_function_already_on_vfio_pci_is_kept, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(an_unbound_vf_returns_unbound, setup, teardown),
             cmocka_unit_test_setup_teardown(release_refuses_a_function_rebound_elsewhere, setup,
