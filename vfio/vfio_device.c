@@ -85,6 +85,32 @@ int evr_vfio_region_read(const struct evr_vfio_device *d, unsigned index, uint64
     return 0;
 }
 
+int evr_vfio_region_write(const struct evr_vfio_device *d, unsigned index, uint64_t off,
+                          const void *buf, size_t len, struct evr_vfio_err *err)
+{
+    struct vfio_region_info info;
+    ssize_t n;
+
+    if (evr_vfio_region_info(d, index, &info, err))
+        return -1;
+    if (!(info.flags & VFIO_REGION_INFO_FLAG_WRITE))
+        return evr_vfio_fail(err, "%s: region %u cannot be written", d->addr, index);
+    if (off > info.size || len > info.size - off)
+        return evr_vfio_fail(err,
+                             "%s: writing %zu bytes at 0x%llx runs past region %u (0x%llx "
+                             "bytes)",
+                             d->addr, len, (unsigned long long)off, index,
+                             (unsigned long long)info.size);
+    n = pwrite(d->fd, buf, len, (off_t)(info.offset + off));
+    if (n < 0)
+        return evr_vfio_fail(err, "%s: writing region %u at 0x%llx: %s", d->addr, index,
+                             (unsigned long long)off, strerror(errno));
+    if ((size_t)n != len)
+        return evr_vfio_fail(err, "%s: writing region %u at 0x%llx: wrote %zd of %zu bytes",
+                             d->addr, index, (unsigned long long)off, n, len);
+    return 0;
+}
+
 int evr_vfio_region_mmap(const struct evr_vfio_device *d, unsigned index, void **map, size_t *len,
                          struct evr_vfio_err *err)
 {

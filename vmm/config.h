@@ -12,6 +12,8 @@
  *   control    --control PATH     control socket (JSON lines), created 0600
  *   on_reboot  --on-reboot WHAT   "exit" or "restart" [exit]
  *   pci_test   --pci-test         add the PCI test function (pci_testdev.h) [false]
+ *   passthrough --passthrough LIST host PCI functions given to the guest (vfio_pci.h):
+ *                                 JSON ["0000:00:03.0"] or "0000:00:03.0,0000:00:04.0"
  *
  * Unknown keys, wrong types and bad values are refused with a message that
  * names the key; nothing of a refused configuration is used. */
@@ -27,6 +29,8 @@
 #define CONFIG_MIN_MEMORY_MIB 16
 #define CONFIG_MAX_MEMORY_MIB (1024u * 1024u) /* 1 TiB */
 #define CONFIG_MAX_VCPUS      254
+#define CONFIG_MAX_PASSTHROUGH 8
+#define CONFIG_PCI_ADDR_LEN    13 /* "0000:00:03.0" and its NUL */
 
 enum console_kind { CONSOLE_STDOUT, CONSOLE_FILE, CONSOLE_SOCKET, CONSOLE_NONE };
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
@@ -45,6 +49,8 @@ struct vmm_config {
     char control[108]; /* sun_path */
     enum reboot_action on_reboot;
     bool pci_test;
+    unsigned npassthrough;
+    char passthrough[CONFIG_MAX_PASSTHROUGH][CONFIG_PCI_ADDR_LEN];
 };
 
 struct config_error {

@@ -37,6 +37,9 @@ static const char usage_text[] =
         "                      (key \"on_reboot\") [exit]\n"
         "  --pci-test[=BOOL]   add evr's PCI test function, BARs and MSI-X\n"
         "                      (key \"pci_test\") [false]\n"
+        "  --passthrough LIST  host PCI functions to give the guest through VFIO,\n"
+        "                      e.g. 0000:00:05.0,0000:01:00.1 (key \"passthrough\":\n"
+        "                      [\"0000:00:05.0\"]); bound to vfio-pci, given back on exit\n"
         "  -h, --help          this text\n"
         "  --version           print the version\n"
         "\n"
@@ -60,6 +63,7 @@ static const struct option options[] = {
         {"control", required_argument, NULL, OPT_KEY},
         {"on-reboot", required_argument, NULL, OPT_KEY},
         {"pci-test", optional_argument, NULL, OPT_KEY},
+        {"passthrough", required_argument, NULL, OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},

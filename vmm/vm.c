@@ -6,6 +6,7 @@
 #include "layout.h"
 #include "mptable.h"
 #include "vcpu.h"
+#include "vfio_pci.h"
 #include "x86_boot.h"
 
 #include <errno.h>
@@ -291,6 +292,7 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, struct console *conso
     /* The devices come after the irqchip: they route interrupts through it. */
     if (open_kvm(vm, err, errlen) || setup_platform(vm, err, errlen) ||
         setup_devices(vm, err, errlen) || setup_memory(vm, err, errlen) ||
+        vfio_pci_map_memory(&vm->machine, &vm->mem, err, errlen) ||
         load_guest(vm, &entry, err, errlen))
         goto fail;
     cpuid = supported_cpuid(vm->kvm_fd, err, errlen);

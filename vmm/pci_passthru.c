@@ -1,0 +1,282 @@
+/* The guest's view of a host PCI function; see pci_passthru.h. */
+#include "pci_passthru.h"
+#include "layout.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <linux/kvm.h>
+
+#define CAP_LIST_STEPS 48 /* (256 - 64) / 4: more steps than that is a loop */
+#define PAGE_SIZE      4096ull
+#define CMD_PASSED     (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
+
+static uint32_t le(const uint8_t *phys, unsigned reg, unsigned size)
+{
+    uint32_t v = 0;
+
+    for (unsigned i = 0; i < size && reg + i < PCI_CFG_SIZE; i++)
+        v |= (uint32_t)phys[reg + i] << (8 * i);
+    return v;
+}
+
+/* Offset of capability id in the device's list, 0 if none. */
+static unsigned phys_cap(const uint8_t *phys, uint8_t id)
+{
+    unsigned off;
+
+    if (!(le(phys, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
+        return 0;
+    off = phys[PCI_CAP_PTR] & ~3u;
+    for (unsigned step = 0; off >= PCI_CAP_START && off < PCI_CFG_SIZE - 1 && step < CAP_LIST_STEPS;
+         step++) {
+        if (phys[off] == id)
+            return off;
+        off = phys[off + 1] & ~3u;
+    }
+    return 0;
+}
+
+static bool overlaps(unsigned reg, unsigned size, unsigned start, unsigned len)
+{
+    return reg < start + len && start < reg + size;
+}
+
+static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, uint32_t value)
+{
+    struct pci_passthru *p = fn->priv;
+
+    (void)value;
+    if (overlaps(reg, size, PCI_COMMAND, 2)) {
+        /* The enables the guest chose, and never INTx: no pin is emulated,
+         * so a device asserting one would only raise a host interrupt. */
+        uint16_t cmd = (uint16_t)((pci_get(fn, PCI_COMMAND, 2) & CMD_PASSED) |
+                                  PCI_COMMAND_INTX_OFF);
+        if (p->io->cfg_write(p->ctx, PCI_COMMAND, &cmd, sizeof(cmd)))
+            p->io_errors++;
+    }
+    if (fn->msix && overlaps(reg, size, p->msix.cap, MSIX_CAP_LEN)) {
+        bool on = pci_get(fn, p->msix.cap + MSIX_CTRL, 2) & MSIX_CTRL_ENABLE;
+
+        if (on && !p->msix_connected) {
+            int efds[MSIX_MAX_VECTORS];
+            for (unsigned i = 0; i < p->msix.nvec; i++)
+                efds[i] = msix_vector_eventfd(&p->msix, i);
+            if (p->io->msix_connect(p->ctx, p->msix.nvec, efds) == 0)
+                p->msix_connected = true;
+            else
+                p->io_errors++;
+        } else if (!on && p->msix_connected) {
+            if (p->io->msix_connect(p->ctx, 0, NULL))
+                p->io_errors++;
+            p->msix_connected = false;
+        }
+    }
+}
+
+static uint64_t pt_bar_read(struct pci_function *fn, unsigned bar, uint64_t offset, unsigned size)
+{
+    struct pci_passthru *p = fn->priv;
+    uint64_t v = 0;
+
+    if (p->io->bar_read(p->ctx, bar, offset, &v, size)) {
+        p->io_errors++;
+        return bus_all_ones(size);
+    }
+    return v;
+}
+
+static enum bus_effect pt_bar_write(struct pci_function *fn, unsigned bar, uint64_t offset,
+                                    unsigned size, uint64_t value)
+{
+    struct pci_passthru *p = fn->priv;
+
+    if (p->io->bar_write(p->ctx, bar, offset, &value, size))
+        p->io_errors++;
+    return BUS_OK;
+}
+
+static int set_slot(struct pci_passthru *p, unsigned bar, uint64_t addr, uint64_t size)
+{
+    struct kvm_userspace_memory_region r = {
+            .slot = p->memslot_base + bar,
+            .guest_phys_addr = addr,
+            .memory_size = size,
+            .userspace_addr = (uintptr_t)p->bar[bar].host,
+    };
+
+    return kvm_vm_ioctl(p->kvm, KVM_SET_USER_MEMORY_REGION, &r);
+}
+
+/* A memory BAR decodes only inside the PCI window; there, the range is
+ * claimed on the bus (so it cannot overlap another function's BAR) and, if
+ * the host mapped the BAR, covered by a memory slot so that accesses never
+ * leave KVM. A slot KVM refuses leaves the BAR trapped: slower, still right. */
+static int pt_bar_activate(struct pci_function *fn, unsigned bar, uint64_t addr)
+{
+    struct pci_passthru *p = fn->priv;
+    const struct pci_bar *b = &fn->bar[bar];
+
+    if (b->kind != PCI_BAR_IO &&
+        (addr < GUEST_PCI_MMIO_START || addr > GUEST_PCI_MMIO_END ||
+         b->size - 1 > GUEST_PCI_MMIO_END - addr)) {
+        p->refused++;
+        return -1;
+    }
+    if (pci_bar_trap(fn, bar, addr))
+        return -1;
+    if (b->kind != PCI_BAR_IO && p->bar[bar].host) {
+        if (set_slot(p, bar, addr, b->size) == 0)
+            p->slot_mapped[bar] = true;
+        else
+            p->io_errors++;
+    }
+    return 0;
+}
+
+static void pt_bar_deactivate(struct pci_function *fn, unsigned bar, uint64_t addr)
+{
+    struct pci_passthru *p = fn->priv;
+
+    if (p->slot_mapped[bar]) {
+        if (set_slot(p, bar, addr, 0))
+            p->io_errors++;
+        p->slot_mapped[bar] = false;
+    }
+    pci_bar_untrap(fn, bar, addr);
+}
+
+static const struct pci_function_ops passthru_ops = {
+        .cfg_write = pt_cfg_write,
+        .bar_read = pt_bar_read,
+        .bar_write = pt_bar_write,
+        .bar_activate = pt_bar_activate,
+        .bar_deactivate = pt_bar_deactivate,
+};
+
+static int bar_refused(char *err, size_t errlen, const char *name, unsigned bar, uint64_t size,
+                       const char *why)
+{
+    snprintf(err, errlen, "%s: BAR %u (%llu bytes) %s", name, bar, (unsigned long long)size, why);
+    return -1;
+}
+
+static int declare_bars(struct pci_passthru *p, const uint8_t *phys,
+                        const struct pci_passthru_bar bars[PCI_BARS], char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < PCI_BARS; i++) {
+        uint32_t reg = le(phys, PCI_BAR0 + 4 * i, 4);
+        uint64_t size = bars[i].size;
+        enum pci_bar_kind kind;
+
+        if (size == 0)
+            continue;
+        if (reg & PCI_BAR_IO_BIT)
+            kind = PCI_BAR_IO;
+        else
+            kind = ((reg >> 1) & 3) == 2 ? PCI_BAR_MEM64 : PCI_BAR_MEM32;
+        if (kind == PCI_BAR_IO && size > 256)
+            return bar_refused(err, errlen, p->name, i, size,
+                               "is an I/O BAR larger than the 256 ports emulated");
+        if (kind != PCI_BAR_IO && size > GIB)
+            return bar_refused(err, errlen, p->name, i, size,
+                               "is larger than the guest's 1 GiB PCI window");
+        if (pci_bar_add(&p->fn, i, kind, size, kind != PCI_BAR_IO && (reg & PCI_BAR_PREFETCH_BIT)))
+            return bar_refused(err, errlen, p->name, i, size, "cannot be emulated");
+        p->bar[i].size = size;
+        /* Only whole pages can be a memory slot. */
+        if (kind != PCI_BAR_IO && bars[i].host && size % PAGE_SIZE == 0)
+            p->bar[i].host = bars[i].host;
+        if (kind == PCI_BAR_MEM64)
+            i++;
+    }
+    return 0;
+}
+
+/* Copies a capability the guest may read but not change. */
+static int copy_cap(struct pci_passthru *p, const uint8_t *phys, uint8_t id, unsigned len)
+{
+    unsigned from = phys_cap(phys, id), to;
+
+    if (!from)
+        return 0;
+    if (from + len > PCI_CFG_SIZE)
+        len = PCI_CFG_SIZE - from;
+    to = pci_cap_add(&p->fn, id, len);
+    if (!to)
+        return -1;
+    memcpy(&p->fn.cfg[to + 2], &phys[from + 2], len - 2);
+    return (int)to;
+}
+
+int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *phys,
+                      const struct pci_passthru_bar bars[PCI_BARS],
+                      const struct pci_passthru_io *io, void *ctx, struct kvm_vm *kvm,
+                      struct gsi_router *gsi, unsigned memslot_base, char *err, size_t errlen)
+{
+    unsigned msix_cap = phys_cap(phys, PCI_CAP_ID_MSIX), exp_cap = phys_cap(phys, PCI_CAP_ID_EXP);
+    unsigned exp_len = PCI_EXP_CAP_LEN, nvec;
+    uint32_t table, pba;
+    int pm;
+
+    memset(p, 0, sizeof(*p));
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->io = io;
+    p->ctx = ctx;
+    p->kvm = kvm;
+    p->memslot_base = memslot_base;
+    if ((phys[PCI_HEADER_TYPE] & 0x7f) != 0) {
+        snprintf(err, errlen, "%s: header type %u is not a PCI endpoint (type 0)", p->name,
+                 phys[PCI_HEADER_TYPE] & 0x7f);
+        return -1;
+    }
+    if (!msix_cap) {
+        snprintf(err, errlen,
+                 "%s: has no MSI-X capability; evr-vmm passes functions with MSI-X only (MSI "
+                 "and INTx are not emulated)",
+                 p->name);
+        return -1;
+    }
+    pci_function_init(&p->fn, p->name, (uint16_t)le(phys, PCI_VENDOR_ID, 2),
+                      (uint16_t)le(phys, PCI_DEVICE_ID, 2), le(phys, PCI_CLASS_PROG, 3),
+                      &passthru_ops, p);
+    p->fn.cfg[PCI_REVISION] = phys[PCI_REVISION];
+    pci_set(p->fn.cfg, PCI_SUBSYSTEM_VENDOR, 4, le(phys, PCI_SUBSYSTEM_VENDOR, 4));
+    if (declare_bars(p, phys, bars, err, errlen))
+        goto fail;
+    pm = copy_cap(p, phys, PCI_CAP_ID_PM, PCI_PM_CAP_LEN);
+    if (pm > 0) /* the guest sees D0 whatever it writes */
+        p->fn.cfg[pm + PCI_PM_CTRL] &= (uint8_t)~3u;
+    if (exp_cap && (le(phys, exp_cap + 2, 2) & 0xf) < 2)
+        exp_len = 0x24;
+    if (pm < 0 || copy_cap(p, phys, PCI_CAP_ID_EXP, exp_len) < 0) {
+        snprintf(err, errlen, "%s: no room for its capabilities", p->name);
+        goto fail;
+    }
+    nvec = (le(phys, msix_cap + MSIX_CTRL, 2) & 0x7ff) + 1;
+    table = le(phys, msix_cap + MSIX_TABLE, 4);
+    pba = le(phys, msix_cap + MSIX_PBA, 4);
+    if (msix_init(&p->msix, &p->fn, gsi, nvec, table & 7, table & ~7u, pba & 7, pba & ~7u, err,
+                  errlen))
+        goto fail;
+    /* The table and PBA are emulated: their BARs are trapped, never mapped. */
+    p->bar[table & 7].host = NULL;
+    p->bar[pba & 7].host = NULL;
+    return 0;
+fail:
+    pci_function_destroy(&p->fn);
+    return -1;
+}
+
+void pci_passthru_destroy(struct pci_passthru *p)
+{
+    if (p->msix_connected && p->io->msix_connect(p->ctx, 0, NULL))
+        p->io_errors++;
+    p->msix_connected = false;
+    msix_destroy(&p->msix);
+    pci_function_destroy(&p->fn);
+}
+
+bool pci_passthru_bar_is_slot(const struct pci_passthru *p, unsigned bar)
+{
+    return bar < PCI_BARS && p->slot_mapped[bar];
+}

@@ -1,0 +1,109 @@
+/* A PCI function of the guest backed by a real one: the guest's view of a
+ * host device's configuration space, BARs and MSI-X. It reaches the device
+ * only through struct pci_passthru_io (VFIO in evr-vmm, vfio_pci.c; a
+ * recorded configuration space in the unit tests and the fuzz harness), so
+ * what a guest can make the device see is decided here, in one place:
+ *
+ *   - header: vendor, device, revision, class and subsystem ids are the
+ *     device's; the header is type 0 single-function; no expansion ROM; no
+ *     INTx pin (the interrupt pin reads 0); status shows the capability list.
+ *   - command register: emulated by pci.c; after each write the device gets
+ *     the guest's I/O, memory and bus-master enables with INTx disabled.
+ *     Nothing else of the header reaches the device.
+ *   - BARs: the device's kinds (I/O, 32-bit, 64-bit, prefetchable) and the
+ *     sizes its regions report, relocated to guest addresses by pci.c's
+ *     placement; the device's own BAR registers are never written (VFIO
+ *     keeps the host's addresses). A memory BAR the host can map and that
+ *     holds no part of the MSI-X table or PBA becomes a KVM memory slot over
+ *     the host mapping while it decodes, so the guest reaches the device
+ *     without an exit; every other BAR is trapped and its accesses go to
+ *     io->bar_read / bar_write. A memory BAR decodes only inside the PCI
+ *     window (layout.h): pointed at guest RAM, the IOAPIC or anything else
+ *     it stays unmapped and the attempt is counted (refused).
+ *   - capabilities: a new list. MSI-X is emulated (msix.h: table and PBA
+ *     trapped, vectors through GSI routes and irqfds); when the guest turns
+ *     it on, io->msix_connect hands the device's vectors the msix eventfds,
+ *     and turning it off disconnects them. Power management and PCI Express
+ *     are shown read-only as the device had them (a driver reads its link
+ *     and power state; it cannot put the device in D3 or change its link,
+ *     payload or FLR: the VMM resets the device, not the guest). MSI, VPD,
+ *     vendor-specific and every other capability are hidden: a function
+ *     without MSI-X is refused (no MSI or INTx emulation yet).
+ *   - extended configuration space: not reachable (mechanism #1 only).
+ *
+ * Everything runs under the function's lock (pci.h), like any PCI function. */
+#ifndef EVR_VMM_PCI_PASSTHRU_H
+#define EVR_VMM_PCI_PASSTHRU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gsi.h"
+#include "kvm_vm.h"
+#include "msix.h"
+#include "pci.h"
+
+#define PCI_CAP_ID_PM   0x01
+#define PCI_CAP_ID_MSI  0x05
+#define PCI_CAP_ID_EXP  0x10
+#define PCI_PM_CAP_LEN  8
+#define PCI_EXP_CAP_LEN 0x3c /* version 2; a version 1 capability is 0x24 */
+#define PCI_PM_CTRL     4    /* PMCSR, from the capability's start */
+#define PCI_ROM_ADDRESS 0x30
+
+/* How the function reaches its device. Each returns 0, or -1 when the
+ * device could not be reached (counted in io_errors; a read then sees all
+ * ones, as a guest would from a device that went away). */
+struct pci_passthru_io {
+    int (*cfg_write)(void *ctx, unsigned reg, const void *buf, unsigned len);
+    int (*bar_read)(void *ctx, unsigned bar, uint64_t off, void *buf, unsigned len);
+    int (*bar_write)(void *ctx, unsigned bar, uint64_t off, const void *buf, unsigned len);
+    /* Connects the device's MSI-X vectors 0..nvec-1 to efds[], or
+     * disconnects them all when nvec is 0. */
+    int (*msix_connect)(void *ctx, unsigned nvec, const int *efds);
+};
+
+/* A BAR as the host offers it: its size (0: not implemented) and, when the
+ * host can map it, the mapping of the whole BAR in this process. */
+struct pci_passthru_bar {
+    uint64_t size;
+    void *host;
+};
+
+struct pci_passthru {
+    struct pci_function fn;
+    struct msix msix;
+    const struct pci_passthru_io *io;
+    void *ctx;
+    struct kvm_vm *kvm;
+    unsigned memslot_base; /* BAR b uses KVM memory slot memslot_base + b */
+    struct pci_passthru_bar bar[PCI_BARS];
+    bool slot_mapped[PCI_BARS]; /* BAR b is a memory slot now (not trapped) */
+    bool msix_connected;
+    char name[32]; /* the host's PCI address, in messages */
+    /* counters, read by tests and the control socket's counters later */
+    unsigned refused;   /* BAR placements outside the PCI window */
+    unsigned io_errors; /* device accesses that failed */
+};
+
+/* Builds the guest's function from the device's configuration space
+ * (phys, the first 256 bytes) and its BARs. name is the host's PCI address.
+ * The function is not on a bus yet: pci_host_add it. -1 with a message
+ * naming the address when the device cannot be given to a guest as it is
+ * (not a type 0 header, a BAR larger than the PCI window, no MSI-X, an
+ * MSI-X table outside its BAR). */
+int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *phys,
+                      const struct pci_passthru_bar bars[PCI_BARS],
+                      const struct pci_passthru_io *io, void *ctx, struct kvm_vm *kvm,
+                      struct gsi_router *gsi, unsigned memslot_base, char *err, size_t errlen);
+
+/* Disconnects the vectors and frees what init made; take the function off
+ * its host first (pci_host_remove), which removes its memory slots. */
+void pci_passthru_destroy(struct pci_passthru *p);
+
+/* Whether BAR bar is mapped into the guest as a memory slot (the other
+ * decoding BARs are trapped). */
+bool pci_passthru_bar_is_slot(const struct pci_passthru *p, unsigned bar);
+
+#endif

@@ -1,0 +1,44 @@
+/* The device "vfio-pci" (key "passthrough"): the host PCI functions named in
+ * the configuration, each given to the guest as a PCI function of its own
+ * (pci_passthru.h says what the guest sees of it).
+ *
+ * Realize, for each function in the order listed:
+ *   1. bind it to vfio-pci (vfio/bind.h: refused while another function of
+ *      its IOMMU group is with a host driver; the previous driver is
+ *      remembered);
+ *   2. open its group into the one container of the VM (the group must be
+ *      viable) and the device; reset it (FLR or whatever the kernel offers;
+ *      a function with no reset is used as it is, with a warning);
+ *   3. read its configuration space and BAR regions, mmap the BARs VFIO
+ *      lets us map, and build the guest's function on the PCI host.
+ * vfio_pci_map_memory (vm.c, once guest RAM exists) maps every RAM region
+ * for DMA at its guest-physical address, so the device reaches guest RAM
+ * and nothing else: the IOMMU refuses any other address.
+ * Unrealize (after the vCPUs ended): interrupts disconnected, each function
+ * reset, the container closed (DMA mappings go with it), and each function
+ * given back to the driver it had before.
+ *
+ * Every error starts with the PCI address. */
+#ifndef EVR_VMM_VFIO_PCI_H
+#define EVR_VMM_VFIO_PCI_H
+
+#include <stddef.h>
+
+#include "device.h"
+#include "guest_mem.h"
+#include "pci_passthru.h"
+
+/* KVM memory slots of passthrough BARs: function i's BAR b is slot
+ * VFIO_PCI_MEMSLOT_BASE + i * PCI_BARS + b (vm.c's RAM is slots 0 and 1). */
+#define VFIO_PCI_MEMSLOT_BASE 16
+
+extern const struct device_type vfio_pci_device;
+
+/* Maps guest RAM for DMA through the VM's VFIO container; 0 when the VM
+ * has no passthrough function. -1 with a message. */
+int vfio_pci_map_memory(struct machine *m, const struct guest_mem *mem, char *err, size_t errlen);
+
+/* The guest's function of the i-th passthrough address, NULL if none. */
+struct pci_passthru *vfio_pci_function(const struct machine *m, unsigned i);
+
+#endif
