@@ -168,8 +168,7 @@ static const struct key keys[] = {
         {"kernel", KEY_STRING},    {"initrd", KEY_STRING},  {"cmdline", KEY_STRING},
         {"memory", KEY_UINT},      {"vcpus", KEY_UINT},     {"pin", KEY_LIST},
         {"hugepages", KEY_BOOL},   {"console", KEY_STRING}, {"control", KEY_STRING},
-        {"on_reboot", KEY_STRING}, {"pci_test", KEY_BOOL},
-        {"passthrough", KEY_ADDRS},
+        {"on_reboot", KEY_STRING}, {"pci_test", KEY_BOOL},  {"passthrough", KEY_ADDRS},
 };
 
 static const struct key *find_key(const char *name)

@@ -13,7 +13,7 @@
  * the linker drops an object nothing references, constructor or not. */
 const struct device_type *const device_types[] = {
         &pci_host_device, &uart_device, &acpi_pm_device, &i8042_device, &pci_testdev_device,
-        &vfio_pci_device,    NULL,
+        &vfio_pci_device, NULL,
 };
 
 int machine_init(struct machine *m, const struct vmm_config *cfg, struct kvm_vm kvm,

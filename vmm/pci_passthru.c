@@ -49,8 +49,8 @@ static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, u
     if (overlaps(reg, size, PCI_COMMAND, 2)) {
         /* The enables the guest chose, and never INTx: no pin is emulated,
          * so a device asserting one would only raise a host interrupt. */
-        uint16_t cmd = (uint16_t)((pci_get(fn, PCI_COMMAND, 2) & CMD_PASSED) |
-                                  PCI_COMMAND_INTX_OFF);
+        uint16_t cmd =
+                (uint16_t)((pci_get(fn, PCI_COMMAND, 2) & CMD_PASSED) | PCI_COMMAND_INTX_OFF);
         if (p->io->cfg_write(p->ctx, PCI_COMMAND, &cmd, sizeof(cmd)))
             p->io_errors++;
     }
@@ -116,9 +116,8 @@ static int pt_bar_activate(struct pci_function *fn, unsigned bar, uint64_t addr)
     struct pci_passthru *p = fn->priv;
     const struct pci_bar *b = &fn->bar[bar];
 
-    if (b->kind != PCI_BAR_IO &&
-        (addr < GUEST_PCI_MMIO_START || addr > GUEST_PCI_MMIO_END ||
-         b->size - 1 > GUEST_PCI_MMIO_END - addr)) {
+    if (b->kind != PCI_BAR_IO && (addr < GUEST_PCI_MMIO_START || addr > GUEST_PCI_MMIO_END ||
+                                  b->size - 1 > GUEST_PCI_MMIO_END - addr)) {
         p->refused++;
         return -1;
     }
@@ -247,7 +246,7 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
     if (pm > 0) /* the guest sees D0 whatever it writes */
         p->fn.cfg[pm + PCI_PM_CTRL] &= (uint8_t)~3u;
     if (exp_cap && (le(phys, exp_cap + 2, 2) & 0xf) < 2)
-        exp_len = 0x24;
+        exp_len = PCI_EXP_V1_LEN;
     if (pm < 0 || copy_cap(p, phys, PCI_CAP_ID_EXP, exp_len) < 0) {
         snprintf(err, errlen, "%s: no room for its capabilities", p->name);
         goto fail;

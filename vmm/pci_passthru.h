@@ -48,7 +48,8 @@
 #define PCI_CAP_ID_MSI  0x05
 #define PCI_CAP_ID_EXP  0x10
 #define PCI_PM_CAP_LEN  8
-#define PCI_EXP_CAP_LEN 0x3c /* version 2; a version 1 capability is 0x24 */
+#define PCI_EXP_CAP_LEN 0x3c /* version 2 */
+#define PCI_EXP_V1_LEN  0x14 /* version 1, an endpoint's registers */
 #define PCI_PM_CTRL     4    /* PMCSR, from the capability's start */
 #define PCI_ROM_ADDRESS 0x30
 

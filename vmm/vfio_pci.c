@@ -77,8 +77,7 @@ static int io_msix_connect(void *ctx, unsigned nvec, const int *efds)
 {
     struct vfio_fn *f = ctx;
     struct evr_vfio_err err;
-    int rc = nvec ? evr_vfio_irq_set_eventfds(&f->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, nvec, efds,
-                                              &err)
+    int rc = nvec ? evr_vfio_irq_set_eventfds(&f->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, nvec, efds, &err)
                   : evr_vfio_irq_disable(&f->dev, VFIO_PCI_MSIX_IRQ_INDEX, &err);
 
     return rc ? io_failed(f, &err) : 0;

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Runs inside the lab (real KVM, VFIO, IOMMU): usage
+#   passthrough-checks.sh EVR_VMM KERNEL INITRD
+# A whole e1000e given to a router-engine VM: the lab's first two e1000e
+# share a cable (a QEMU hub). The first goes to evr-vmm (--passthrough); the
+# second stays with the lab's e1000e driver in a network namespace, as the
+# cable's peer. In the guest, e1000e probes the function evr-vmm presents,
+# its link comes up, it pings the peer and answers the peer's pings, and its
+# MSI-X vectors count interrupts in /proc/interrupts. When the VM ends, the
+# function is back with e1000e on the lab. Refusals name the PCI address.
+set -uo pipefail
+VMM=$1 KERNEL=$2 INITRD=$3
+W=$(mktemp -d)
+NS=evr-pt-peer
+cleanup() {
+    ip netns del "$NS" 2>/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+failures=0
+pass() { echo "ok: $*"; }
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+nics=()
+for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/vendor")" = 0x8086 ] && [ "$(cat "$d/device")" = 0x10d3 ] && nics+=("${d##*/}")
+done
+[ "${#nics[@]}" -ge 2 ] || {
+    echo "FAIL: the lab has ${#nics[@]} e1000e, 2 needed (evr-lab run --nics 2)"
+    exit 1
+}
+A=${nics[0]} B=${nics[1]}
+drv() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
+echo "passing $A ($(drv "$A")); its cable peer $B stays on the lab"
+modprobe vfio-pci 2>/dev/null
+
+# Refusals first: each names the PCI address.
+"$VMM" --kernel "$KERNEL" --passthrough 0000:00:1f.7 --console none 2>"$W/err1"
+grep -q "0000:00:1f.7" "$W/err1" && pass "an absent function is refused naming it: $(cat "$W/err1")" ||
+    fail "an absent function: $(cat "$W/err1")"
+"$VMM" --kernel "$KERNEL" --passthrough 0000:00:05.0,0000:00:05.0 --console none 2>"$W/err2"
+grep -q "listed twice" "$W/err2" && pass "a function listed twice is refused" ||
+    fail "a function listed twice: $(cat "$W/err2")"
+
+# The peer: B's interface in a namespace, addressed, up.
+peer_if=$(ls "/sys/bus/pci/devices/$B/net" 2>/dev/null | head -1)
+[ -n "$peer_if" ] || {
+    echo "FAIL: $B has no interface"
+    exit 1
+}
+ip netns add "$NS"
+ip link set "$peer_if" netns "$NS"
+ip -n "$NS" addr add 10.13.0.1/24 dev "$peer_if"
+ip -n "$NS" link set "$peer_if" up
+ip -n "$NS" link set lo up
+
+mkdir -p "$W/extra"
+cat >"$W/extra/pt-check.sh" <<'GUEST'
+# The guest's half (busybox sh). Prints key=value lines the host greps.
+irqs() { grep -E "$1" /proc/interrupts | awk '{ s += $2 } END { print s + 0 }'; }
+n=
+for i in /sys/class/net/*; do
+    [ "$(basename "$(readlink "$i/device/driver" 2>/dev/null)")" = e1000e ] && n=${i##*/}
+done
+[ -n "$n" ] || { echo "pt-if=absent"; dmesg | grep -i e1000e | tail -5; exit 1; }
+echo "pt-if=$n pci=$(basename "$(readlink /sys/class/net/$n/device)")"
+echo "pt-ids=$(cat /sys/class/net/$n/device/vendor):$(cat /sys/class/net/$n/device/device)"
+ip addr add 10.13.0.2/24 dev "$n"
+ip link set "$n" up
+t=0
+while [ "$(cat /sys/class/net/$n/carrier 2>/dev/null)" != 1 ] && [ $t -lt 60 ]; do
+    sleep 1
+    t=$((t + 1))
+done
+echo "pt-carrier=$(cat /sys/class/net/$n/carrier 2>/dev/null)"
+echo "pt-irq-mode=$(cat /sys/class/net/$n/device/msi_irqs/* 2>/dev/null | sort -u | tr '\n' ' ')"
+grep -E "$n" /proc/interrupts | sed 's/^/pt-irq: /'
+echo "pt-msix-before=$(irqs "PCI-MSIX.*$n|PCI-MSI-X.*$n|$n-")"
+ping -c 3 -W 5 10.13.0.1 >/tmp/ping 2>&1
+echo "pt-ping-out=$(grep -c 'bytes from' /tmp/ping)"
+# Wait for the peer's pings (bounded), then report.
+echo "pt-ready"
+t=0
+while [ "$(awk '/^Icmp:/ { if (++k == 2) print $10 }' /proc/net/snmp)" -lt 3 ] && [ $t -lt 120 ]; do
+    sleep 1
+    t=$((t + 1))
+done
+echo "pt-echo-in=$(awk '/^Icmp:/ { if (++k == 2) print $10 }' /proc/net/snmp)"
+grep -E "$n" /proc/interrupts | sed 's/^/pt-irq: /'
+echo "pt-msix-after=$(irqs "PCI-MSIX.*$n|PCI-MSI-X.*$n|$n-")"
+GUEST
+(cd "$W/extra" && echo pt-check.sh | cpio -o -H newc 2>/dev/null | gzip) >"$W/extra.cpio.gz"
+cat "$INITRD" "$W/extra.cpio.gz" >"$W/initrd"
+
+timeout 360 "$VMM" --kernel "$KERNEL" --initrd "$W/initrd" --vcpus 1 --memory 256 \
+    --passthrough "$A" --console "file:$W/console" \
+    --cmdline 'console=ttyS0 panic=-1 evr_run="sh /pt-check.sh"' 2>"$W/err" &
+vmm=$!
+t=0
+while ! grep -aq "pt-ready\|evr-guest: command exited" "$W/console" 2>/dev/null && [ $t -lt 300 ]; do
+    sleep 1
+    t=$((t + 1))
+done
+if grep -aq "pt-ready" "$W/console"; then
+    [ "$(drv "$A")" = vfio-pci ] && pass "$A is with vfio-pci while the VM runs" ||
+        fail "$A is with '$(drv "$A")' while the VM runs"
+    ip netns exec "$NS" ping -c 3 -W 5 10.13.0.2 >"$W/ping-in" 2>&1
+    got=$(grep -c 'bytes from' "$W/ping-in")
+    [ "$got" -ge 1 ] && pass "the peer pings the guest ($got of 3 replies)" ||
+        fail "the peer's pings: $(tail -3 "$W/ping-in")"
+fi
+wait "$vmm"
+rc=$?
+[ "$rc" -eq 0 ] && pass "evr-vmm exited 0" || fail "evr-vmm exited $rc: $(cat "$W/err")"
+[ -s "$W/err" ] && sed 's/^/  evr-vmm: /' "$W/err"
+grep -a "pt-\|e1000e" "$W/console" | sed 's/^/  guest: /'
+want() { grep -aqE "$1" "$W/console" && pass "$2" || fail "$2 (console lacks /$1/)"; }
+want 'pt-if=eth[0-9]+ pci=0000:00:0[1-9a-f]' "the guest's e1000e driver probes the function"
+want 'pt-ids=0x8086:0x10d3' "the guest sees the device's ids"
+want 'pt-carrier=1' "the link comes up in the guest"
+want 'pt-irq-mode=msix $' "the guest's driver runs the device on MSI-X"
+want 'pt-ping-out=[1-3]' "the guest pings its cable peer"
+want 'pt-echo-in=([3-9]|[1-9][0-9])' "the guest answered the peer's pings"
+before=$(grep -a 'pt-msix-before=' "$W/console" | sed 's/.*=//' | tr -dc 0-9)
+after=$(grep -a 'pt-msix-after=' "$W/console" | sed 's/.*=//' | tr -dc 0-9)
+[ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ] &&
+    pass "the guest's MSI-X counts rose ($before -> $after)" ||
+    fail "the guest's MSI-X counts did not rise (${before:-?} -> ${after:-?})"
+grep -aq "evr-guest: command exited with 0" "$W/console" && pass "the guest script ended with 0" ||
+    fail "the guest script failed"
+[ "$(drv "$A")" = e1000e ] && pass "after the VM, $A is back with e1000e" ||
+    fail "after the VM, $A is with '$(drv "$A")'"
+[ -z "$(cat "/sys/bus/pci/devices/$A/driver_override" 2>/dev/null | tr -d '(null)\n')" ] &&
+    pass "its driver_override is cleared" || fail "driver_override left: $(cat "/sys/bus/pci/devices/$A/driver_override")"
+if [ "$failures" -ne 0 ]; then
+    tail -60 "$W/console"
+    echo "$failures check(s) failed"
+    exit 1
+fi
+echo "all checks passed"
