@@ -25,10 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_CMDLINE_MAX     4096
-#define CONFIG_MIN_MEMORY_MIB  16
-#define CONFIG_MAX_MEMORY_MIB  (1024u * 1024u) /* 1 TiB */
-#define CONFIG_MAX_VCPUS       254
+#define CONFIG_CMDLINE_MAX    4096
+#define CONFIG_MIN_MEMORY_MIB 16
+#define CONFIG_MAX_MEMORY_MIB (1024u * 1024u) /* 1 TiB */
+#define CONFIG_MAX_VCPUS      254
+
 #define CONFIG_MAX_PASSTHROUGH 8
 #define CONFIG_PCI_ADDR_LEN    13 /* "0000:00:03.0" and its NUL */
 
