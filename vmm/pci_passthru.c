@@ -95,22 +95,24 @@ static enum bus_effect pt_bar_write(struct pci_function *fn, unsigned bar, uint6
     return BUS_OK;
 }
 
-static int set_slot(struct pci_passthru *p, unsigned bar, uint64_t addr, uint64_t size)
+static int set_slot(struct pci_passthru *p, unsigned bar, unsigned k, uint64_t addr, bool on)
 {
+    const struct pci_passthru_seg *g = &p->seg[bar][k];
     struct kvm_userspace_memory_region r = {
-            .slot = p->memslot_base + bar,
-            .guest_phys_addr = addr,
-            .memory_size = size,
-            .userspace_addr = (uintptr_t)p->bar[bar].host,
+            .slot = p->memslot_base + bar * PCI_PASSTHRU_SEGS + k,
+            .guest_phys_addr = addr + g->off,
+            .memory_size = on ? g->len : 0,
+            .userspace_addr = (uintptr_t)p->bar[bar].host + g->off,
     };
 
     return kvm_vm_ioctl(p->kvm, KVM_SET_USER_MEMORY_REGION, &r);
 }
 
 /* A memory BAR decodes only inside the PCI window; there, the range is
- * claimed on the bus (so it cannot overlap another function's BAR) and, if
- * the host mapped the BAR, covered by a memory slot so that accesses never
- * leave KVM. A slot KVM refuses leaves the BAR trapped: slower, still right. */
+ * claimed on the bus (so it cannot overlap another function's BAR, and
+ * what no slot covers traps) and its segments are laid over it as memory
+ * slots, whose accesses never leave KVM. A slot KVM refuses leaves its
+ * pages trapped: slower, still right. */
 static int pt_bar_activate(struct pci_function *fn, unsigned bar, uint64_t addr)
 {
     struct pci_passthru *p = fn->priv;
@@ -123,9 +125,9 @@ static int pt_bar_activate(struct pci_function *fn, unsigned bar, uint64_t addr)
     }
     if (pci_bar_trap(fn, bar, addr))
         return -1;
-    if (b->kind != PCI_BAR_IO && p->bar[bar].host) {
-        if (set_slot(p, bar, addr, b->size) == 0)
-            p->slot_mapped[bar] = true;
+    for (unsigned k = 0; k < p->nseg[bar]; k++) {
+        if (set_slot(p, bar, k, addr, true) == 0)
+            p->seg[bar][k].mapped = true;
         else
             p->io_errors++;
     }
@@ -136,10 +138,12 @@ static void pt_bar_deactivate(struct pci_function *fn, unsigned bar, uint64_t ad
 {
     struct pci_passthru *p = fn->priv;
 
-    if (p->slot_mapped[bar]) {
-        if (set_slot(p, bar, addr, 0))
+    for (unsigned k = 0; k < p->nseg[bar]; k++) {
+        if (!p->seg[bar][k].mapped)
+            continue;
+        if (set_slot(p, bar, k, addr, false))
             p->io_errors++;
-        p->slot_mapped[bar] = false;
+        p->seg[bar][k].mapped = false;
     }
     pci_bar_untrap(fn, bar, addr);
 }
@@ -189,6 +193,51 @@ static int declare_bars(struct pci_passthru *p, const uint8_t *phys,
             i++;
     }
     return 0;
+}
+
+static uint64_t page_down(uint64_t v)
+{
+    return v & ~(PAGE_SIZE - 1);
+}
+
+static uint64_t page_up(uint64_t v)
+{
+    return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+}
+
+/* The memory slots of a mapped BAR: all of it but the pages of the MSI-X
+ * table and PBA, which msix.c emulates (the guest must never write the
+ * device's own table: its addresses are the host's). */
+static void plan_segments(struct pci_passthru *p, unsigned bar)
+{
+    uint64_t hole[2][2], nhole = 0, at = 0, size = p->bar[bar].size;
+
+    p->nseg[bar] = 0;
+    if (!p->bar[bar].host)
+        return;
+    if (p->msix.table_bar == bar) {
+        hole[nhole][0] = page_down(p->msix.table_off);
+        hole[nhole++][1] = page_up(p->msix.table_off + (uint64_t)p->msix.nvec * MSIX_ENTRY_SIZE);
+    }
+    if (p->msix.pba_bar == bar) {
+        hole[nhole][0] = page_down(p->msix.pba_off);
+        hole[nhole++][1] = page_up(p->msix.pba_off + (p->msix.nvec + 63) / 64 * 8);
+    }
+    if (nhole == 2 && hole[1][0] < hole[0][0]) {
+        uint64_t t0 = hole[0][0], t1 = hole[0][1];
+        hole[0][0] = hole[1][0];
+        hole[0][1] = hole[1][1];
+        hole[1][0] = t0;
+        hole[1][1] = t1;
+    }
+    for (unsigned h = 0; h <= nhole; h++) {
+        uint64_t end = h < nhole ? hole[h][0] : size;
+        if (end > at) {
+            p->seg[bar][p->nseg[bar]++] = (struct pci_passthru_seg){.off = at, .len = end - at};
+        }
+        if (h < nhole && hole[h][1] > at)
+            at = hole[h][1];
+    }
 }
 
 /* Copies a capability the guest may read but not change. */
@@ -257,9 +306,8 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
     if (msix_init(&p->msix, &p->fn, gsi, nvec, table & 7, table & ~7u, pba & 7, pba & ~7u, err,
                   errlen))
         goto fail;
-    /* The table and PBA are emulated: their BARs are trapped, never mapped. */
-    p->bar[table & 7].host = NULL;
-    p->bar[pba & 7].host = NULL;
+    for (unsigned b = 0; b < PCI_BARS; b++)
+        plan_segments(p, b);
     return 0;
 fail:
     pci_function_destroy(&p->fn);
@@ -275,7 +323,12 @@ void pci_passthru_destroy(struct pci_passthru *p)
     pci_function_destroy(&p->fn);
 }
 
-bool pci_passthru_bar_is_slot(const struct pci_passthru *p, unsigned bar)
+uint64_t pci_passthru_slot_bytes(const struct pci_passthru *p, unsigned bar)
 {
-    return bar < PCI_BARS && p->slot_mapped[bar];
+    uint64_t n = 0;
+
+    for (unsigned k = 0; bar < PCI_BARS && k < p->nseg[bar]; k++)
+        if (p->seg[bar][k].mapped)
+            n += p->seg[bar][k].len;
+    return n;
 }

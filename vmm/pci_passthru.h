@@ -13,10 +13,13 @@
  *   - BARs: the device's kinds (I/O, 32-bit, 64-bit, prefetchable) and the
  *     sizes its regions report, relocated to guest addresses by pci.c's
  *     placement; the device's own BAR registers are never written (VFIO
- *     keeps the host's addresses). A memory BAR the host can map and that
- *     holds no part of the MSI-X table or PBA becomes a KVM memory slot over
- *     the host mapping while it decodes, so the guest reaches the device
- *     without an exit; every other BAR is trapped and its accesses go to
+ *     keeps the host's addresses). A memory BAR the host can map becomes
+ *     KVM memory slots over the host mapping while it decodes, so the guest
+ *     reaches the device without an exit: the whole BAR, or, in the BAR
+ *     that holds the MSI-X table or PBA, every page but theirs (at most
+ *     three slots a BAR). The range is claimed on the MMIO bus as well, so
+ *     the table's and PBA's pages (no slot covers them) trap, and so do I/O
+ *     BARs and BARs the host cannot map: their other accesses go to
  *     io->bar_read / bar_write. A memory BAR decodes only inside the PCI
  *     window (layout.h): pointed at guest RAM, the IOAPIC or anything else
  *     it stays unmapped and the attempt is counted (refused).
@@ -72,15 +75,25 @@ struct pci_passthru_bar {
     void *host;
 };
 
+#define PCI_PASSTHRU_SEGS  3 /* memory slots a BAR may need: before, between, after */
+#define PCI_PASSTHRU_SLOTS (PCI_BARS * PCI_PASSTHRU_SEGS) /* memory slots a function may use */
+
+/* A part of a BAR that is a memory slot while the BAR decodes. */
+struct pci_passthru_seg {
+    uint64_t off, len;
+    bool mapped;
+};
+
 struct pci_passthru {
     struct pci_function fn;
     struct msix msix;
     const struct pci_passthru_io *io;
     void *ctx;
     struct kvm_vm *kvm;
-    unsigned memslot_base; /* BAR b uses KVM memory slot memslot_base + b */
+    unsigned memslot_base; /* segment k of BAR b: slot memslot_base + 3b + k */
     struct pci_passthru_bar bar[PCI_BARS];
-    bool slot_mapped[PCI_BARS]; /* BAR b is a memory slot now (not trapped) */
+    unsigned nseg[PCI_BARS];
+    struct pci_passthru_seg seg[PCI_BARS][PCI_PASSTHRU_SEGS];
     bool msix_connected;
     char name[32]; /* the host's PCI address, in messages */
     /* counters, read by tests and the control socket's counters later */
@@ -103,8 +116,8 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
  * its host first (pci_host_remove), which removes its memory slots. */
 void pci_passthru_destroy(struct pci_passthru *p);
 
-/* Whether BAR bar is mapped into the guest as a memory slot (the other
- * decoding BARs are trapped). */
-bool pci_passthru_bar_is_slot(const struct pci_passthru *p, unsigned bar);
+/* How many of BAR bar's pages are memory slots now (the rest of a decoding
+ * BAR traps). */
+uint64_t pci_passthru_slot_bytes(const struct pci_passthru *p, unsigned bar);
 
 #endif

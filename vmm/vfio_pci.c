@@ -155,7 +155,7 @@ static int add_function(struct machine *m, struct vfio_pci *s, struct vfio_fn *f
         goto vfio_fail;
     bar_regions(f, bars);
     if (pci_passthru_init(&f->pt, addr, phys, bars, &vfio_io, f, &m->kvm, &m->gsi,
-                          VFIO_PCI_MEMSLOT_BASE + index * PCI_BARS, err, errlen))
+                          VFIO_PCI_MEMSLOT_BASE + index * PCI_PASSTHRU_SLOTS, err, errlen))
         return -1;
     f->pt_ready = true;
     if (pci_host_add(m->pci, PCI_SLOT_ANY, &f->pt.fn, err, errlen))

@@ -28,8 +28,10 @@
 #include "guest_mem.h"
 #include "pci_passthru.h"
 
-/* KVM memory slots of passthrough BARs: function i's BAR b is slot
- * VFIO_PCI_MEMSLOT_BASE + i * PCI_BARS + b (vm.c's RAM is slots 0 and 1). */
+/* KVM memory slots of passthrough BARs: function i uses the
+ * PCI_PASSTHRU_SLOTS from VFIO_PCI_MEMSLOT_BASE + i * PCI_PASSTHRU_SLOTS
+ * (vm.c's RAM is slots 0 and 1; 8 functions end at slot 160, and KVM has
+ * 509 on x86). */
 #define VFIO_PCI_MEMSLOT_BASE 16
 
 extern const struct device_type vfio_pci_device;

@@ -246,7 +246,7 @@ static void test_bar_sizing(void **state)
 
 static void test_relocation_and_slots(void **state)
 {
-    uint64_t bar0, moved = 0xd0000000;
+    uint64_t bar0, bar3, moved = 0xd0000000;
     struct kvm_userspace_memory_region *s0 = &slot[SLOT_BASE + 0];
 
     (void)state;
@@ -260,16 +260,26 @@ static void test_relocation_and_slots(void **state)
     assert_int_equal(dev.cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER |
                                       PCI_COMMAND_INTX_OFF);
     /* BAR0 and BAR1: memory slots over the host's mapping */
-    assert_true(pci_passthru_bar_is_slot(&p, 0) && pci_passthru_bar_is_slot(&p, 1));
+    assert_int_equal(pci_passthru_slot_bytes(&p, 0), 0x20000);
+    assert_int_equal(pci_passthru_slot_bytes(&p, 1), 0x20000);
     assert_int_equal(s0->guest_phys_addr, bar0);
     assert_int_equal(s0->memory_size, 0x20000);
     assert_int_equal(s0->userspace_addr, (uintptr_t)host[0]);
-    assert_int_equal(slot[SLOT_BASE + 1].userspace_addr, (uintptr_t)host[1]);
-    /* BAR2 (ports) and BAR3 (the MSI-X table and PBA) are trapped */
-    assert_false(pci_passthru_bar_is_slot(&p, 2));
-    assert_false(pci_passthru_bar_is_slot(&p, 3));
-    assert_int_equal(slot[SLOT_BASE + 3].memory_size, 0);
-    assert_int_not_equal(p.fn.bar[3].mapped, PCI_BAR_UNMAPPED);
+    assert_int_equal(slot[SLOT_BASE + 3].userspace_addr, (uintptr_t)host[1]);
+    /* BAR2 (ports) is trapped */
+    assert_int_equal(pci_passthru_slot_bytes(&p, 2), 0);
+    assert_int_not_equal(p.fn.bar[2].mapped, PCI_BAR_UNMAPPED);
+    /* BAR3: the table's page (0) and the PBA's (2) trap; pages 1 and 3 are
+     * slots 9 and 10 */
+    bar3 = p.fn.bar[3].mapped;
+    assert_int_not_equal(bar3, PCI_BAR_UNMAPPED);
+    assert_int_equal(pci_passthru_slot_bytes(&p, 3), 0x2000);
+    assert_int_equal(slot[SLOT_BASE + 9].guest_phys_addr, bar3 + 0x1000);
+    assert_int_equal(slot[SLOT_BASE + 9].memory_size, 0x1000);
+    assert_int_equal(slot[SLOT_BASE + 9].userspace_addr, (uintptr_t)host[3] + 0x1000);
+    assert_int_equal(slot[SLOT_BASE + 10].guest_phys_addr, bar3 + 0x3000);
+    assert_int_equal(slot[SLOT_BASE + 10].memory_size, 0x1000);
+    assert_int_equal(slot[SLOT_BASE + 11].memory_size, 0);
 
     /* the guest moves BAR0: the slot follows */
     cfg_wr(PCI_BAR0, 4, (uint32_t)moved);
@@ -279,8 +289,8 @@ static void test_relocation_and_slots(void **state)
 
     /* decoding off: every slot goes */
     cfg_wr(PCI_COMMAND, 2, 0);
-    assert_int_equal(s0->memory_size, 0);
-    assert_int_equal(slot[SLOT_BASE + 1].memory_size, 0);
+    for (unsigned i = 0; i < PCI_PASSTHRU_SLOTS; i++)
+        assert_int_equal(slot[SLOT_BASE + i].memory_size, 0);
     assert_int_equal(dev.cmd, PCI_COMMAND_INTX_OFF);
 }
 
@@ -384,12 +394,12 @@ static void test_msix(void **state)
     cfg_wr(cap + MSIX_CTRL, 2, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
     assert_int_equal(dev.connects, 1);
     assert_false(fake_kvm.bound[p.msix.vec[1].gsi]);
-    /* the rest of BAR3 is the device's */
-    bus_write(&m.mmio, table + 0x1000, 4, 0xabcd, &handled);
+    /* the rest of the table's page is the device's, through the trap */
+    bus_write(&m.mmio, table + 0x800, 4, 0xabcd, &handled);
     assert_int_equal(dev.bar_writes, 1);
     assert_int_equal(dev.last_write_bar, 3);
-    assert_int_equal(dev.last_write_off, 0x1000);
-    assert_int_equal(bus_read(&m.mmio, table + 0x1000, 4, &handled), 0xabcd);
+    assert_int_equal(dev.last_write_off, 0x800);
+    assert_int_equal(bus_read(&m.mmio, table + 0x800, 4, &handled), 0xabcd);
     /* the PBA is emulated too */
     bus_read(&m.mmio, table + 0x2000, 8, &handled);
     assert_int_equal(dev.bar_reads, 1);
@@ -413,7 +423,7 @@ static void test_io_bar(void **state)
     bus_write(&m.pio, port + 8, 4, 0x12345678, &handled);
     assert_int_equal(dev.last_write_bar, 2);
     assert_int_equal(dev.last_write_off, 8);
-    assert_false(pci_passthru_bar_is_slot(&p, 2));
+    assert_int_equal(pci_passthru_slot_bytes(&p, 2), 0);
 }
 
 /* The nvme VF: VFIO fills in a VF's ids and BAR types from the kernel's
@@ -455,10 +465,14 @@ static void test_nvme_vf(void **state)
     cfg_wr(PCI_BAR0, 4, 0xc0000000);
     cfg_wr(PCI_BAR0 + 4, 4, 0);
     cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
-    /* BAR0 holds the MSI-X table: trapped as a whole, no memory slot */
+    /* BAR0 holds the registers and doorbells (pages 0 and 1, one memory
+     * slot) and the MSI-X table and PBA (pages 2 and 3, trapped) */
     assert_int_equal(p.fn.bar[0].mapped, 0xc0000000);
-    assert_false(pci_passthru_bar_is_slot(&p, 0));
-    assert_int_equal(slot_calls, 0);
+    assert_int_equal(pci_passthru_slot_bytes(&p, 0), 0x2000);
+    assert_int_equal(slot[SLOT_BASE].guest_phys_addr, 0xc0000000);
+    assert_int_equal(slot[SLOT_BASE].memory_size, 0x2000);
+    assert_int_equal(slot[SLOT_BASE + 1].memory_size, 0);
+    assert_int_equal(slot_calls, 1);
     /* a BAR above 4 GiB is outside the window the guest was given */
     cfg_wr(PCI_BAR0 + 4, 4, 1);
     assert_int_equal(p.fn.bar[0].mapped, PCI_BAR_UNMAPPED);
