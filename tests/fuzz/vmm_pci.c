@@ -2,10 +2,17 @@
  * guest accesses (configuration mechanism #1, MMIO and port I/O through
  * the exit switch, BAR-relative accesses that follow wherever the guest put
  * the BARs, device-side MSI-X signals) into a machine built from the device
- * table with the pci-test function, on a fake KVM. After every access the
- * model's invariants are checked: the buses' ranges are sorted and apart,
- * every mapped BAR is claimed where pci.c says and decodes there, and no
- * MSI-X vector is bound unless it is live. A broken one aborts.
+ * table with the pci-test function, plus a passthrough function
+ * (pci_passthru.h) over a fake device shaped like the lab's e1000e, on a
+ * fake KVM. After every access the model's invariants are checked: the
+ * buses' ranges are sorted and apart, every mapped BAR is claimed where
+ * pci.c says and decodes there, and no MSI-X vector is bound unless it is
+ * live; for the passthrough function, its memory BARs decode only inside
+ * the PCI window, its memory slots are there exactly while their BAR is
+ * and never cover the MSI-X table or PBA, the device sees no configuration
+ * write but the command register (INTx off, no bit beyond the enables) and
+ * no write into its table or PBA, and its vectors are connected exactly
+ * while MSI-X is enabled. A broken one aborts.
  *
  * Input format, repeated: one opcode byte, then its operands (little
  * endian); a truncated operand ends the input.
@@ -13,6 +20,7 @@
  *   1 cfg read    slot(1) reg(1) size(1)
  *   2 BAR write   bar(1) offset(2) size(1) value(8)
  *   3 BAR read    bar(1) offset(2) size(1)
+ *                 (bar bit 7 picks the passthrough function, else pci-test)
  *   4 MMIO write  addr(8) size(1) value(8)
  *   5 MMIO read   addr(8) size(1)
  *   6 port write  port(2) size(1) value(4)
@@ -34,6 +42,7 @@
 #include "layout.h"
 #include "msix.h"
 #include "pci.h"
+#include "pci_passthru.h"
 #include "pci_testdev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,6 +56,113 @@ static int accept_all(int fd, unsigned long request, void *arg)
     (void)request;
     (void)arg;
     return 0;
+}
+
+/* The passthrough function's device: e1000e's shape (BAR0 128 KiB and
+ * BAR1 128 KiB memory, BAR2 32 ports, BAR3 16 KiB with the MSI-X table of
+ * 5 vectors at 0 and the PBA at 0x2000; capabilities PM, MSI, PCI Express
+ * v1, MSI-X). What reaches it is checked, not stored. */
+#define PT_NVEC     5
+#define PT_PBA      0x2000
+#define PT_MSIX_BAR 3
+#define CMD_ENABLES (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
+
+static void check(bool ok, const char *what);
+
+static void pt_phys(uint8_t *c)
+{
+    memset(c, 0, PCI_CFG_SIZE);
+    pci_set(c, PCI_VENDOR_ID, 4, 0x10d38086);
+    pci_set(c, PCI_REVISION, 4, 0x02000000);
+    pci_set(c, PCI_STATUS, 2, PCI_STATUS_CAP_LIST);
+    pci_set(c, PCI_BAR0 + 8, 4, PCI_BAR_IO_BIT);
+    c[PCI_INTERRUPT_PIN] = 1;
+    c[PCI_CAP_PTR] = 0xc8;
+    pci_set(c, 0xc8, 4, 0x0022d001);                       /* PM -> 0xd0 */
+    pci_set(c, 0xd0, 4, 0x0080e005);                       /* MSI -> 0xe0 */
+    pci_set(c, 0xe0, 4, 0x0091a010);                       /* PCI Express v1 -> 0xa0 */
+    pci_set(c, 0xa0, 4, 0x00040011 | (PT_NVEC - 1) << 16); /* MSI-X, end */
+    pci_set(c, 0xa4, 4, PT_MSIX_BAR);
+    pci_set(c, 0xa8, 4, PT_PBA | PT_MSIX_BAR);
+}
+
+/* Whether [off, off + len) of the MSI-X BAR touches the table (at 0) or the PBA. */
+static bool in_table_or_pba(uint64_t off, uint64_t len)
+{
+    return off < PT_NVEC * MSIX_ENTRY_SIZE || (off < PT_PBA + 8 && PT_PBA < off + len);
+}
+
+static int pt_cfg_write(void *ctx, unsigned reg, const void *buf, unsigned len)
+{
+    uint16_t cmd;
+
+    (void)ctx;
+    check(reg == PCI_COMMAND && len == 2,
+          "the device saw a configuration write beyond the command");
+    memcpy(&cmd, buf, 2);
+    check((cmd & PCI_COMMAND_INTX_OFF) && !(cmd & ~(CMD_ENABLES | PCI_COMMAND_INTX_OFF)),
+          "the device's command register got more than the enables, or INTx");
+    return 0;
+}
+
+static int pt_bar_read(void *ctx, unsigned bar, uint64_t off, void *buf, unsigned len)
+{
+    (void)ctx;
+    (void)bar;
+    (void)off;
+    memset(buf, 0x5a, len);
+    return 0;
+}
+
+static int pt_bar_write(void *ctx, unsigned bar, uint64_t off, const void *buf, unsigned len)
+{
+    (void)ctx;
+    (void)buf;
+    check(bar != PT_MSIX_BAR || ((off >= PT_NVEC * MSIX_ENTRY_SIZE || off + len <= 0) &&
+                                 (off + len <= PT_PBA || off >= PT_PBA + 8)),
+          "the device saw a write into its MSI-X table or PBA");
+    return 0;
+}
+
+static bool pt_connected;
+
+static int pt_msix_connect(void *ctx, unsigned nvec, const int *efds)
+{
+    (void)ctx;
+    (void)efds;
+    check(nvec == 0 || nvec == PT_NVEC, "the device's vectors connected in a wrong number");
+    pt_connected = nvec != 0;
+    return 0;
+}
+
+static const struct pci_passthru_io pt_io = {
+        .cfg_write = pt_cfg_write,
+        .bar_read = pt_bar_read,
+        .bar_write = pt_bar_write,
+        .msix_connect = pt_msix_connect,
+};
+
+static void check_passthru(const struct pci_passthru *p)
+{
+    uint16_t ctl = (uint16_t)pci_get(&p->fn, p->msix.cap + MSIX_CTRL, 2);
+
+    check(pt_connected == p->msix_connected && p->msix_connected == ((ctl & MSIX_CTRL_ENABLE) != 0),
+          "the device's vectors are connected while MSI-X is off, or not while on");
+    for (unsigned i = 0; i < PCI_BARS; i++) {
+        const struct pci_bar *b = &p->fn.bar[i];
+        bool on = b->kind != PCI_BAR_NONE && b->mapped != PCI_BAR_UNMAPPED;
+
+        if (on && b->kind != PCI_BAR_IO)
+            check(b->mapped >= GUEST_PCI_MMIO_START &&
+                          b->mapped + b->size - 1 <= GUEST_PCI_MMIO_END,
+                  "a passthrough memory BAR decodes outside the PCI window");
+        for (unsigned k = 0; k < p->nseg[i]; k++) {
+            const struct pci_passthru_seg *g = &p->seg[i][k];
+            check(g->mapped == on, "a memory slot outlives its BAR, or is missing");
+            check(i != PT_MSIX_BAR || !in_table_or_pba(g->off, g->len),
+                  "a memory slot covers the MSI-X table or PBA");
+        }
+    }
 }
 
 struct input {
@@ -165,8 +281,15 @@ static uint64_t bar_address(struct pci_function *fn, uint64_t bar, uint64_t offs
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct vmm_config cfg;
+    static uint8_t bar0[0x20000] __attribute__((aligned(4096)));
+    static uint8_t bar1[0x20000] __attribute__((aligned(4096)));
+    static uint8_t bar3[0x4000] __attribute__((aligned(4096)));
+    static struct pci_passthru pt;
+    const struct pci_passthru_bar bars[PCI_BARS] = {{0x20000, bar0}, {0x20000, bar1}, {0x20, NULL},
+                                                    {0x4000, bar3},  {0, NULL},       {0, NULL}};
+    uint8_t phys[PCI_CFG_SIZE];
     struct machine m;
-    struct pci_function *fn;
+    struct pci_function *fn, *target;
     struct input in = {data, size};
     char err[256];
     uint64_t op;
@@ -179,6 +302,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     fn = pci_testdev_function(&m);
+    pt_phys(phys);
+    pt_connected = false;
+    if (pci_passthru_init(&pt, "0000:00:05.0", phys, bars, &pt_io, NULL, &m.kvm, &m.gsi, 16, err,
+                          sizeof(err)) ||
+        pci_host_add(m.pci, PCI_SLOT_ANY, &pt.fn, err, sizeof(err))) {
+        fprintf(stderr, "vmm_pci fuzz: %s\n", err);
+        abort();
+    }
     while (take(&in, 1, &op)) {
         uint64_t a = 0, b = 0, s = 0, v = 0;
         bool mmio;
@@ -199,7 +330,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!take(&in, 1, &a) || !take(&in, 2, &b) || !take(&in, 1, &s) ||
                 (op % OPS == 2 && !take(&in, 8, &v)))
                 goto out;
-            b = bar_address(fn, a, b, &mmio);
+            target = a & 0x80 ? &pt.fn : fn;
+            b = bar_address(target, a, b, &mmio);
             exit_access(&m, mmio, b, access_size(s, mmio ? 8 : 4), op % OPS == 2, v);
             break;
         case 4:
@@ -224,8 +356,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_bus(&m.mmio);
         check_function(&m, fn);
         check_function(&m, &m.pci->bridge);
+        check_function(&m, &pt.fn);
+        check_passthru(&pt);
     }
 out:
+    pci_host_remove(m.pci, &pt.fn);
+    check_passthru(&pt);
+    pci_passthru_destroy(&pt);
     machine_destroy(&m);
     return 0;
 }

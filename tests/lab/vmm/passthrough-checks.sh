@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs inside the lab (real KVM, VFIO, IOMMU): usage
-#   passthrough-checks.sh EVR_VMM KERNEL INITRD
+#   passthrough-checks.sh EVR_VMM KERNEL INITRD INITRD_NVME
 # A whole e1000e given to a router-engine VM: the lab's first two e1000e
 # share a cable (a QEMU hub). The first goes to evr-vmm (--passthrough); the
 # second stays with the lab's e1000e driver in a network namespace, as the
@@ -8,8 +8,13 @@
 # its link comes up, it pings the peer and answers the peer's pings, and its
 # MSI-X vectors count interrupts in /proc/interrupts. When the VM ends, the
 # function is back with e1000e on the lab. Refusals name the PCI address.
+# Then an SR-IOV VF (VF 0 of the lab's nvme PF, created with autoprobe off)
+# given to a guest that has the nvme module (INITRD_NVME): the guest
+# enumerates it with its ids and class, its 64-bit BAR in the PCI window and
+# MSI-X, and its nvme driver binds it; the VM is stopped from the control
+# socket, and the VF is back unbound, as it was, its override cleared.
 set -uo pipefail
-VMM=$1 KERNEL=$2 INITRD=$3
+VMM=$1 KERNEL=$2 INITRD=$3 INITRD_NVME=$4
 W=$(mktemp -d)
 NS=evr-pt-peer
 cleanup() {
@@ -135,8 +140,83 @@ grep -aq "evr-guest: command exited with 0" "$W/console" && pass "the guest scri
     fail "after the VM, $A is with '$(drv "$A")'"
 [ -z "$(cat "/sys/bus/pci/devices/$A/driver_override" 2>/dev/null | tr -d '(null)\n')" ] &&
     pass "its driver_override is cleared" || fail "driver_override left: $(cat "/sys/bus/pci/devices/$A/driver_override")"
+
+# The nvme VF, stopped from the control socket.
+pf=
+for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/class")" = 0x010802 ] && [ -e "$d/sriov_totalvfs" ] && pf=$d && break
+done
+if [ -z "$pf" ]; then
+    fail "the lab has no nvme PF with SR-IOV (evr-lab run --nvme 1)"
+else
+    echo 0 >"$pf/sriov_drivers_autoprobe"
+    echo 1 >"$pf/sriov_numvfs"
+    VF=$(basename "$(readlink "$pf/virtfn0")")
+    echo "passing $VF (VF 0 of ${pf##*/}, driver '$(drv "$VF")')"
+    cat >"$W/extra/pt-vf.sh" <<'GUEST'
+d=
+for f in /sys/bus/pci/devices/*; do
+    [ "$(cat "$f/vendor")" = 0x1b36 ] && [ "$(cat "$f/device")" = 0x0010 ] && d=$f
+done
+[ -n "$d" ] || { echo "vf-pci=absent"; exit 1; }
+echo "vf-pci=${d##*/} class=$(cat "$d/class")"
+echo "vf-bar0=$(sed -n 1p "$d/resource")"
+byte() { od -An -tu1 -j"$1" -N1 "$d/config" | tr -d ' '; }
+word() { od -An -tu2 -j"$1" -N2 "$d/config" | tr -d ' '; }
+ptr=$(byte 52) caps=
+while [ "$ptr" -ne 0 ] && [ "${#caps}" -lt 40 ]; do
+    caps="$caps $(byte "$ptr")"
+    [ "$(byte "$ptr")" -eq 17 ] && echo "vf-msix-vectors=$(( ($(word $((ptr + 2))) & 2047) + 1 ))"
+    ptr=$(byte $((ptr + 1)))
+done
+echo "vf-caps=$caps"
+echo "vf-driver=$(basename "$(readlink "$d/driver")")"
+dmesg | grep -i nvme | sed 's/^/vf-dmesg: /'
+echo "vf-ready"
+GUEST
+    (cd "$W/extra" && echo pt-vf.sh | cpio -o -H newc 2>/dev/null | gzip) >"$W/extra-vf.cpio.gz"
+    cat "$INITRD_NVME" "$W/extra-vf.cpio.gz" >"$W/initrd-vf"
+    timeout 360 "$VMM" --kernel "$KERNEL" --initrd "$W/initrd-vf" --vcpus 1 --memory 256 \
+        --passthrough "$VF" --console "file:$W/console-vf" --control "$W/ctl" \
+        --cmdline 'console=ttyS0 panic=-1 evr_run="sh /pt-vf.sh; sleep 600"' 2>"$W/err-vf" &
+    vmm=$!
+    t=0
+    while ! grep -aq "vf-ready\|evr-guest: command exited" "$W/console-vf" 2>/dev/null && [ $t -lt 300 ]; do
+        sleep 1
+        t=$((t + 1))
+    done
+    [ "$(drv "$VF")" = vfio-pci ] && pass "$VF is with vfio-pci while the VM runs" ||
+        fail "$VF is with '$(drv "$VF")' while the VM runs"
+    python3 - "$W/ctl" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"command":"stop"}\n')
+print("stop:", s.recv(65536).decode().strip())
+PY
+    wait "$vmm"
+    rc=$?
+    [ "$rc" -eq 0 ] && pass "evr-vmm stopped from the control socket exited 0" ||
+        fail "evr-vmm (VF) exited $rc: $(cat "$W/err-vf")"
+    [ -s "$W/err-vf" ] && sed 's/^/  evr-vmm: /' "$W/err-vf"
+    grep -a "vf-" "$W/console-vf" | sed 's/^/  guest: /'
+    wantvf() { grep -aqE "$1" "$W/console-vf" && pass "$2" || fail "$2 (console lacks /$1/)"; }
+    wantvf 'vf-pci=0000:00:0[1-9a-f].[0-7] class=0x010802' "the guest enumerates the VF as NVMe"
+    wantvf 'vf-bar0=0x0*c[0-9a-f]{7} 0x0*c[0-9a-f]{7} 0x0*140204' \
+        "its BAR0: 16 KiB of 64-bit memory in the PCI window"
+    wantvf 'vf-msix-vectors=1' "its MSI-X capability, 1 vector as the VF has"
+    wantvf 'vf-caps= 1 16 17$' "its capability list: PM, PCI Express, MSI-X"
+    wantvf 'vf-driver=nvme' "the guest's nvme driver binds it"
+    [ -z "$(drv "$VF")" ] && pass "after the VM, $VF is unbound again, as it was" ||
+        fail "after the VM, $VF is with '$(drv "$VF")'"
+    [ -z "$(tr -d '(null)\n' <"/sys/bus/pci/devices/$VF/driver_override")" ] &&
+        pass "its driver_override is cleared" || fail "$VF driver_override left"
+    echo 0 >"$pf/sriov_numvfs"
+fi
+
 if [ "$failures" -ne 0 ]; then
     tail -60 "$W/console"
+    [ -f "$W/console-vf" ] && tail -40 "$W/console-vf"
     echo "$failures check(s) failed"
     exit 1
 fi
