@@ -40,6 +40,14 @@ done
     exit 1
 }
 A=${nics[0]} B=${nics[1]}
+# wait_console FILE TEXT: until the guest prints TEXT or its script ends (300 s at most)
+wait_console() {
+    local t=0
+    while ! grep -aq "$2\|evr-guest: command exited" "$1" 2>/dev/null && [ $t -lt 300 ]; do
+        sleep 1
+        t=$((t + 1))
+    done
+}
 drv() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
 echo "passing $A ($(drv "$A")); its cable peer $B stays on the lab"
 modprobe vfio-pci 2>/dev/null
@@ -106,11 +114,7 @@ timeout 360 "$VMM" --kernel "$KERNEL" --initrd "$W/initrd" --vcpus 1 --memory 25
     --passthrough "$A" --console "file:$W/console" \
     --cmdline 'console=ttyS0 panic=-1 evr_run="sh /pt-check.sh"' 2>"$W/err" &
 vmm=$!
-t=0
-while ! grep -aq "pt-ready\|evr-guest: command exited" "$W/console" 2>/dev/null && [ $t -lt 300 ]; do
-    sleep 1
-    t=$((t + 1))
-done
+wait_console "$W/console" pt-ready
 if grep -aq "pt-ready" "$W/console"; then
     [ "$(drv "$A")" = vfio-pci ] && pass "$A is with vfio-pci while the VM runs" ||
         fail "$A is with '$(drv "$A")' while the VM runs"
@@ -182,11 +186,7 @@ GUEST
         --passthrough "$VF" --console "file:$W/console-vf" --control "$W/ctl" \
         --cmdline 'console=ttyS0 panic=-1 evr_run="sh /pt-vf.sh; sleep 600"' 2>"$W/err-vf" &
     vmm=$!
-    t=0
-    while ! grep -aq "vf-ready\|evr-guest: command exited" "$W/console-vf" 2>/dev/null && [ $t -lt 300 ]; do
-        sleep 1
-        t=$((t + 1))
-    done
+    wait_console "$W/console-vf" vf-ready
     [ "$(drv "$VF")" = vfio-pci ] && pass "$VF is with vfio-pci while the VM runs" ||
         fail "$VF is with '$(drv "$VF")' while the VM runs"
     python3 - "$W/ctl" <<'PY'
