@@ -127,6 +127,8 @@ wait "$vmm"
 rc=$?
 [ "$rc" -eq 0 ] && pass "evr-vmm exited 0" || fail "evr-vmm exited $rc: $(cat "$W/err")"
 [ -s "$W/err" ] && sed 's/^/  evr-vmm: /' "$W/err"
+grep -q "not reset" "$W/err" && fail "$A was not reset: $(grep "not reset" "$W/err")" ||
+    pass "$A was reset (VFIO_DEVICE_RESET) without a complaint"
 grep -a "pt-\|e1000e" "$W/console" | sed 's/^/  guest: /'
 want() { grep -aqE "$1" "$W/console" && pass "$2" || fail "$2 (console lacks /$1/)"; }
 want 'pt-if=eth[0-9]+ pci=0000:00:0[1-9a-f]' "the guest's e1000e driver probes the function"
@@ -201,6 +203,8 @@ PY
     [ "$rc" -eq 0 ] && pass "evr-vmm stopped from the control socket exited 0" ||
         fail "evr-vmm (VF) exited $rc: $(cat "$W/err-vf")"
     [ -s "$W/err-vf" ] && sed 's/^/  evr-vmm: /' "$W/err-vf"
+    grep -q "not reset" "$W/err-vf" && fail "$VF was not reset: $(grep "not reset" "$W/err-vf")" ||
+        pass "$VF was reset without a complaint"
     grep -a "vf-" "$W/console-vf" | sed 's/^/  guest: /'
     wantvf() { grep -aqE "$1" "$W/console-vf" && pass "$2" || fail "$2 (console lacks /$1/)"; }
     wantvf 'vf-pci=0000:00:0[1-9a-f].[0-7] class=0x010802' "the guest enumerates the VF as NVMe"
