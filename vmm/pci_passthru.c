@@ -73,11 +73,26 @@ static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, u
     }
 }
 
+/* Whether an access msix.c did not take (it goes by the first byte) still
+ * reaches into the table or PBA: one that starts just before them. The
+ * device's own table holds the host's addresses; the guest never writes
+ * it, and such a read sees all ones, as msix.c answers a misaligned one. */
+static bool straddles_msix(const struct pci_passthru *p, unsigned bar, uint64_t off, unsigned size)
+{
+    const struct msix *m = &p->msix;
+    uint64_t table_len = (uint64_t)m->nvec * MSIX_ENTRY_SIZE, pba_len = (m->nvec + 63) / 64 * 8;
+
+    return (bar == m->table_bar && off < m->table_off + table_len && m->table_off < off + size) ||
+           (bar == m->pba_bar && off < m->pba_off + pba_len && m->pba_off < off + size);
+}
+
 static uint64_t pt_bar_read(struct pci_function *fn, unsigned bar, uint64_t offset, unsigned size)
 {
     struct pci_passthru *p = fn->priv;
     uint64_t v = 0;
 
+    if (straddles_msix(p, bar, offset, size))
+        return bus_all_ones(size);
     if (p->io->bar_read(p->ctx, bar, offset, &v, size)) {
         p->io_errors++;
         return bus_all_ones(size);
@@ -90,6 +105,10 @@ static enum bus_effect pt_bar_write(struct pci_function *fn, unsigned bar, uint6
 {
     struct pci_passthru *p = fn->priv;
 
+    if (straddles_msix(p, bar, offset, size)) {
+        p->refused++;
+        return BUS_OK;
+    }
     if (p->io->bar_write(p->ctx, bar, offset, &value, size))
         p->io_errors++;
     return BUS_OK;

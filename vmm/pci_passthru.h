@@ -20,7 +20,9 @@
  *     three slots a BAR). The range is claimed on the MMIO bus as well, so
  *     the table's and PBA's pages (no slot covers them) trap, and so do I/O
  *     BARs and BARs the host cannot map: their other accesses go to
- *     io->bar_read / bar_write. A memory BAR decodes only inside the PCI
+ *     io->bar_read / bar_write, but for one that starts before the table
+ *     or PBA and runs into it (dropped, counted in refused; a read sees all
+ *     ones): the device's own table is never the guest's to write. A memory BAR decodes only inside the PCI
  *     window (layout.h): pointed at guest RAM, the IOAPIC or anything else
  *     it stays unmapped and the attempt is counted (refused).
  *   - capabilities: a new list. MSI-X is emulated (msix.h: table and PBA
@@ -97,7 +99,7 @@ struct pci_passthru {
     bool msix_connected;
     char name[32]; /* the host's PCI address, in messages */
     /* counters, read by tests and the control socket's counters later */
-    unsigned refused;   /* BAR placements outside the PCI window */
+    unsigned refused;   /* BAR placements outside the PCI window, writes into the MSI-X table */
     unsigned io_errors; /* device accesses that failed */
 };
 

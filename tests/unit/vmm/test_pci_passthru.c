@@ -400,6 +400,13 @@ static void test_msix(void **state)
     assert_int_equal(dev.last_write_bar, 3);
     assert_int_equal(dev.last_write_off, 0x800);
     assert_int_equal(bus_read(&m.mmio, table + 0x800, 4, &handled), 0xabcd);
+    /* an access that starts before the PBA and runs into it reaches
+     * neither the device nor msix.c (found by the fuzzer) */
+    bus_write(&m.mmio, table + 0x1ffc, 8, ~0ull, &handled);
+    assert_int_equal(dev.bar_writes, 1);
+    assert_int_equal(p.refused, 1);
+    assert_int_equal(bus_read(&m.mmio, table + 0x1ffc, 8, &handled), ~0ull);
+    assert_int_equal(dev.bar_reads, 1); /* only the one at 0x800 above */
     /* the PBA is emulated too */
     bus_read(&m.mmio, table + 0x2000, 8, &handled);
     assert_int_equal(dev.bar_reads, 1);
