@@ -6,35 +6,8 @@
 #include <string.h>
 #include <linux/kvm.h>
 
-#define CAP_LIST_STEPS 48 /* (256 - 64) / 4: more steps than that is a loop */
-#define PAGE_SIZE      4096ull
-#define CMD_PASSED     (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
-
-static uint32_t le(const uint8_t *phys, unsigned reg, unsigned size)
-{
-    uint32_t v = 0;
-
-    for (unsigned i = 0; i < size && reg + i < PCI_CFG_SIZE; i++)
-        v |= (uint32_t)phys[reg + i] << (8 * i);
-    return v;
-}
-
-/* Offset of capability id in the device's list, 0 if none. */
-static unsigned phys_cap(const uint8_t *phys, uint8_t id)
-{
-    unsigned off;
-
-    if (!(le(phys, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
-        return 0;
-    off = phys[PCI_CAP_PTR] & ~3u;
-    for (unsigned step = 0; off >= PCI_CAP_START && off < PCI_CFG_SIZE - 1 && step < CAP_LIST_STEPS;
-         step++) {
-        if (phys[off] == id)
-            return off;
-        off = phys[off + 1] & ~3u;
-    }
-    return 0;
-}
+#define PAGE_SIZE  4096ull
+#define CMD_PASSED (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
 
 static bool overlaps(unsigned reg, unsigned size, unsigned start, unsigned len)
 {
@@ -182,11 +155,11 @@ static int bar_refused(char *err, size_t errlen, const char *name, unsigned bar,
     return -1;
 }
 
-static int declare_bars(struct pci_passthru *p, const uint8_t *phys,
+static int declare_bars(struct pci_passthru *p, const struct pci_function *dev,
                         const struct pci_passthru_bar bars[PCI_BARS], char *err, size_t errlen)
 {
     for (unsigned i = 0; i < PCI_BARS; i++) {
-        uint32_t reg = le(phys, PCI_BAR0 + 4 * i, 4);
+        uint32_t reg = pci_get(dev, PCI_BAR0 + 4 * i, 4);
         uint64_t size = bars[i].size;
         enum pci_bar_kind kind;
 
@@ -260,9 +233,10 @@ static void plan_segments(struct pci_passthru *p, unsigned bar)
 }
 
 /* Copies a capability the guest may read but not change. */
-static int copy_cap(struct pci_passthru *p, const uint8_t *phys, uint8_t id, unsigned len)
+static int copy_cap(struct pci_passthru *p, const struct pci_function *dev, uint8_t id,
+                    unsigned len)
 {
-    unsigned from = phys_cap(phys, id), to;
+    unsigned from = pci_cap_find(dev, id), to;
 
     if (!from)
         return 0;
@@ -271,7 +245,7 @@ static int copy_cap(struct pci_passthru *p, const uint8_t *phys, uint8_t id, uns
     to = pci_cap_add(&p->fn, id, len);
     if (!to)
         return -1;
-    memcpy(&p->fn.cfg[to + 2], &phys[from + 2], len - 2);
+    memcpy(&p->fn.cfg[to + 2], &dev->cfg[from + 2], len - 2);
     return (int)to;
 }
 
@@ -280,11 +254,16 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
                       const struct pci_passthru_io *io, void *ctx, struct kvm_vm *kvm,
                       struct gsi_router *gsi, unsigned memslot_base, char *err, size_t errlen)
 {
-    unsigned msix_cap = phys_cap(phys, PCI_CAP_ID_MSIX), exp_cap = phys_cap(phys, PCI_CAP_ID_EXP);
-    unsigned exp_len = PCI_EXP_CAP_LEN, nvec;
+    /* The device's configuration space, read through pci.h's accessors and
+     * capability walk (bounded, so a looping list cannot hang us). */
+    struct pci_function dev = {0};
+    unsigned msix_cap, exp_cap, exp_len = PCI_EXP_CAP_LEN, nvec;
     uint32_t table, pba;
     int pm;
 
+    memcpy(dev.cfg, phys, PCI_CFG_SIZE);
+    msix_cap = pci_cap_find(&dev, PCI_CAP_ID_MSIX);
+    exp_cap = pci_cap_find(&dev, PCI_CAP_ID_EXP);
     memset(p, 0, sizeof(*p));
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->io = io;
@@ -303,25 +282,25 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
                  p->name);
         return -1;
     }
-    pci_function_init(&p->fn, p->name, (uint16_t)le(phys, PCI_VENDOR_ID, 2),
-                      (uint16_t)le(phys, PCI_DEVICE_ID, 2), le(phys, PCI_CLASS_PROG, 3),
+    pci_function_init(&p->fn, p->name, (uint16_t)pci_get(&dev, PCI_VENDOR_ID, 2),
+                      (uint16_t)pci_get(&dev, PCI_DEVICE_ID, 2), pci_get(&dev, PCI_CLASS_PROG, 3),
                       &passthru_ops, p);
     p->fn.cfg[PCI_REVISION] = phys[PCI_REVISION];
-    pci_set(p->fn.cfg, PCI_SUBSYSTEM_VENDOR, 4, le(phys, PCI_SUBSYSTEM_VENDOR, 4));
-    if (declare_bars(p, phys, bars, err, errlen))
+    pci_set(p->fn.cfg, PCI_SUBSYSTEM_VENDOR, 4, pci_get(&dev, PCI_SUBSYSTEM_VENDOR, 4));
+    if (declare_bars(p, &dev, bars, err, errlen))
         goto fail;
-    pm = copy_cap(p, phys, PCI_CAP_ID_PM, PCI_PM_CAP_LEN);
+    pm = copy_cap(p, &dev, PCI_CAP_ID_PM, PCI_PM_CAP_LEN);
     if (pm > 0) /* the guest sees D0 whatever it writes */
         p->fn.cfg[pm + PCI_PM_CTRL] &= (uint8_t)~3u;
-    if (exp_cap && (le(phys, exp_cap + 2, 2) & 0xf) < 2)
+    if (exp_cap && (pci_get(&dev, exp_cap + 2, 2) & 0xf) < 2)
         exp_len = PCI_EXP_V1_LEN;
-    if (pm < 0 || copy_cap(p, phys, PCI_CAP_ID_EXP, exp_len) < 0) {
+    if (pm < 0 || copy_cap(p, &dev, PCI_CAP_ID_EXP, exp_len) < 0) {
         snprintf(err, errlen, "%s: no room for its capabilities", p->name);
         goto fail;
     }
-    nvec = (le(phys, msix_cap + MSIX_CTRL, 2) & 0x7ff) + 1;
-    table = le(phys, msix_cap + MSIX_TABLE, 4);
-    pba = le(phys, msix_cap + MSIX_PBA, 4);
+    nvec = (pci_get(&dev, msix_cap + MSIX_CTRL, 2) & 0x7ff) + 1;
+    table = pci_get(&dev, msix_cap + MSIX_TABLE, 4);
+    pba = pci_get(&dev, msix_cap + MSIX_PBA, 4);
     if (msix_init(&p->msix, &p->fn, gsi, nvec, table & 7, table & ~7u, pba & 7, pba & ~7u, err,
                   errlen))
         goto fail;
