@@ -255,10 +255,3 @@ int vfio_pci_map_memory(struct machine *m, const struct guest_mem *mem, char *er
     }
     return 0;
 }
-
-struct pci_passthru *vfio_pci_function(const struct machine *m, unsigned i)
-{
-    struct vfio_pci *s = machine_device(m, &vfio_pci_device);
-
-    return s && i < s->nfn && s->fn[i].pt_ready ? &s->fn[i].pt : NULL;
-}

@@ -40,7 +40,4 @@ extern const struct device_type vfio_pci_device;
  * has no passthrough function. -1 with a message. */
 int vfio_pci_map_memory(struct machine *m, const struct guest_mem *mem, char *err, size_t errlen);
 
-/* The guest's function of the i-th passthrough address, NULL if none. */
-struct pci_passthru *vfio_pci_function(const struct machine *m, unsigned i);
-
 #endif
