@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <linux/kvm.h>
 
 #define PAGE_SIZE  4096ull
@@ -12,6 +14,45 @@
 static bool overlaps(unsigned reg, unsigned size, unsigned start, unsigned len)
 {
     return reg < start + len && start < reg + size;
+}
+
+/* MSI as the guest left it: live while enabled, the GSI routed to the
+ * address and data it wrote, the eventfd bound to the GSI and the device's
+ * vector connected to the eventfd; none of it while disabled. */
+static void msi_sync(struct pci_passthru *p)
+{
+    const struct pci_function *fn = &p->fn;
+    unsigned c = p->msi_cap;
+    bool on = pci_get(fn, c + PCI_MSI_CTRL, 2) & PCI_MSI_ENABLE;
+    uint64_t addr = (uint64_t)pci_get(fn, c + PCI_MSI_ADDR_HI, 4) << 32 |
+                    pci_get(fn, c + PCI_MSI_ADDR_LO, 4);
+    uint32_t data = pci_get(fn, c + PCI_MSI_DATA, 2);
+
+    if (!on) {
+        if (p->msi_connected && p->io->msi_connect(p->ctx, -1))
+            p->io_errors++;
+        p->msi_connected = false;
+        if (p->msi_bound && gsi_irqfd(p->gsi, (unsigned)p->msi_gsi, p->msi_efd, false) == 0)
+            p->msi_bound = false;
+        return;
+    }
+    if (!p->msi_routed || p->msi_addr != addr || p->msi_data != data) {
+        if (gsi_route_msi(p->gsi, (unsigned)p->msi_gsi, addr, data) == 0) {
+            p->msi_routed = true;
+            p->msi_addr = addr;
+            p->msi_data = data;
+        } else {
+            p->io_errors++;
+        }
+    }
+    if (!p->msi_bound && gsi_irqfd(p->gsi, (unsigned)p->msi_gsi, p->msi_efd, true) == 0)
+        p->msi_bound = true;
+    if (!p->msi_connected) {
+        if (p->io->msi_connect(p->ctx, p->msi_efd) == 0)
+            p->msi_connected = true;
+        else
+            p->io_errors++;
+    }
 }
 
 static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, uint32_t value)
@@ -27,6 +68,8 @@ static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, u
         if (p->io->cfg_write(p->ctx, PCI_COMMAND, &cmd, sizeof(cmd)))
             p->io_errors++;
     }
+    if (p->msi_cap && overlaps(reg, size, p->msi_cap, PCI_MSI_CAP_LEN))
+        msi_sync(p);
     if (fn->msix && overlaps(reg, size, p->msix.cap, MSIX_CAP_LEN)) {
         bool on = pci_get(fn, p->msix.cap + MSIX_CTRL, 2) & MSIX_CTRL_ENABLE;
 
@@ -55,6 +98,8 @@ static bool straddles_msix(const struct pci_passthru *p, unsigned bar, uint64_t 
     const struct msix *m = &p->msix;
     uint64_t table_len = (uint64_t)m->nvec * MSIX_ENTRY_SIZE, pba_len = (m->nvec + 63) / 64 * 8;
 
+    if (!p->fn.msix)
+        return false;
     return (bar == m->table_bar && off < m->table_off + table_len && m->table_off < off + size) ||
            (bar == m->pba_bar && off < m->pba_off + pba_len && m->pba_off < off + size);
 }
@@ -207,11 +252,11 @@ static void plan_segments(struct pci_passthru *p, unsigned bar)
     p->nseg[bar] = 0;
     if (!p->bar[bar].host)
         return;
-    if (p->msix.table_bar == bar) {
+    if (p->fn.msix && p->msix.table_bar == bar) {
         hole[nhole][0] = page_down(p->msix.table_off);
         hole[nhole++][1] = page_up(p->msix.table_off + (uint64_t)p->msix.nvec * MSIX_ENTRY_SIZE);
     }
-    if (p->msix.pba_bar == bar) {
+    if (p->fn.msix && p->msix.pba_bar == bar) {
         hole[nhole][0] = page_down(p->msix.pba_off);
         hole[nhole++][1] = page_up(p->msix.pba_off + (p->msix.nvec + 63) / 64 * 8);
     }
@@ -249,6 +294,37 @@ static int copy_cap(struct pci_passthru *p, const struct pci_function *dev, uint
     return (int)to;
 }
 
+/* One MSI vector, 64-bit address, no per-vector mask. */
+static int msi_init(struct pci_passthru *p, struct gsi_router *gsi, char *err, size_t errlen)
+{
+    unsigned c = pci_cap_add(&p->fn, PCI_CAP_ID_MSI, PCI_MSI_CAP_LEN);
+
+    if (!c) {
+        snprintf(err, errlen, "%s: no room for MSI", p->name);
+        return -1;
+    }
+    p->gsi = gsi;
+    p->msi_cap = c;
+    p->msi_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    p->msi_gsi = gsi_alloc(gsi);
+    if (p->msi_efd < 0 || p->msi_gsi < 0) {
+        snprintf(err, errlen, "%s: MSI: %s", p->name,
+                 p->msi_gsi < 0 ? "no free GSI" : "no eventfd");
+        if (p->msi_efd >= 0)
+            close(p->msi_efd);
+        if (p->msi_gsi >= 0)
+            gsi_free(gsi, (unsigned)p->msi_gsi);
+        p->msi_cap = 0;
+        return -1;
+    }
+    pci_set(p->fn.cfg, c + PCI_MSI_CTRL, 2, PCI_MSI_64BIT); /* one vector (MMC 0) */
+    pci_set(p->fn.wmask, c + PCI_MSI_CTRL, 2, PCI_MSI_ENABLE);
+    pci_set(p->fn.wmask, c + PCI_MSI_ADDR_LO, 4, ~3u);
+    pci_set(p->fn.wmask, c + PCI_MSI_ADDR_HI, 4, ~0u);
+    pci_set(p->fn.wmask, c + PCI_MSI_DATA, 2, 0xffff);
+    return 0;
+}
+
 int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *phys,
                       const struct pci_passthru_bar bars[PCI_BARS],
                       const struct pci_passthru_io *io, void *ctx, struct kvm_vm *kvm,
@@ -275,10 +351,10 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
                  phys[PCI_HEADER_TYPE] & 0x7f);
         return -1;
     }
-    if (!msix_cap) {
+    if (!msix_cap && !pci_cap_find(&dev, PCI_CAP_ID_MSI)) {
         snprintf(err, errlen,
-                 "%s: has no MSI-X capability; evr-vmm passes functions with MSI-X only (MSI "
-                 "and INTx are not emulated)",
+                 "%s: has neither MSI-X nor MSI; evr-vmm does not emulate INTx for a "
+                 "passthrough function",
                  p->name);
         return -1;
     }
@@ -298,12 +374,17 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
         snprintf(err, errlen, "%s: no room for its capabilities", p->name);
         goto fail;
     }
-    nvec = (pci_get(&dev, msix_cap + MSIX_CTRL, 2) & 0x7ff) + 1;
-    table = pci_get(&dev, msix_cap + MSIX_TABLE, 4);
-    pba = pci_get(&dev, msix_cap + MSIX_PBA, 4);
-    if (msix_init(&p->msix, &p->fn, gsi, nvec, table & 7, table & ~7u, pba & 7, pba & ~7u, err,
-                  errlen))
-        goto fail;
+    if (!msix_cap) {
+        if (msi_init(p, gsi, err, errlen))
+            goto fail;
+    } else {
+        nvec = (pci_get(&dev, msix_cap + MSIX_CTRL, 2) & 0x7ff) + 1;
+        table = pci_get(&dev, msix_cap + MSIX_TABLE, 4);
+        pba = pci_get(&dev, msix_cap + MSIX_PBA, 4);
+        if (msix_init(&p->msix, &p->fn, gsi, nvec, table & 7, table & ~7u, pba & 7, pba & ~7u, err,
+                      errlen))
+            goto fail;
+    }
     for (unsigned b = 0; b < PCI_BARS; b++)
         plan_segments(p, b);
     return 0;
@@ -314,6 +395,13 @@ fail:
 
 void pci_passthru_destroy(struct pci_passthru *p)
 {
+    if (p->msi_cap) {
+        pci_set(p->fn.cfg, p->msi_cap + PCI_MSI_CTRL, 2, PCI_MSI_64BIT);
+        msi_sync(p); /* disconnected and unbound */
+        gsi_free(p->gsi, (unsigned)p->msi_gsi);
+        close(p->msi_efd);
+        p->msi_cap = 0;
+    }
     if (p->msix_connected && p->io->msix_connect(p->ctx, 0, NULL))
         p->io_errors++;
     p->msix_connected = false;

@@ -31,9 +31,13 @@
  *     and turning it off disconnects them. Power management and PCI Express
  *     are shown read-only as the device had them (a driver reads its link
  *     and power state; it cannot put the device in D3 or change its link,
- *     payload or FLR: the VMM resets the device, not the guest). MSI, VPD,
- *     vendor-specific and every other capability are hidden: a function
- *     without MSI-X is refused (no MSI or INTx emulation yet).
+ *     payload or FLR: the VMM resets the device, not the guest). A function
+ *     with MSI but no MSI-X gets an emulated MSI capability with one vector
+ *     (64-bit address, no per-vector mask), routed through a GSI and an
+ *     irqfd, the device's MSI connected to its eventfd with io->msi_connect
+ *     while the guest has it enabled. With MSI-X, MSI is hidden; VPD,
+ *     vendor-specific and every other capability are hidden always; a
+ *     function with neither MSI-X nor MSI is refused (no INTx emulation).
  *   - extended configuration space: not reachable (mechanism #1 only).
  *
  * Everything runs under the function's lock (pci.h), like any PCI function. */
@@ -57,6 +61,13 @@
 #define PCI_EXP_V1_LEN  0x14 /* version 1, an endpoint's registers */
 #define PCI_PM_CTRL     4    /* PMCSR, from the capability's start */
 #define PCI_ROM_ADDRESS 0x30
+#define PCI_MSI_CAP_LEN 14 /* 64-bit address, no per-vector mask */
+#define PCI_MSI_CTRL    2  /* from the capability's start */
+#define PCI_MSI_ADDR_LO 4
+#define PCI_MSI_ADDR_HI 8
+#define PCI_MSI_DATA    12
+#define PCI_MSI_ENABLE  0x0001
+#define PCI_MSI_64BIT   0x0080
 
 /* How the function reaches its device. Each returns 0, or -1 when the
  * device could not be reached (counted in io_errors; a read then sees all
@@ -68,6 +79,9 @@ struct pci_passthru_io {
     /* Connects the device's MSI-X vectors 0..nvec-1 to efds[], or
      * disconnects them all when nvec is 0. */
     int (*msix_connect)(void *ctx, unsigned nvec, const int *efds);
+    /* Connects the device's MSI vector 0 to efd, or disconnects it (-1).
+     * Called only for functions without MSI-X. */
+    int (*msi_connect)(void *ctx, int efd);
 };
 
 /* A BAR as the host offers it: its size (0: not implemented) and, when the
@@ -97,6 +111,13 @@ struct pci_passthru {
     unsigned nseg[PCI_BARS];
     struct pci_passthru_seg seg[PCI_BARS][PCI_PASSTHRU_SEGS];
     bool msix_connected;
+    /* MSI, for a function without MSI-X (msi_cap 0 otherwise) */
+    struct gsi_router *gsi;
+    unsigned msi_cap;
+    int msi_gsi, msi_efd;
+    bool msi_routed, msi_bound, msi_connected;
+    uint64_t msi_addr;
+    uint32_t msi_data;
     char name[32]; /* the host's PCI address, in messages */
     /* counters, read by tests and the control socket's counters later */
     unsigned refused;   /* BAR placements outside the PCI window, writes into the MSI-X table */
@@ -107,8 +128,8 @@ struct pci_passthru {
  * (phys, the first 256 bytes) and its BARs. name is the host's PCI address.
  * The function is not on a bus yet: pci_host_add it. -1 with a message
  * naming the address when the device cannot be given to a guest as it is
- * (not a type 0 header, a BAR larger than the PCI window, no MSI-X, an
- * MSI-X table outside its BAR). */
+ * (not a type 0 header, a BAR larger than the PCI window, neither MSI-X
+ * nor MSI, an MSI-X table outside its BAR). */
 int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *phys,
                       const struct pci_passthru_bar bars[PCI_BARS],
                       const struct pci_passthru_io *io, void *ctx, struct kvm_vm *kvm,

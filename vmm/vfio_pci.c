@@ -83,11 +83,22 @@ static int io_msix_connect(void *ctx, unsigned nvec, const int *efds)
     return rc ? io_failed(f, &err) : 0;
 }
 
+static int io_msi_connect(void *ctx, int efd)
+{
+    struct vfio_fn *f = ctx;
+    struct evr_vfio_err err;
+    int rc = efd >= 0 ? evr_vfio_irq_set_eventfds(&f->dev, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &efd, &err)
+                      : evr_vfio_irq_disable(&f->dev, VFIO_PCI_MSI_IRQ_INDEX, &err);
+
+    return rc ? io_failed(f, &err) : 0;
+}
+
 static const struct pci_passthru_io vfio_io = {
         .cfg_write = io_cfg_write,
         .bar_read = io_bar_read,
         .bar_write = io_bar_write,
         .msix_connect = io_msix_connect,
+        .msi_connect = io_msi_connect,
 };
 
 static bool vfio_pci_wanted(const struct vmm_config *cfg)
@@ -205,7 +216,9 @@ static void vfio_pci_unrealize(struct machine *m, void *state)
         if (f->pt_ready)
             pci_passthru_destroy(&f->pt);
         if (f->dev_open) {
-            evr_vfio_irq_disable(&f->dev, VFIO_PCI_MSIX_IRQ_INDEX, &verr);
+            evr_vfio_irq_disable(&f->dev,
+                                 f->pt.fn.msix ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX,
+                                 &verr);
             if (evr_vfio_device_reset(&f->dev, &verr) &&
                 (f->dev.info.flags & VFIO_DEVICE_FLAGS_RESET))
                 fprintf(stderr, "evr-vmm: passthrough %s\n", verr.msg);

@@ -5,7 +5,8 @@
  * that records what reaches it: header and BAR sizing, relocation into
  * memory slots and what stays trapped, BARs pointed outside the PCI window,
  * the capability list and what is hidden or read-only, MSI-X table writes
- * and the connection of the device's vectors. */
+ * and the connection of the device's vectors, and MSI for a function
+ * without MSI-X. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +38,8 @@ struct fake_dev {
     unsigned cmd_writes, other_cfg_writes;
     unsigned connects, disconnects, nvec;
     int efds[MSIX_MAX_VECTORS];
+    unsigned msi_connects, msi_disconnects;
+    int msi_efd;
 };
 
 static struct fake_dev dev;
@@ -89,11 +92,23 @@ static int dev_msix_connect(void *ctx, unsigned nvec, const int *efds)
     return 0;
 }
 
+static int dev_msi_connect(void *ctx, int efd)
+{
+    (void)ctx;
+    if (efd >= 0)
+        dev.msi_connects++;
+    else
+        dev.msi_disconnects++;
+    dev.msi_efd = efd;
+    return 0;
+}
+
 static const struct pci_passthru_io dev_io = {
         .cfg_write = dev_cfg_write,
         .bar_read = dev_bar_read,
         .bar_write = dev_bar_write,
         .msix_connect = dev_msix_connect,
+        .msi_connect = dev_msi_connect,
 };
 
 /* KVM memory slots as the fake KVM saw them; other requests go to fake_kvm. */
@@ -486,6 +501,64 @@ static void test_nvme_vf(void **state)
     assert_int_equal(p.refused, 1);
 }
 
+/* A function with MSI and no MSI-X (e1000e's recording with MSI-X unlinked):
+ * one emulated MSI vector, routed and connected while enabled. */
+static int setup_msi_only(void **state)
+{
+    (void)state;
+    if (setup_machine())
+        return -1;
+    load_hex("e1000e-8086-10d3.config.hex", phys, sizeof(phys));
+    phys[0xe1] = 0; /* PCIe no longer points to MSI-X */
+    if (build(e1000e_sizes)) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return pci_host_add(m.pci, PCI_SLOT_ANY, &p.fn, err, sizeof(err));
+}
+
+static void test_msi(void **state)
+{
+    unsigned order[48], n, cap = find_cap(PCI_CAP_ID_MSI, order, &n);
+    unsigned gsi = (unsigned)p.msi_gsi;
+
+    (void)state;
+    assert_int_equal(n, 3);
+    assert_int_equal(order[0], PCI_CAP_ID_PM);
+    assert_int_equal(order[1], PCI_CAP_ID_EXP);
+    assert_int_equal(order[2], PCI_CAP_ID_MSI);
+    assert_null(p.fn.msix);
+    /* one vector, 64-bit; multiple-message enable stays 0 */
+    assert_int_equal(cfg_rd(cap + PCI_MSI_CTRL, 2), PCI_MSI_64BIT);
+    cfg_wr(cap + PCI_MSI_CTRL, 2, 0x0070);
+    assert_int_equal(cfg_rd(cap + PCI_MSI_CTRL, 2), PCI_MSI_64BIT);
+    /* the driver's order: address, data, then enable */
+    cfg_wr(cap + PCI_MSI_ADDR_LO, 4, 0xfee00003);
+    cfg_wr(cap + PCI_MSI_ADDR_HI, 4, 0);
+    cfg_wr(cap + PCI_MSI_DATA, 2, 0x41);
+    assert_int_equal(cfg_rd(cap + PCI_MSI_ADDR_LO, 4), 0xfee00000);
+    assert_int_equal(dev.msi_connects, 0);
+    assert_false(fake_kvm.bound[gsi]);
+    cfg_wr(cap + PCI_MSI_CTRL, 2, PCI_MSI_ENABLE);
+    assert_int_equal(dev.msi_connects, 1);
+    assert_int_equal(dev.msi_efd, p.msi_efd);
+    assert_true(fake_kvm.bound[gsi]);
+    assert_int_equal(fake_kvm.bound_fd[gsi], p.msi_efd);
+    assert_int_equal(fake_kvm_msi_route(gsi)->u.msi.address_lo, 0xfee00000);
+    assert_int_equal(fake_kvm_msi_route(gsi)->u.msi.data, 0x41);
+    /* a new vector while enabled: rerouted, not reconnected */
+    cfg_wr(cap + PCI_MSI_DATA, 2, 0x42);
+    assert_int_equal(fake_kvm_msi_route(gsi)->u.msi.data, 0x42);
+    assert_int_equal(dev.msi_connects, 1);
+    /* off: disconnected and unbound */
+    cfg_wr(cap + PCI_MSI_CTRL, 2, 0);
+    assert_int_equal(dev.msi_disconnects, 1);
+    assert_false(fake_kvm.bound[gsi]);
+    /* no MSI-X table now: BAR3 is a memory slot whole */
+    cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    assert_int_equal(pci_passthru_slot_bytes(&p, 3), 0x4000);
+}
+
 /* Refusals, each naming the host's PCI address. */
 static void test_refused(void **state)
 {
@@ -494,10 +567,13 @@ static void test_refused(void **state)
     (void)state;
     assert_int_equal(setup_machine(), 0);
     load_hex("e1000e-8086-10d3.config.hex", phys, sizeof(phys));
-    /* no MSI-X: unlink it from the list (PCIe at 0xe0 points to it) */
+    /* neither MSI-X nor MSI: unlink both (PM at 0xc8 -> MSI at 0xd0 ->
+     * PCIe at 0xe0 -> MSI-X at 0xa0) */
+    phys[0xc9] = 0xe0;
     phys[0xe1] = 0;
     assert_int_equal(build(e1000e_sizes), -1);
-    assert_non_null(strstr(err, E1000E_ADDR ": has no MSI-X"));
+    assert_non_null(strstr(err, E1000E_ADDR ": has neither MSI-X nor MSI"));
+    phys[0xc9] = 0xd0;
     phys[0xe1] = 0xa0;
     /* a BAR larger than the window */
     memcpy(sizes, e1000e_sizes, sizeof(sizes));
@@ -538,6 +614,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_msix, setup_e1000e, teardown),
             cmocka_unit_test_setup_teardown(test_io_bar, setup_e1000e, teardown),
             cmocka_unit_test_setup_teardown(test_nvme_vf, setup_nvme_vf, teardown),
+            cmocka_unit_test_setup_teardown(test_msi, setup_msi_only, teardown),
             cmocka_unit_test(test_refused),
     };
 
