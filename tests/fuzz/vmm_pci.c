@@ -3,8 +3,8 @@
  * the exit switch, BAR-relative accesses that follow wherever the guest put
  * the BARs, device-side MSI-X signals) into a machine built from the device
  * table with the pci-test function, plus a passthrough function
- * (pci_passthru.h) over a fake device shaped like the lab's e1000e, on a
- * fake KVM. After every access the model's invariants are checked: the
+ * (pci_passthru.h) over a fake device shaped like the lab's e1000e and a
+ * second one with its MSI-X taken out (so MSI is emulated), on a fake KVM. After every access the model's invariants are checked: the
  * buses' ranges are sorted and apart, every mapped BAR is claimed where
  * pci.c says and decodes there, and no MSI-X vector is bound unless it is
  * live; for the passthrough function, its memory BARs decode only inside
@@ -20,7 +20,8 @@
  *   1 cfg read    slot(1) reg(1) size(1)
  *   2 BAR write   bar(1) offset(2) size(1) value(8)
  *   3 BAR read    bar(1) offset(2) size(1)
- *                 (bar bit 7 picks the passthrough function, else pci-test)
+ *                 (bar bit 7 picks a passthrough function, bit 6 the MSI one;
+ *                 else pci-test)
  *   4 MMIO write  addr(8) size(1) value(8)
  *   5 MMIO read   addr(8) size(1)
  *   6 port write  port(2) size(1) value(4)
@@ -69,7 +70,13 @@ static int accept_all(int fd, unsigned long request, void *arg)
 
 static void check(bool ok, const char *what);
 
-static void pt_phys(uint8_t *c)
+/* What reached one fake device. */
+struct pt_state {
+    bool has_msix;
+    bool msix_connected, msi_connected;
+};
+
+static void pt_phys(uint8_t *c, bool msix)
 {
     memset(c, 0, PCI_CFG_SIZE);
     pci_set(c, PCI_VENDOR_ID, 4, 0x10d38086);
@@ -80,7 +87,7 @@ static void pt_phys(uint8_t *c)
     c[PCI_CAP_PTR] = 0xc8;
     pci_set(c, 0xc8, 4, 0x0022d001);                       /* PM -> 0xd0 */
     pci_set(c, 0xd0, 4, 0x0080e005);                       /* MSI -> 0xe0 */
-    pci_set(c, 0xe0, 4, 0x0091a010);                       /* PCI Express v1 -> 0xa0 */
+    pci_set(c, 0xe0, 4, msix ? 0x0091a010 : 0x00910010);   /* PCI Express v1 -> MSI-X or end */
     pci_set(c, 0xa0, 4, 0x00040011 | (PT_NVEC - 1) << 16); /* MSI-X, end */
     pci_set(c, 0xa4, 4, PT_MSIX_BAR);
     pci_set(c, 0xa8, 4, PT_PBA | PT_MSIX_BAR);
@@ -116,22 +123,31 @@ static int pt_bar_read(void *ctx, unsigned bar, uint64_t off, void *buf, unsigne
 
 static int pt_bar_write(void *ctx, unsigned bar, uint64_t off, const void *buf, unsigned len)
 {
-    (void)ctx;
+    const struct pt_state *st = ctx;
+
     (void)buf;
-    check(bar != PT_MSIX_BAR || ((off >= PT_NVEC * MSIX_ENTRY_SIZE || off + len <= 0) &&
-                                 (off + len <= PT_PBA || off >= PT_PBA + 8)),
+    check(!st->has_msix || bar != PT_MSIX_BAR || !in_table_or_pba(off, len),
           "the device saw a write into its MSI-X table or PBA");
     return 0;
 }
 
-static bool pt_connected;
-
 static int pt_msix_connect(void *ctx, unsigned nvec, const int *efds)
 {
-    (void)ctx;
+    struct pt_state *st = ctx;
+
     (void)efds;
+    check(st->has_msix, "MSI-X connected on a device without it");
     check(nvec == 0 || nvec == PT_NVEC, "the device's vectors connected in a wrong number");
-    pt_connected = nvec != 0;
+    st->msix_connected = nvec != 0;
+    return 0;
+}
+
+static int pt_msi_connect(void *ctx, int efd)
+{
+    struct pt_state *st = ctx;
+
+    check(!st->has_msix, "MSI connected on a device with MSI-X");
+    st->msi_connected = efd >= 0;
     return 0;
 }
 
@@ -140,14 +156,21 @@ static const struct pci_passthru_io pt_io = {
         .bar_read = pt_bar_read,
         .bar_write = pt_bar_write,
         .msix_connect = pt_msix_connect,
+        .msi_connect = pt_msi_connect,
 };
 
-static void check_passthru(const struct pci_passthru *p)
+static void check_passthru(const struct pci_passthru *p, const struct pt_state *st)
 {
-    uint16_t ctl = (uint16_t)pci_get(&p->fn, p->msix.cap + MSIX_CTRL, 2);
-
-    check(pt_connected == p->msix_connected && p->msix_connected == ((ctl & MSIX_CTRL_ENABLE) != 0),
-          "the device's vectors are connected while MSI-X is off, or not while on");
+    if (st->has_msix) {
+        uint16_t ctl = (uint16_t)pci_get(&p->fn, p->msix.cap + MSIX_CTRL, 2);
+        check(st->msix_connected == p->msix_connected &&
+                      p->msix_connected == ((ctl & MSIX_CTRL_ENABLE) != 0),
+              "the device's vectors are connected while MSI-X is off, or not while on");
+    } else {
+        bool on = pci_get(&p->fn, p->msi_cap + PCI_MSI_CTRL, 2) & PCI_MSI_ENABLE;
+        check(st->msi_connected == on && p->msi_connected == on && p->msi_bound == on,
+              "MSI is connected or bound while off, or not while on");
+    }
     for (unsigned i = 0; i < PCI_BARS; i++) {
         const struct pci_bar *b = &p->fn.bar[i];
         bool on = b->kind != PCI_BAR_NONE && b->mapped != PCI_BAR_UNMAPPED;
@@ -159,7 +182,7 @@ static void check_passthru(const struct pci_passthru *p)
         for (unsigned k = 0; k < p->nseg[i]; k++) {
             const struct pci_passthru_seg *g = &p->seg[i][k];
             check(g->mapped == on, "a memory slot outlives its BAR, or is missing");
-            check(i != PT_MSIX_BAR || !in_table_or_pba(g->off, g->len),
+            check(!st->has_msix || i != PT_MSIX_BAR || !in_table_or_pba(g->off, g->len),
                   "a memory slot covers the MSI-X table or PBA");
         }
     }
@@ -284,7 +307,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static uint8_t bar0[0x20000] __attribute__((aligned(4096)));
     static uint8_t bar1[0x20000] __attribute__((aligned(4096)));
     static uint8_t bar3[0x4000] __attribute__((aligned(4096)));
-    static struct pci_passthru pt;
+    static struct pci_passthru pt, pt_msi;
+    static struct pt_state st, st_msi;
     const struct pci_passthru_bar bars[PCI_BARS] = {{0x20000, bar0}, {0x20000, bar1}, {0x20, NULL},
                                                     {0x4000, bar3},  {0, NULL},       {0, NULL}};
     uint8_t phys[PCI_CFG_SIZE];
@@ -302,11 +326,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     fn = pci_testdev_function(&m);
-    pt_phys(phys);
-    pt_connected = false;
-    if (pci_passthru_init(&pt, "0000:00:05.0", phys, bars, &pt_io, NULL, &m.kvm, &m.gsi, 16, err,
+    st = (struct pt_state){.has_msix = true};
+    st_msi = (struct pt_state){.has_msix = false};
+    pt_phys(phys, true);
+    if (pci_passthru_init(&pt, "0000:00:05.0", phys, bars, &pt_io, &st, &m.kvm, &m.gsi, 16, err,
                           sizeof(err)) ||
         pci_host_add(m.pci, PCI_SLOT_ANY, &pt.fn, err, sizeof(err))) {
+        fprintf(stderr, "vmm_pci fuzz: %s\n", err);
+        abort();
+    }
+    pt_phys(phys, false);
+    if (pci_passthru_init(&pt_msi, "0000:00:06.0", phys, bars, &pt_io, &st_msi, &m.kvm, &m.gsi,
+                          16 + PCI_PASSTHRU_SLOTS, err, sizeof(err)) ||
+        pci_host_add(m.pci, PCI_SLOT_ANY, &pt_msi.fn, err, sizeof(err))) {
         fprintf(stderr, "vmm_pci fuzz: %s\n", err);
         abort();
     }
@@ -330,7 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!take(&in, 1, &a) || !take(&in, 2, &b) || !take(&in, 1, &s) ||
                 (op % OPS == 2 && !take(&in, 8, &v)))
                 goto out;
-            target = a & 0x80 ? &pt.fn : fn;
+            target = a & 0x80 ? (a & 0x40 ? &pt_msi.fn : &pt.fn) : fn;
             b = bar_address(target, a, b, &mmio);
             exit_access(&m, mmio, b, access_size(s, mmio ? 8 : 4), op % OPS == 2, v);
             break;
@@ -357,12 +389,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_function(&m, fn);
         check_function(&m, &m.pci->bridge);
         check_function(&m, &pt.fn);
-        check_passthru(&pt);
+        check_function(&m, &pt_msi.fn);
+        check_passthru(&pt, &st);
+        check_passthru(&pt_msi, &st_msi);
     }
 out:
     pci_host_remove(m.pci, &pt.fn);
-    check_passthru(&pt);
+    pci_host_remove(m.pci, &pt_msi.fn);
+    check_passthru(&pt, &st);
+    check_passthru(&pt_msi, &st_msi);
     pci_passthru_destroy(&pt);
+    pci_passthru_destroy(&pt_msi);
+    check(!st_msi.msi_connected, "MSI still connected after the function went");
     machine_destroy(&m);
     return 0;
 }
