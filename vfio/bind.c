@@ -11,22 +11,21 @@
 
 /* Writes value to a function's attribute or to a bus/driver file. */
 static int write_attr(const char *root, const char *addr, const char *file, const char *value,
-                      const char *step, struct evr_vfio_err *err)
+                      const char *step, struct evr_err *err)
 {
     char path[PATH_MAX];
     int rc;
 
     if (evr_path(path, sizeof(path), root, "%s", file))
-        return evr_vfio_fail(err, "%s: %s: path is too long", addr, step);
+        return evr_fail(err, ENAMETOOLONG, "%s: %s: path is too long", addr, step);
     rc = evr_sysfs_write(path, value);
     if (rc < 0)
-        return evr_vfio_fail(err, "%s: %s (writing '%s' to %s) failed: %s", addr, step, value, path,
-                             strerror(-rc));
+        return evr_fail(err, -rc, "%s: %s (writing '%s' to %s) failed: %s", addr, step, value, path,
+                        strerror(-rc));
     return 0;
 }
 
-static int set_override(const char *root, const char *addr, const char *driver,
-                        struct evr_vfio_err *err)
+static int set_override(const char *root, const char *addr, const char *driver, struct evr_err *err)
 {
     char file[128];
 
@@ -35,7 +34,7 @@ static int set_override(const char *root, const char *addr, const char *driver,
     return write_attr(root, addr, file, driver[0] ? driver : "\n", "setting driver_override", err);
 }
 
-static int unbind(const char *root, const char *addr, const char *driver, struct evr_vfio_err *err)
+static int unbind(const char *root, const char *addr, const char *driver, struct evr_err *err)
 {
     char file[160];
 
@@ -43,7 +42,7 @@ static int unbind(const char *root, const char *addr, const char *driver, struct
     return write_attr(root, addr, file, addr, "unbinding", err);
 }
 
-static int bind_to(const char *root, const char *addr, const char *driver, struct evr_vfio_err *err)
+static int bind_to(const char *root, const char *addr, const char *driver, struct evr_err *err)
 {
     char file[160];
 
@@ -53,20 +52,20 @@ static int bind_to(const char *root, const char *addr, const char *driver, struc
 
 /* The driver now bound, re-read from sysfs. */
 static int current_driver(const char *root, const char *addr, char *buf, size_t len,
-                          struct evr_vfio_err *err)
+                          struct evr_err *err)
 {
     char path[PATH_MAX];
     int rc;
 
     if (evr_path(path, sizeof(path), root, "/sys/bus/pci/devices/%s/driver", addr))
-        return evr_vfio_fail(err, "%s: path of the driver link is too long", addr);
+        return evr_fail(err, ENAMETOOLONG, "%s: path of the driver link is too long", addr);
     rc = evr_sysfs_link_name(path, buf, len);
     if (rc == -ENOENT) {
         buf[0] = '\0';
         return 0;
     }
     if (rc < 0)
-        return evr_vfio_fail(err, "%s: cannot read its driver link: %s", addr, strerror(-rc));
+        return evr_fail(err, -rc, "%s: cannot read its driver link: %s", addr, strerror(-rc));
     return 0;
 }
 
@@ -86,7 +85,7 @@ static void undo_bind(const char *root, const struct evr_vfio_binding *b)
 }
 
 int evr_vfio_bind(const char *root, const char *addr, struct evr_vfio_binding *out,
-                  struct evr_vfio_err *err)
+                  struct evr_err *err)
 {
     struct evr_vfio_binding b;
     struct evr_pci_fn fn;
@@ -96,12 +95,12 @@ int evr_vfio_bind(const char *root, const char *addr, struct evr_vfio_binding *o
         return -1;
     snprintf(what, sizeof(what), "cannot bind %s to vfio-pci", addr);
     if (fn.iommu_group < 0)
-        return evr_vfio_fail(err, "%s: it is in no IOMMU group (is the IOMMU on?)", what);
+        return evr_fail(err, ENOENT, "%s: it is in no IOMMU group (is the IOMMU on?)", what);
     if (evr_path(path, sizeof(path), root, "/sys/bus/pci/drivers/%s", EVR_VFIO_DRIVER))
-        return evr_vfio_fail(err, "%s: path of the vfio-pci driver is too long", what);
+        return evr_fail(err, ENAMETOOLONG, "%s: path of the vfio-pci driver is too long", what);
     if (!evr_path_exists(path))
-        return evr_vfio_fail(err, "%s: the vfio-pci driver is not loaded (%s is missing)", what,
-                             path);
+        return evr_fail(err, ENOENT, "%s: the vfio-pci driver is not loaded (%s is missing)", what,
+                        path);
     if (evr_iommu_group_check_viable(root, fn.iommu_group, addr, what, err))
         return -1;
 
@@ -128,14 +127,14 @@ int evr_vfio_bind(const char *root, const char *addr, struct evr_vfio_binding *o
     }
     if (strcmp(now, EVR_VFIO_DRIVER) != 0) {
         undo_bind(root, &b);
-        return evr_vfio_fail(err, "%s: after probing, its driver is '%s', not vfio-pci", what,
-                             now[0] ? now : "(none)");
+        return evr_fail(err, EBUSY, "%s: after probing, its driver is '%s', not vfio-pci", what,
+                        now[0] ? now : "(none)");
     }
     *out = b;
     return 0;
 }
 
-int evr_vfio_release(const char *root, const struct evr_vfio_binding *b, struct evr_vfio_err *err)
+int evr_vfio_release(const char *root, const struct evr_vfio_binding *b, struct evr_err *err)
 {
     char now[EVR_PCI_DRIVER_LEN], holders[256];
 
@@ -146,16 +145,16 @@ int evr_vfio_release(const char *root, const struct evr_vfio_binding *b, struct 
     if (current_driver(root, b->addr, now, sizeof(now), err))
         return -1;
     if (strcmp(now, EVR_VFIO_DRIVER) != 0 && now[0])
-        return evr_vfio_fail(err,
-                             "cannot release %s: it is bound to %s, not vfio-pci; something "
-                             "else rebound it",
-                             b->addr, now);
+        return evr_fail(err, EBUSY,
+                        "cannot release %s: it is bound to %s, not vfio-pci; something "
+                        "else rebound it",
+                        b->addr, now);
     if (now[0]) {
         if (evr_iommu_group_holders(root, b->iommu_group, holders, sizeof(holders), err))
             return -1;
         if (holders[0])
-            return evr_vfio_fail(err, "cannot release %s: /dev/vfio/%d is held by %s", b->addr,
-                                 b->iommu_group, holders);
+            return evr_fail(err, EBUSY, "cannot release %s: /dev/vfio/%d is held by %s", b->addr,
+                            b->iommu_group, holders);
     }
     if (set_override(root, b->addr, b->prev_override, err))
         return -1;
@@ -170,7 +169,7 @@ int evr_vfio_release(const char *root, const struct evr_vfio_binding *b, struct 
     if (current_driver(root, b->addr, now, sizeof(now), err))
         return -1;
     if (strcmp(now, b->prev_driver) != 0)
-        return evr_vfio_fail(err, "%s: after binding to %s, its driver is '%s'", b->addr,
-                             b->prev_driver, now[0] ? now : "(none)");
+        return evr_fail(err, EIO, "%s: after binding to %s, its driver is '%s'", b->addr,
+                        b->prev_driver, now[0] ? now : "(none)");
     return 0;
 }

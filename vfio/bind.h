@@ -14,7 +14,7 @@
 #ifndef EVR_VFIO_BIND_H
 #define EVR_VFIO_BIND_H
 
-#include "error.h"
+#include "common/error.h"
 #include "pci.h"
 
 /* What release needs to give a function back. */
@@ -26,8 +26,8 @@ struct evr_vfio_binding {
 };
 
 int evr_vfio_bind(const char *root, const char *addr, struct evr_vfio_binding *out,
-                  struct evr_vfio_err *err);
+                  struct evr_err *err);
 
-int evr_vfio_release(const char *root, const struct evr_vfio_binding *b, struct evr_vfio_err *err);
+int evr_vfio_release(const char *root, const struct evr_vfio_binding *b, struct evr_err *err);
 
 #endif

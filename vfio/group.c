@@ -13,7 +13,7 @@
 #include "sysfs_io.h"
 
 int evr_iommu_group_check_viable(const char *root, int group, const char *self, const char *what,
-                                 struct evr_vfio_err *err)
+                                 struct evr_err *err)
 {
     char path[PATH_MAX], driver[EVR_PCI_DRIVER_LEN];
     struct dirent *de;
@@ -21,11 +21,11 @@ int evr_iommu_group_check_viable(const char *root, int group, const char *self, 
     int rc = 0;
 
     if (evr_path(path, sizeof(path), root, "/sys/kernel/iommu_groups/%d/devices", group))
-        return evr_vfio_fail(err, "%s: path of IOMMU group %d is too long", what, group);
+        return evr_fail(err, ENAMETOOLONG, "%s: path of IOMMU group %d is too long", what, group);
     dir = opendir(path);
     if (!dir)
-        return evr_vfio_fail(err, "%s: cannot list IOMMU group %d (%s): %s", what, group, path,
-                             strerror(errno));
+        return evr_fail(err, errno, "%s: cannot list IOMMU group %d (%s): %s", what, group, path,
+                        strerror(errno));
     while (rc == 0 && (de = readdir(dir))) {
         char link[PATH_MAX];
         int r;
@@ -33,23 +33,23 @@ int evr_iommu_group_check_viable(const char *root, int group, const char *self, 
         if (de->d_name[0] == '.' || strcmp(de->d_name, self) == 0)
             continue;
         if (evr_path(link, sizeof(link), root, "/sys/bus/pci/devices/%s/driver", de->d_name)) {
-            rc = evr_vfio_fail(err, "%s: path of %s is too long", what, de->d_name);
+            rc = evr_fail(err, ENAMETOOLONG, "%s: path of %s is too long", what, de->d_name);
             break;
         }
         r = evr_sysfs_link_name(link, driver, sizeof(driver));
         if (r == -ENOENT)
             continue;
         if (r < 0) {
-            rc = evr_vfio_fail(err, "%s: cannot read the driver of %s: %s", what, de->d_name,
-                               strerror(-r));
+            rc = evr_fail(err, -r, "%s: cannot read the driver of %s: %s", what, de->d_name,
+                          strerror(-r));
             break;
         }
         if (strcmp(driver, EVR_VFIO_DRIVER) != 0 && strcmp(driver, EVR_STUB_DRIVER) != 0 &&
             strcmp(driver, EVR_PCIEPORT_DRIVER) != 0)
-            rc = evr_vfio_fail(err,
-                               "%s: IOMMU group %d also holds %s, which is bound to the host "
-                               "driver %s; unbind it or give it to vfio-pci as well",
-                               what, group, de->d_name, driver);
+            rc = evr_fail(err, EBUSY,
+                          "%s: IOMMU group %d also holds %s, which is bound to the host "
+                          "driver %s; unbind it or give it to vfio-pci as well",
+                          what, group, de->d_name, driver);
     }
     closedir(dir);
     return rc;
@@ -96,8 +96,7 @@ static int holds(const char *root, const char *pid, const char *dev)
     return found;
 }
 
-int evr_iommu_group_holders(const char *root, int group, char *buf, size_t len,
-                            struct evr_vfio_err *err)
+int evr_iommu_group_holders(const char *root, int group, char *buf, size_t len, struct evr_err *err)
 {
     char path[PATH_MAX], dev[64];
     struct dirent *de;
@@ -105,15 +104,15 @@ int evr_iommu_group_holders(const char *root, int group, char *buf, size_t len,
     DIR *dir;
 
     if (len == 0)
-        return evr_vfio_fail(err, "IOMMU group %d: no room for the holders' names", group);
+        return evr_fail(err, ENOSPC, "IOMMU group %d: no room for the holders' names", group);
     buf[0] = '\0';
     snprintf(dev, sizeof(dev), "/dev/vfio/%d", group);
     if (evr_path(path, sizeof(path), root, "/proc"))
-        return evr_vfio_fail(err, "IOMMU group %d: path of /proc is too long", group);
+        return evr_fail(err, ENAMETOOLONG, "IOMMU group %d: path of /proc is too long", group);
     dir = opendir(path);
     if (!dir)
-        return evr_vfio_fail(err, "IOMMU group %d: cannot list %s: %s", group, path,
-                             strerror(errno));
+        return evr_fail(err, errno, "IOMMU group %d: cannot list %s: %s", group, path,
+                        strerror(errno));
     while ((de = readdir(dir))) {
         char comm_path[PATH_MAX], comm[64];
         int n;

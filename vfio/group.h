@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "common/error.h"
 
 /* The drivers a function may be bound to while another function of its
  * IOMMU group is given to a guest. The kernel (6.1) accepts drivers that
@@ -22,11 +22,11 @@
  * from being viable and leave the host driver sharing DMA with a guest.
  * `what` starts the message ("cannot bind 0000:00:04.0 to vfio-pci"). */
 int evr_iommu_group_check_viable(const char *root, int group, const char *self, const char *what,
-                                 struct evr_vfio_err *err);
+                                 struct evr_err *err);
 
 /* Names the processes that have /dev/vfio/<group> open ("evr-vmm (pid 812)",
  * comma-separated), found through proc/<pid>/fd below root; "" when none. */
 int evr_iommu_group_holders(const char *root, int group, char *buf, size_t len,
-                            struct evr_vfio_err *err);
+                            struct evr_err *err);
 
 #endif

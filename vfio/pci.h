@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "common/error.h"
 
 #define EVR_PCI_ADDR_LEN   13u /* "0000:00:04.0" and its NUL */
 #define EVR_PCI_NETDEVS    4u  /* interfaces remembered per function */
@@ -40,14 +40,13 @@ struct evr_pci_fn {
 
 /* Checks the canonical form "dddd:bb:dd.f" (lower-case hex, device <= 1f,
  * function <= 7), as sysfs names functions. */
-int evr_pci_addr_check(const char *addr, struct evr_vfio_err *err);
+int evr_pci_addr_check(const char *addr, struct evr_err *err);
 
 /* Reads one function. */
 int evr_pci_fn_read(const char *root, const char *addr, struct evr_pci_fn *out,
-                    struct evr_vfio_err *err);
+                    struct evr_err *err);
 
 /* Reads every function, sorted by address. *out is malloc'd (free() it). */
-int evr_pci_fn_list(const char *root, struct evr_pci_fn **out, size_t *count,
-                    struct evr_vfio_err *err);
+int evr_pci_fn_list(const char *root, struct evr_pci_fn **out, size_t *count, struct evr_err *err);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "common/error.h"
 #include "pci.h"
 
 struct evr_vf_ref {
@@ -24,11 +24,10 @@ struct evr_vf_ref {
 /* The PF's current VFs by index. *count is set to how many exist; fails
  * when more than max exist. */
 int evr_sriov_vfs(const char *root, const char *pf, struct evr_vf_ref *vfs, size_t max,
-                  size_t *count, struct evr_vfio_err *err);
+                  size_t *count, struct evr_err *err);
 
 /* Sets the PF's VF count to numvfs (0 disables SR-IOV). On failure the
  * previous count is restored when the change had already gone through 0. */
-int evr_sriov_set_numvfs(const char *root, const char *pf, unsigned numvfs,
-                         struct evr_vfio_err *err);
+int evr_sriov_set_numvfs(const char *root, const char *pf, unsigned numvfs, struct evr_err *err);
 
 #endif

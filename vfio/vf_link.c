@@ -48,29 +48,29 @@ static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
     return NL_STOP;
 }
 
-int evr_vf_link_open(struct evr_vf_link **out, struct evr_vfio_err *err)
+int evr_vf_link_open(struct evr_vf_link **out, struct evr_err *err)
 {
     struct evr_vf_link *l = calloc(1, sizeof(*l));
     int one = 1, rc;
 
     if (!l)
-        return evr_vfio_fail(err, "rtnetlink: out of memory");
+        return evr_fail(err, ENOMEM, "rtnetlink: out of memory");
     l->sk = nl_socket_alloc();
     if (!l->sk) {
         free(l);
-        return evr_vfio_fail(err, "rtnetlink: cannot allocate a socket");
+        return evr_fail(err, ENOMEM, "rtnetlink: cannot allocate a socket");
     }
     rc = nl_connect(l->sk, NETLINK_ROUTE);
     if (rc < 0) {
         evr_vf_link_close(l);
-        return evr_vfio_fail(err, "rtnetlink: cannot connect: %s", nl_geterror(rc));
+        return evr_fail(err, EIO, "rtnetlink: cannot connect: %s", nl_geterror(rc));
     }
     /* Ask for the kernel's error text, and not for our request echoed back. */
     if (setsockopt(nl_socket_get_fd(l->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one)) ||
         setsockopt(nl_socket_get_fd(l->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one))) {
         rc = errno;
         evr_vf_link_close(l);
-        return evr_vfio_fail(err, "rtnetlink: cannot turn extended ACKs on: %s", strerror(rc));
+        return evr_fail(err, rc, "rtnetlink: cannot turn extended ACKs on: %s", strerror(rc));
     }
     nl_socket_modify_err_cb(l->sk, NL_CB_CUSTOM, on_error, l);
     *out = l;
@@ -85,7 +85,7 @@ void evr_vf_link_close(struct evr_vf_link *l)
     free(l);
 }
 
-int evr_vf_mac_parse(const char *text, uint8_t mac[6], struct evr_vfio_err *err)
+int evr_vf_mac_parse(const char *text, uint8_t mac[6], struct evr_err *err)
 {
     unsigned i;
 
@@ -95,8 +95,8 @@ int evr_vf_mac_parse(const char *text, uint8_t mac[6], struct evr_vfio_err *err)
 
         if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
             (i < 5 && p[2] != ':') || (i == 5 && p[2] != '\0'))
-            return evr_vfio_fail(err, "MAC '%s': expected xx:xx:xx:xx:xx:xx (stopped at byte %u)",
-                                 text, i);
+            return evr_fail(err, EINVAL,
+                            "MAC '%s': expected xx:xx:xx:xx:xx:xx (stopped at byte %u)", text, i);
         hex[0] = p[0];
         hex[1] = p[1];
         hex[2] = '\0';
@@ -105,34 +105,34 @@ int evr_vf_mac_parse(const char *text, uint8_t mac[6], struct evr_vfio_err *err)
     return 0;
 }
 
-int evr_vf_settings_check(const struct evr_vf_settings *s, struct evr_vfio_err *err)
+int evr_vf_settings_check(const struct evr_vf_settings *s, struct evr_err *err)
 {
     if (s->fields & ~(unsigned)EVR_VF_ALL)
-        return evr_vfio_fail(err, "VF settings: unknown field bits 0x%x",
-                             s->fields & ~(unsigned)EVR_VF_ALL);
+        return evr_fail(err, EINVAL, "VF settings: unknown field bits 0x%x",
+                        s->fields & ~(unsigned)EVR_VF_ALL);
     if ((s->fields & EVR_VF_VLAN) && s->vlan_proto != 0 && s->vlan_proto != EVR_VF_PROTO_8021Q &&
         s->vlan_proto != EVR_VF_PROTO_8021AD)
-        return evr_vfio_fail(err,
-                             "VF settings: VLAN protocol 0x%04x is neither 802.1Q (0x8100) "
-                             "nor 802.1ad (0x88a8)",
-                             s->vlan_proto);
+        return evr_fail(err, EINVAL,
+                        "VF settings: VLAN protocol 0x%04x is neither 802.1Q (0x8100) "
+                        "nor 802.1ad (0x88a8)",
+                        s->vlan_proto);
     if ((s->fields & EVR_VF_LINK_STATE) && s->link_state != EVR_VF_LINK_AUTO &&
         s->link_state != EVR_VF_LINK_ENABLE && s->link_state != EVR_VF_LINK_DISABLE)
-        return evr_vfio_fail(err, "VF settings: link state %d is not auto, enable or disable",
-                             (int)s->link_state);
+        return evr_fail(err, EINVAL, "VF settings: link state %d is not auto, enable or disable",
+                        (int)s->link_state);
     return 0;
 }
 
-static int ifindex_of(const char *ifname, struct evr_vfio_err *err)
+static int ifindex_of(const char *ifname, struct evr_err *err)
 {
     unsigned idx;
 
     if (!ifname || !ifname[0] || strlen(ifname) >= IF_NAMESIZE)
-        return evr_vfio_fail(err, "interface name '%s' is empty or too long",
-                             ifname ? ifname : "(null)");
+        return evr_fail(err, ENAMETOOLONG, "interface name '%s' is empty or too long",
+                        ifname ? ifname : "(null)");
     idx = if_nametoindex(ifname);
     if (idx == 0)
-        return evr_vfio_fail(err, "%s: no such interface", ifname);
+        return evr_fail(err, ENOENT, "%s: no such interface", ifname);
     return (int)idx;
 }
 
@@ -183,7 +183,7 @@ static void describe(unsigned field, const struct evr_vf_settings *s, char *buf,
 
 /* Sends one RTM_NEWLINK carrying one field of one VF and waits for the ACK. */
 static int apply_field(struct evr_vf_link *l, int ifindex, const char *ifname, unsigned vf,
-                       unsigned field, const struct evr_vf_settings *s, struct evr_vfio_err *err)
+                       unsigned field, const struct evr_vf_settings *s, struct evr_err *err)
 {
     struct rtnl_link *orig = rtnl_link_alloc(), *change = rtnl_link_alloc();
     struct rtnl_link_vf *v = rtnl_link_vf_alloc();
@@ -255,7 +255,8 @@ static int apply_field(struct evr_vf_link *l, int ifindex, const char *ifname, u
 out:
     if (rc < 0) {
         kernel_reason(l, rc, why, sizeof(why));
-        evr_vfio_fail(err, "%s VF %u: setting %s failed: %s", ifname, vf, what, why);
+        evr_fail(err, l->kernel_errno ? l->kernel_errno : EIO, "%s VF %u: setting %s failed: %s",
+                 ifname, vf, what, why);
     }
     nlmsg_free(msg);
     rtnl_link_vf_put(v);
@@ -283,7 +284,7 @@ static int on_link(struct nl_msg *msg, void *arg)
 
 /* The interface's link, from a dump that asks for VF info. */
 static int dump_link(struct evr_vf_link *l, const char *ifname, int ifindex, struct rtnl_link **out,
-                     struct evr_vfio_err *err)
+                     struct evr_err *err)
 {
     struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
     struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
@@ -291,13 +292,13 @@ static int dump_link(struct evr_vf_link *l, const char *ifname, int ifindex, str
     int rc;
 
     if (!msg)
-        return evr_vfio_fail(err, "%s: out of memory for a link dump", ifname);
+        return evr_fail(err, ENOMEM, "%s: out of memory for a link dump", ifname);
     rc = nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
     if (rc >= 0)
         rc = nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_VF);
     if (rc < 0) {
         nlmsg_free(msg);
-        return evr_vfio_fail(err, "%s: cannot build a link dump: %s", ifname, nl_geterror(rc));
+        return evr_fail(err, EIO, "%s: cannot build a link dump: %s", ifname, nl_geterror(rc));
     }
     l->found = NULL;
     l->want_ifindex = ifindex;
@@ -313,15 +314,16 @@ static int dump_link(struct evr_vf_link *l, const char *ifname, int ifindex, str
         if (l->found)
             rtnl_link_put(l->found);
         kernel_reason(l, rc, why, sizeof(why));
-        return evr_vfio_fail(err, "%s: link dump failed: %s", ifname, why);
+        return evr_fail(err, l->kernel_errno ? l->kernel_errno : EIO, "%s: link dump failed: %s",
+                        ifname, why);
     }
     if (!l->found)
-        return evr_vfio_fail(err, "%s: not in the link dump (removed meanwhile?)", ifname);
+        return evr_fail(err, ENOENT, "%s: not in the link dump (removed meanwhile?)", ifname);
     *out = l->found;
     return 0;
 }
 
-int evr_vf_count(struct evr_vf_link *l, const char *ifname, unsigned *out, struct evr_vfio_err *err)
+int evr_vf_count(struct evr_vf_link *l, const char *ifname, unsigned *out, struct evr_err *err)
 {
     struct rtnl_link *link;
     uint32_t n = 0;
@@ -337,7 +339,7 @@ int evr_vf_count(struct evr_vf_link *l, const char *ifname, unsigned *out, struc
 }
 
 static int read_vf(struct rtnl_link *link, const char *ifname, unsigned vf,
-                   struct evr_vf_settings *out, struct evr_vfio_err *err)
+                   struct evr_vf_settings *out, struct evr_err *err)
 {
     /* libnl's lookup dereferences the list without checking for one. */
     struct rtnl_link_vf *v = rtnl_link_has_vf_list(link) ? rtnl_link_vf_get(link, vf) : NULL;
@@ -349,8 +351,8 @@ static int read_vf(struct rtnl_link *link, const char *ifname, unsigned vf,
 
     if (!v) {
         rtnl_link_get_num_vf(link, &n);
-        return evr_vfio_fail(err, "%s: has no VF %u in its link dump (it reports %u VFs)", ifname,
-                             vf, n);
+        return evr_fail(err, ENOENT, "%s: has no VF %u in its link dump (it reports %u VFs)",
+                        ifname, vf, n);
     }
     if (rtnl_link_vf_get_addr(v, &addr) == 0 && nl_addr_get_len(addr) == 6)
         memcpy(s.mac, nl_addr_get_binary_addr(addr), 6);
@@ -379,7 +381,7 @@ static int read_vf(struct rtnl_link *link, const char *ifname, unsigned vf,
 }
 
 int evr_vf_get(struct evr_vf_link *l, const char *ifname, unsigned vf, struct evr_vf_settings *out,
-               struct evr_vfio_err *err)
+               struct evr_err *err)
 {
     struct rtnl_link *link;
     int ifindex = ifindex_of(ifname, err), rc;
@@ -396,7 +398,7 @@ static const unsigned field_order[] = {
 };
 
 int evr_vf_set(struct evr_vf_link *l, const char *ifname, unsigned vf,
-               const struct evr_vf_settings *s, struct evr_vfio_err *err)
+               const struct evr_vf_settings *s, struct evr_err *err)
 {
     struct evr_vf_settings old;
     int ifindex;
@@ -418,7 +420,7 @@ int evr_vf_set(struct evr_vf_link *l, const char *ifname, unsigned vf,
         if (apply_field(l, ifindex, ifname, vf, field_order[i], s, err) == 0)
             continue;
         for (j = 0; j < i; j++) {
-            struct evr_vfio_err undo;
+            struct evr_err undo;
             if (!(s->fields & field_order[j]) || !(old.fields & field_order[j]))
                 continue;
             if (apply_field(l, ifindex, ifname, vf, field_order[j], &old, &undo) && err)
@@ -430,7 +432,7 @@ int evr_vf_set(struct evr_vf_link *l, const char *ifname, unsigned vf,
     return 0;
 }
 
-int evr_vf_reset(struct evr_vf_link *l, const char *ifname, unsigned vf, struct evr_vfio_err *err)
+int evr_vf_reset(struct evr_vf_link *l, const char *ifname, unsigned vf, struct evr_err *err)
 {
     struct evr_vf_settings now;
 
@@ -439,10 +441,10 @@ int evr_vf_reset(struct evr_vf_link *l, const char *ifname, unsigned vf, struct 
     if (memcmp(now.mac, evr_vf_clean.mac, 6) != 0 || now.vlan != 0 || now.qos != 0 ||
         now.min_tx_rate != 0 || now.max_tx_rate != 0 || now.trust || !now.spoofchk ||
         now.link_state != EVR_VF_LINK_AUTO)
-        return evr_vfio_fail(err,
-                             "%s VF %u: still not clean after a reset (VLAN %u, max rate %u, "
-                             "trust %s, spoofchk %s)",
-                             ifname, vf, now.vlan, now.max_tx_rate, now.trust ? "on" : "off",
-                             now.spoofchk ? "on" : "off");
+        return evr_fail(err, EBUSY,
+                        "%s VF %u: still not clean after a reset (VLAN %u, max rate %u, "
+                        "trust %s, spoofchk %s)",
+                        ifname, vf, now.vlan, now.max_tx_rate, now.trust ? "on" : "off",
+                        now.spoofchk ? "on" : "off");
     return 0;
 }

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "common/error.h"
 
 enum evr_vf_field {
     EVR_VF_MAC = 1u << 0,
@@ -54,29 +54,28 @@ extern const struct evr_vf_settings evr_vf_clean;
 
 struct evr_vf_link; /* a routing netlink socket */
 
-int evr_vf_link_open(struct evr_vf_link **out, struct evr_vfio_err *err);
+int evr_vf_link_open(struct evr_vf_link **out, struct evr_err *err);
 void evr_vf_link_close(struct evr_vf_link *l);
 
 /* Checks what the library itself defines (field bits, VLAN protocol, link
  * state); value ranges are the driver's to judge. */
-int evr_vf_settings_check(const struct evr_vf_settings *s, struct evr_vfio_err *err);
+int evr_vf_settings_check(const struct evr_vf_settings *s, struct evr_err *err);
 
 /* Applies the selected fields to VF `vf` of interface `ifname`. */
 int evr_vf_set(struct evr_vf_link *l, const char *ifname, unsigned vf,
-               const struct evr_vf_settings *s, struct evr_vfio_err *err);
+               const struct evr_vf_settings *s, struct evr_err *err);
 
 /* Reads a VF's settings back from a link dump with VF info. */
 int evr_vf_get(struct evr_vf_link *l, const char *ifname, unsigned vf, struct evr_vf_settings *out,
-               struct evr_vfio_err *err);
+               struct evr_err *err);
 
 /* How many VFs the interface reports (IFLA_NUM_VF). */
-int evr_vf_count(struct evr_vf_link *l, const char *ifname, unsigned *out,
-                 struct evr_vfio_err *err);
+int evr_vf_count(struct evr_vf_link *l, const char *ifname, unsigned *out, struct evr_err *err);
 
 /* Puts the VF back to evr_vf_clean and checks that it took. */
-int evr_vf_reset(struct evr_vf_link *l, const char *ifname, unsigned vf, struct evr_vfio_err *err);
+int evr_vf_reset(struct evr_vf_link *l, const char *ifname, unsigned vf, struct evr_err *err);
 
 /* "02:00:00:00:00:11" to bytes; the error names the text. */
-int evr_vf_mac_parse(const char *text, uint8_t mac[6], struct evr_vfio_err *err);
+int evr_vf_mac_parse(const char *text, uint8_t mac[6], struct evr_err *err);
 
 #endif

@@ -9,10 +9,10 @@
 #define EVR_VFIO_VF_RELEASE_H
 
 #include "bind.h"
-#include "error.h"
+#include "common/error.h"
 #include "vf_link.h"
 
 int evr_vf_release(const char *root, struct evr_vf_link *l, const struct evr_vfio_binding *b,
-                   struct evr_vfio_err *err);
+                   struct evr_err *err);
 
 #endif

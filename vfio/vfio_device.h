@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "common/error.h"
 #include "pci.h"
 
 #define EVR_VFIO_CONTAINER_GROUPS 16u
@@ -39,57 +39,56 @@ struct evr_vfio_device {
 };
 
 /* root: "" or "/" on the host, where dev/vfio/ is looked up. */
-int evr_vfio_container_open(struct evr_vfio_container *c, const char *root,
-                            struct evr_vfio_err *err);
+int evr_vfio_container_open(struct evr_vfio_container *c, const char *root, struct evr_err *err);
 void evr_vfio_container_close(struct evr_vfio_container *c);
 
 /* Opens /dev/vfio/<group>, checks that it is viable (every function in it
  * bound to vfio-pci or unbound), puts it into the container and, for the
  * first group, sets the type1 IOMMU. */
 int evr_vfio_group_open(struct evr_vfio_container *c, const char *root, int group,
-                        struct evr_vfio_group *g, struct evr_vfio_err *err);
+                        struct evr_vfio_group *g, struct evr_err *err);
 /* Close a group only after its devices: the SR-IOV and release rules find
  * who uses a function by its open group (proc/<pid>/fd), and a device fd
  * alone does not say which device it is. */
 void evr_vfio_group_close(struct evr_vfio_group *g);
 
 int evr_vfio_device_open(struct evr_vfio_group *g, const char *addr, struct evr_vfio_device *d,
-                         struct evr_vfio_err *err);
+                         struct evr_err *err);
 void evr_vfio_device_close(struct evr_vfio_device *d);
 
 int evr_vfio_region_info(const struct evr_vfio_device *d, unsigned index,
-                         struct vfio_region_info *out, struct evr_vfio_err *err);
+                         struct vfio_region_info *out, struct evr_err *err);
 /* Reads len bytes at off of a region (config space, or a BAR that cannot
  * be mapped). */
 int evr_vfio_region_read(const struct evr_vfio_device *d, unsigned index, uint64_t off, void *buf,
-                         size_t len, struct evr_vfio_err *err);
+                         size_t len, struct evr_err *err);
 /* Writes len bytes at off of a region (config space, a BAR that is not
  * mapped); the kernel's vfio-pci filters what reaches the device. */
 int evr_vfio_region_write(const struct evr_vfio_device *d, unsigned index, uint64_t off,
-                          const void *buf, size_t len, struct evr_vfio_err *err);
+                          const void *buf, size_t len, struct evr_err *err);
 /* Maps a whole region that allows it; unmap with munmap(*map, *len). */
 int evr_vfio_region_mmap(const struct evr_vfio_device *d, unsigned index, void **map, size_t *len,
-                         struct evr_vfio_err *err);
+                         struct evr_err *err);
 
 int evr_vfio_irq_info(const struct evr_vfio_device *d, unsigned index, struct vfio_irq_info *out,
-                      struct evr_vfio_err *err);
+                      struct evr_err *err);
 /* Connects vectors start..start+count-1 of an interrupt index to eventfds
  * (-1 leaves a vector unconnected). */
 int evr_vfio_irq_set_eventfds(const struct evr_vfio_device *d, unsigned index, unsigned start,
-                              unsigned count, const int *fds, struct evr_vfio_err *err);
+                              unsigned count, const int *fds, struct evr_err *err);
 /* Fires a connected vector from software, as the device would. */
 int evr_vfio_irq_trigger(const struct evr_vfio_device *d, unsigned index, unsigned vector,
-                         struct evr_vfio_err *err);
+                         struct evr_err *err);
 /* Disconnects every vector of an interrupt index. */
-int evr_vfio_irq_disable(const struct evr_vfio_device *d, unsigned index, struct evr_vfio_err *err);
+int evr_vfio_irq_disable(const struct evr_vfio_device *d, unsigned index, struct evr_err *err);
 
 /* Maps size bytes at vaddr to the IOMMU address iova (page aligned). */
 int evr_vfio_dma_map(struct evr_vfio_container *c, void *vaddr, uint64_t iova, uint64_t size,
-                     int writable, struct evr_vfio_err *err);
+                     int writable, struct evr_err *err);
 int evr_vfio_dma_unmap(struct evr_vfio_container *c, uint64_t iova, uint64_t size,
-                       struct evr_vfio_err *err);
+                       struct evr_err *err);
 
 /* Resets the function (FLR or whatever the kernel offers for it). */
-int evr_vfio_device_reset(const struct evr_vfio_device *d, struct evr_vfio_err *err);
+int evr_vfio_device_reset(const struct evr_vfio_device *d, struct evr_err *err);
 
 #endif

@@ -133,7 +133,7 @@ static int set_passthrough(struct vmm_config *cfg, const char *value, struct con
     while (*p) {
         size_t len = strcspn(p, ",");
         char item[CONFIG_PCI_ADDR_LEN];
-        struct evr_vfio_err verr;
+        struct evr_err verr;
 
         if (n == CONFIG_MAX_PASSTHROUGH)
             return fail(err, "passthrough: more than %d functions", CONFIG_MAX_PASSTHROUGH);
@@ -157,7 +157,134 @@ static int set_passthrough(struct vmm_config *cfg, const char *value, struct con
     return 0;
 }
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_LIST, KEY_ADDRS };
+int config_parse_mac(const char *text, uint8_t mac[CONFIG_MAC_LEN])
+{
+    unsigned b[CONFIG_MAC_LEN];
+    int used = 0;
+
+    if (strlen(text) != 17 ||
+        sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+               &used) != 6 ||
+        used != 17)
+        return -1;
+    for (int i = 0; i < 17; i++)
+        if (i % 3 == 2 ? text[i] != ':' : !strchr("0123456789abcdefABCDEF", text[i]))
+            return -1;
+    if (b[0] & 1)
+        return -1; /* a multicast address cannot be an interface's */
+    for (int i = 0; i < CONFIG_MAC_LEN; i++)
+        mac[i] = (uint8_t)b[i];
+    return 0;
+}
+
+/* An interface without "mac" gets a locally administered address made from
+ * its socket path: stable across restarts, apart for each evrd VM.K.sock. */
+static void mac_from_path(const char *path, uint8_t mac[CONFIG_MAC_LEN])
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+    for (const char *p = path; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    mac[0] = 0x02;
+    for (int i = 1; i < CONFIG_MAC_LEN; i++)
+        mac[i] = (uint8_t)(h >> (8 * (i - 1)));
+}
+
+/* kind is "vhost_user" (target a socket path) or "tap" (an interface name). */
+static int add_net(struct vmm_config *cfg, const char *where, const char *kind, const char *target,
+                   const char *mac, struct config_error *err)
+{
+    struct config_net *n;
+    char what[96];
+
+    if (cfg->nnet == CONFIG_MAX_NET)
+        return fail(err, "%s: more than %d interfaces", where, CONFIG_MAX_NET);
+    n = &cfg->net[cfg->nnet];
+    memset(n, 0, sizeof(*n));
+    snprintf(what, sizeof(what), "%s: %s", where, kind);
+    if (kind[0] == 't' ? set_string(what, n->tap, sizeof(n->tap), target, false, err)
+                       : set_string(what, n->vhost_user, sizeof(n->vhost_user), target, false, err))
+        return -1;
+    if (kind[0] == 't' && strpbrk(target, "/: \t\n"))
+        return fail(err, "%s: '%s' is not an interface name", what, target);
+    if (mac && config_parse_mac(mac, n->mac))
+        return fail(err, "%s: mac '%s' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)", where,
+                    mac);
+    if (!mac)
+        mac_from_path(target, n->mac);
+    cfg->nnet++;
+    return 0;
+}
+
+/* The flag's SPEC: vhost_user:PATH[,mac=MAC] or tap:IFNAME[,mac=MAC]. */
+static int add_net_text(struct vmm_config *cfg, const char *value, struct config_error *err)
+{
+    char target[sizeof(cfg->net[0].vhost_user)];
+    const char *mac = strstr(value, ",mac=");
+    const char *kind = !strncmp(value, "vhost_user:", 11) ? "vhost_user"
+                       : !strncmp(value, "tap:", 4)       ? "tap"
+                                                          : NULL;
+    size_t len;
+
+    if (!kind)
+        return fail(err, "net: '%s' is not vhost_user:PATH or tap:IFNAME (then ,mac=MAC)", value);
+    value += strlen(kind) + 1;
+    len = mac ? (size_t)(mac - value) : strlen(value);
+    if (len >= sizeof(target))
+        return fail(err, "net: %s: %zu bytes is too long", kind, len);
+    memcpy(target, value, len);
+    target[len] = 0;
+    return add_net(cfg, "net", kind, target, mac ? mac + 5 : NULL, err);
+}
+
+static const char *json_type_name(const json_t *v);
+
+/* The key's value: [{"vhost_user": PATH | "tap": IFNAME, "mac": MAC}, ...],
+ * replacing the list. */
+static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
+                        struct config_error *err)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v))
+        return fail(err, "%s: key 'net': expected an array of interfaces, got %s", source,
+                    json_type_name(v));
+    cfg->nnet = 0;
+    json_array_foreach(v, i, item)
+    {
+        const char *k, *kind = NULL, *target = NULL, *mac = NULL;
+        char where[64];
+        json_t *f;
+
+        snprintf(where, sizeof(where), "%s: net[%zu]", source, i);
+        if (!json_is_object(item))
+            return fail(err, "%s: expected an object {\"vhost_user\": PATH} or {\"tap\": IFNAME}",
+                        where);
+        json_object_foreach(item, k, f)
+        {
+            if (strcmp(k, "vhost_user") && strcmp(k, "tap") && strcmp(k, "mac"))
+                return fail(err, "%s: unknown key '%s' (vhost_user, tap, mac)", where, k);
+            if (!json_is_string(f) || strlen(json_string_value(f)) != json_string_length(f))
+                return fail(err, "%s: key '%s' must be a string", where, k);
+            if (k[0] == 'm') {
+                mac = json_string_value(f);
+                continue;
+            }
+            if (kind)
+                return fail(err, "%s: both vhost_user and tap: one backend an interface", where);
+            kind = k;
+            target = json_string_value(f);
+        }
+        if (!kind)
+            return fail(err, "%s: no \"vhost_user\": PATH or \"tap\": IFNAME", where);
+        if (add_net(cfg, where, kind, target, mac, err))
+            return -1;
+    }
+    return 0;
+}
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_LIST, KEY_NET, KEY_ADDRS };
 
 struct key {
     const char *name;
@@ -165,10 +292,11 @@ struct key {
 };
 
 static const struct key keys[] = {
-        {"kernel", KEY_STRING},    {"initrd", KEY_STRING},  {"cmdline", KEY_STRING},
-        {"memory", KEY_UINT},      {"vcpus", KEY_UINT},     {"pin", KEY_LIST},
-        {"hugepages", KEY_BOOL},   {"console", KEY_STRING}, {"control", KEY_STRING},
-        {"on_reboot", KEY_STRING}, {"pci_test", KEY_BOOL},  {"passthrough", KEY_ADDRS},
+        {"kernel", KEY_STRING},     {"initrd", KEY_STRING},  {"cmdline", KEY_STRING},
+        {"memory", KEY_UINT},       {"vcpus", KEY_UINT},     {"pin", KEY_LIST},
+        {"hugepages", KEY_BOOL},    {"console", KEY_STRING}, {"control", KEY_STRING},
+        {"on_reboot", KEY_STRING},  {"pci_test", KEY_BOOL},  {"net", KEY_NET},
+        {"passthrough", KEY_ADDRS},
 };
 
 static const struct key *find_key(const char *name)
@@ -220,6 +348,8 @@ int config_set(struct vmm_config *cfg, const char *key, const char *value, struc
     }
     if (!strcmp(key, "console"))
         return set_console(cfg, value, err);
+    if (!strcmp(key, "net"))
+        return add_net_text(cfg, value, err);
     if (!strcmp(key, "passthrough"))
         return set_passthrough(cfg, value, err);
     /* on_reboot */
@@ -284,6 +414,8 @@ static int json_value_text(const char *source, const struct key *k, json_t *v, c
                         json_type_name(v));
         snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
         return 0;
+    case KEY_NET:
+        return -1; /* config_load_json takes it apart itself */
     case KEY_LIST: {
         size_t i, used = 0;
         json_t *item;
@@ -356,6 +488,11 @@ int config_load_json(struct vmm_config *cfg, const char *text, const char *sourc
         if (!k) {
             fail(err, "%s: unknown key '%s'", source, name);
             goto out;
+        }
+        if (k->type == KEY_NET) {
+            if (set_net_json(&next, source, v, err))
+                goto out;
+            continue;
         }
         if (json_value_text(source, k, v, buf, sizeof(buf), err))
             goto out;
@@ -439,6 +576,20 @@ int config_check(const struct vmm_config *cfg, struct config_error *err)
                         i, cfg->pin[i], list);
             }
         }
+    }
+    for (unsigned i = 0; i < cfg->nnet; i++) {
+        for (unsigned j = 0; j < i; j++) {
+            if (cfg->net[i].vhost_user[0] &&
+                !strcmp(cfg->net[i].vhost_user, cfg->net[j].vhost_user))
+                return fail(err, "net[%u]: vhost_user %s is also net[%u]'s", i,
+                            cfg->net[i].vhost_user, j);
+            if (cfg->net[i].tap[0] && !strcmp(cfg->net[i].tap, cfg->net[j].tap))
+                return fail(err, "net[%u]: tap %s is also net[%u]'s", i, cfg->net[i].tap, j);
+            if (!memcmp(cfg->net[i].mac, cfg->net[j].mac, CONFIG_MAC_LEN))
+                return fail(err, "net[%u]: its MAC is also net[%u]'s", i, j);
+        }
+        if (cfg->net[i].vhost_user[0] && !strcmp(cfg->net[i].vhost_user, cfg->control))
+            return fail(err, "net[%u]: vhost_user %s is also the control socket", i, cfg->control);
     }
     if (cfg->console == CONSOLE_SOCKET && !strcmp(cfg->console_path, cfg->control))
         return fail(err, "console: socket:%s is also the control socket", cfg->console_path);

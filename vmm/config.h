@@ -12,6 +12,10 @@
  *   control    --control PATH     control socket (JSON lines), created 0600
  *   on_reboot  --on-reboot WHAT   "exit" or "restart" [exit]
  *   pci_test   --pci-test         add the PCI test function (pci_testdev.h) [false]
+ *   net        --net SPEC         network interfaces, in the guest's order (virtio_net.h):
+ *                                 [{"vhost_user": PATH, "mac": "02:..."}, {"tap": IFNAME},
+ *                                 ...]; a flag SPEC is vhost_user:PATH[,mac=MAC] or
+ *                                 tap:IFNAME[,mac=MAC] and adds one more
  *   passthrough --passthrough LIST host PCI functions given to the guest (vfio_pci.h):
  *                                 JSON ["0000:00:03.0"] or "0000:00:03.0,0000:00:04.0"
  *
@@ -29,12 +33,23 @@
 #define CONFIG_MIN_MEMORY_MIB 16
 #define CONFIG_MAX_MEMORY_MIB (1024u * 1024u) /* 1 TiB */
 #define CONFIG_MAX_VCPUS      254
+#define CONFIG_MAX_NET        8
+#define CONFIG_MAC_LEN        6
 
 #define CONFIG_MAX_PASSTHROUGH 8
 #define CONFIG_PCI_ADDR_LEN    13 /* "0000:00:03.0" and its NUL */
 
 enum console_kind { CONSOLE_STDOUT, CONSOLE_FILE, CONSOLE_SOCKET, CONSOLE_NONE };
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
+
+/* One network interface: a virtio-net device whose datapath is a vhost-user
+ * backend connecting to vhost_user (evr-vmm listens there), or the kernel's
+ * vhost-net with the host tap named tap (the management port). */
+struct config_net {
+    char vhost_user[108]; /* sun_path; empty for a tap */
+    char tap[16];         /* IFNAMSIZ; empty for vhost-user */
+    uint8_t mac[CONFIG_MAC_LEN];
+};
 
 struct vmm_config {
     char kernel[PATH_MAX];
@@ -50,6 +65,8 @@ struct vmm_config {
     char control[108]; /* sun_path */
     enum reboot_action on_reboot;
     bool pci_test;
+    unsigned nnet;
+    struct config_net net[CONFIG_MAX_NET];
     unsigned npassthrough;
     char passthrough[CONFIG_MAX_PASSTHROUGH][CONFIG_PCI_ADDR_LEN];
 };
@@ -70,6 +87,9 @@ int config_load_file(struct vmm_config *cfg, const char *path, struct config_err
 /* Same, from JSON text (source names it in messages). */
 int config_load_json(struct vmm_config *cfg, const char *text, const char *source,
                      struct config_error *err);
+
+/* Parses a MAC address "aa:bb:cc:dd:ee:ff" (a unicast one); -1 if it is not. */
+int config_parse_mac(const char *text, uint8_t mac[CONFIG_MAC_LEN]);
 
 /* Checks what single keys cannot: required keys, pin against vcpus, and the
  * host (pinned CPUs exist, memory fits). */

@@ -1,6 +1,8 @@
 /* Serial console back ends; see console.h. */
 #include "console.h"
 
+#include "ctl/listen.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,44 +13,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-int unix_listen_0600(const char *path, char *err, size_t errlen)
-{
-    struct sockaddr_un sa;
-    struct stat st;
-    mode_t old;
-    int fd, rc;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        snprintf(err, errlen, "%s: path too long for a unix socket", path);
-        return -1;
-    }
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s: exists and is not a socket", path);
-            return -1;
-        }
-        unlink(path);
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    /* The mode is set at creation, so there is no moment when others could connect. */
-    old = umask(0177);
-    rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (rc < 0 || listen(fd, 4) < 0) {
-        snprintf(err, errlen, "%s: cannot listen: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 int console_open(struct console *c, const struct vmm_config *cfg, char *err, size_t errlen)
 {
@@ -70,10 +34,10 @@ int console_open(struct console *c, const struct vmm_config *cfg, char *err, siz
         }
         break;
     case CONSOLE_SOCKET: {
-        char inner[256];
-        c->listen_fd = unix_listen_0600(c->path, inner, sizeof(inner));
+        struct evr_err e;
+        c->listen_fd = ctl_listen(c->path, CTL_NO_GROUP, &e);
         if (c->listen_fd < 0) {
-            snprintf(err, errlen, "console: %s", inner);
+            snprintf(err, errlen, "console: %s", e.msg);
             return -1;
         }
         break;
@@ -127,7 +91,10 @@ static void *input_thread(void *arg)
             continue;
         if (src == c->listen_fd) {
             int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0)
+            /* The same peers as on the control socket: root and our uid. */
+            if (fd >= 0 && !ctl_peer_allowed(fd, geteuid(), CTL_NO_GROUP, NULL))
+                close(fd);
+            else if (fd >= 0)
                 __atomic_store_n(&c->client_fd, fd, __ATOMIC_SEQ_CST);
             continue;
         }

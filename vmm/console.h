@@ -1,9 +1,10 @@
 /* Where the guest's serial console goes and where its input comes from:
  *   stdout       output to stdout, input from stdin
  *   file:PATH    output appended to PATH, no input
- *   socket:PATH  a unix socket (created 0600); one client at a time gets the
- *                output and its bytes are the input; output while no client
- *                is connected is dropped
+ *   socket:PATH  a unix socket, made and checked as the control socket
+ *                (ctl/listen.h: 0600, renamed into place, peers root or our
+ *                uid); one client at a time gets the output and its bytes
+ *                are the input; output while no client is connected is dropped
  *   none         nothing
  * Input is read by a thread and handed to a sink (the UART). */
 #ifndef EVR_VMM_CONSOLE_H
@@ -40,9 +41,5 @@ int console_start_input(struct console *c, console_sink sink, void *ctx);
 void console_write(struct console *c, uint8_t byte);
 
 void console_close(struct console *c);
-
-/* Binds a unix stream socket at path with mode 0600 and listens. Returns the
- * fd or -1 with err. A stale socket at path is replaced; any other file is not. */
-int unix_listen_0600(const char *path, char *err, size_t errlen);
 
 #endif

@@ -1,34 +1,14 @@
-/* Control socket server and its JSON-lines commands; see control.h. */
+/* The VM's control ops and the thread serving them; see control.h. */
 #include "control.h"
-#include "console.h"
+#include "virtio_net.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
-#include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static void reply_json(json_t *obj, char *reply, size_t cap)
-{
-    char *s = json_dumps(obj, JSON_COMPACT);
-
-    if (s && strlen(s) >= cap)
-        snprintf(reply, cap, "{\"ok\":false,\"error\":\"reply too large\"}");
-    else
-        snprintf(reply, cap, "%s", s ? s : "{\"ok\":false,\"error\":\"out of memory\"}");
-    free(s);
-    json_decref(obj);
-}
-
-static void reply_error(char *reply, size_t cap, const char *msg)
-{
-    reply_json(json_pack("{s:b,s:s}", "ok", 0, "error", msg), reply, cap);
-}
 
 static const char *state_of(struct vm *vm)
 {
@@ -64,183 +44,163 @@ static double uptime(struct vm *vm)
     return ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)vm->start_ns) / 1e9;
 }
 
-void control_handle(struct vmm_host *host, const char *line, char *reply, size_t cap)
+static int status(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
 {
-    json_error_t jerr;
-    json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
-    const char *key, *cmd = NULL;
-    json_t *v;
+    struct vmm_host *host = ctx;
     struct vm *vm;
-    char msg[256];
 
-    if (!req) {
-        snprintf(msg, sizeof(msg), "request is not JSON: column %d: %s", jerr.column, jerr.text);
-        reply_error(reply, cap, msg);
-        return;
-    }
-    if (!json_is_object(req)) {
-        reply_error(reply, cap, "request must be a JSON object");
-        json_decref(req);
-        return;
-    }
-    json_object_foreach(req, key, v)
-    {
-        if (strcmp(key, "command")) {
-            snprintf(msg, sizeof(msg), "unknown key '%s' in request", key);
-            reply_error(reply, cap, msg);
-            json_decref(req);
-            return;
-        }
-        if (!json_is_string(v)) {
-            reply_error(reply, cap, "key 'command' must be a string");
-            json_decref(req);
-            return;
-        }
-        cmd = json_string_value(v);
-    }
-    if (!cmd) {
-        reply_error(reply, cap, "request has no 'command'");
-        json_decref(req);
-        return;
-    }
-
+    (void)req;
+    (void)err;
     pthread_mutex_lock(&host->lock);
     vm = host->vm;
-    if (!strcmp(cmd, "status")) {
-        reply_json(json_pack("{s:b,s:s,s:i,s:I,s:i,s:f}", "ok", 1, "state", state_of(vm), "vcpus",
-                             vm ? (int)vm->nvcpus : 0, "memory_mib",
-                             (json_int_t)(vm ? vm->cfg->memory_mib : 0), "boots", (int)host->boots,
-                             "uptime_s", uptime(vm)),
-                   reply, cap);
-    } else if (!strcmp(cmd, "counters")) {
-        reply_json(json_pack("{s:b,s:o}", "ok", 1, "vcpus", counters_json(vm)), reply, cap);
-    } else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "stop")) {
-        if (!strcmp(cmd, "stop"))
-            host->stop_requested = true;
-        if (!vm) {
-            reply_error(reply, cap, "the VM is between boots; try again");
-        } else {
-            if (cmd[0] == 'p')
-                vm_pause(vm);
-            else if (cmd[0] == 'r')
-                vm_resume(vm);
-            else
-                vm_stop(vm);
-            reply_json(json_pack("{s:b,s:s}", "ok", 1, "state", state_of(vm)), reply, cap);
-        }
+    json_object_set_new(reply, "state", json_string(state_of(vm)));
+    json_object_set_new(reply, "vcpus", json_integer(vm ? vm->nvcpus : 0));
+    json_object_set_new(reply, "memory_mib",
+                        json_integer(vm ? (json_int_t)vm->cfg->memory_mib : 0));
+    json_object_set_new(reply, "boots", json_integer(host->boots));
+    json_object_set_new(reply, "uptime_s", json_real(uptime(vm)));
+    pthread_mutex_unlock(&host->lock);
+    return 0;
+}
+
+static int counters(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct vmm_host *host = ctx;
+
+    (void)req;
+    (void)err;
+    pthread_mutex_lock(&host->lock);
+    json_object_set_new(reply, "vcpus", counters_json(host->vm));
+    pthread_mutex_unlock(&host->lock);
+    return 0;
+}
+
+/* pause, resume and stop: the same shape around one vm_* call. */
+static int change_state(struct vmm_host *host, void (*change)(struct vm *), bool stop,
+                        json_t *reply, struct evr_err *err)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&host->lock);
+    if (stop)
+        host->stop_requested = true;
+    if (!host->vm) {
+        rc = evr_fail(err, EAGAIN, "the VM is between boots; try again");
     } else {
-        snprintf(msg, sizeof(msg),
-                 "unknown command '%.64s' (status, pause, resume, stop, counters)", cmd);
-        reply_error(reply, cap, msg);
+        change(host->vm);
+        json_object_set_new(reply, "state", json_string(state_of(host->vm)));
     }
     pthread_mutex_unlock(&host->lock);
-    json_decref(req);
+    return rc;
 }
 
-struct client {
-    int fd;
-    size_t len;
-    char buf[CONTROL_LINE_MAX];
+static int pause_op(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    (void)req;
+    return change_state(ctx, vm_pause, false, reply, err);
+}
+
+static int resume_op(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    (void)req;
+    return change_state(ctx, vm_resume, false, reply, err);
+}
+
+static int stop_op(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    (void)req;
+    return change_state(ctx, vm_stop, true, reply, err);
+}
+
+/* Interface iface's link, set administratively when "up" is given; the
+ * guest sees a change through a configuration interrupt (virtio_net.h). */
+static int link_op(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct vmm_host *host = ctx;
+    json_t *iface = json_object_get(req, "iface"), *up = json_object_get(req, "up");
+    struct virtio_net_link l;
+    char msg[200];
+    json_int_t k;
+    int rc = 0;
+
+    if (!json_is_integer(iface) || (k = json_integer_value(iface)) < 0 || k >= CONFIG_MAX_NET)
+        return evr_fail(err, EINVAL, "field 'iface': an interface number (0 for the first)");
+    if (up && !json_is_boolean(up))
+        return evr_fail(err, EINVAL, "field 'up': true or false");
+    pthread_mutex_lock(&host->lock);
+    if (!host->vm)
+        rc = evr_fail(err, EAGAIN, "the VM is between boots; try again");
+    else if (up && virtio_net_set_link(&host->vm->machine, (unsigned)k, json_is_true(up), &l, msg,
+                                       sizeof(msg)))
+        rc = evr_fail(err, ENOENT, "field 'iface': %s", msg);
+    else if (!up && virtio_net_get_link(&host->vm->machine, (unsigned)k, &l))
+        rc = evr_fail(err, ENOENT, "field 'iface': no interface %u (the VM has %u)", (unsigned)k,
+                      virtio_net_count(&host->vm->machine));
+    pthread_mutex_unlock(&host->lock);
+    if (rc)
+        return rc;
+    json_object_set_new(reply, "iface", json_integer(k));
+    json_object_set_new(reply, "admin_up", json_boolean(l.admin_up));
+    json_object_set_new(reply, "backend", json_boolean(l.backend));
+    json_object_set_new(reply, "up", json_boolean(l.up));
+    return 0;
+}
+
+static const char *const link_fields[] = {"!iface", "up", NULL};
+
+const struct ctl_op control_ops[] = {
+        {"status", NULL, status}, {"pause", NULL, pause_op},    {"resume", NULL, resume_op},
+        {"stop", NULL, stop_op},  {"counters", NULL, counters}, {"link", link_fields, link_op},
 };
-
-static void send_all(int fd, const char *s, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        s += n;
-        len -= (size_t)n;
-    }
-}
-
-/* Returns false when the client is gone. */
-static bool serve(struct control *c, struct client *cl)
-{
-    ssize_t n = read(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len);
-    char *nl;
-
-    if (n < 0 && errno == EINTR)
-        return true;
-    if (n <= 0)
-        return false;
-    cl->len += (size_t)n;
-    while ((nl = memchr(cl->buf, '\n', cl->len))) {
-        static char reply[CONTROL_REPLY_MAX + 1]; /* only the control thread serves */
-        size_t used = (size_t)(nl - cl->buf) + 1;
-        *nl = 0;
-        control_handle(c->host, cl->buf, reply, CONTROL_REPLY_MAX);
-        strcat(reply, "\n");
-        send_all(cl->fd, reply, strlen(reply));
-        memmove(cl->buf, cl->buf + used, cl->len - used);
-        cl->len -= used;
-    }
-    if (cl->len == sizeof(cl->buf)) {
-        static const char too_long[] = "{\"ok\":false,\"error\":\"request line too long\"}\n";
-        send_all(cl->fd, too_long, sizeof(too_long) - 1);
-        return false;
-    }
-    return true;
-}
+const size_t control_n_ops = sizeof(control_ops) / sizeof(control_ops[0]);
 
 static void *control_thread(void *arg)
 {
     struct control *c = arg;
-    static struct client clients[CONTROL_CLIENTS];
-    unsigned n = 0;
 
     for (;;) {
-        struct pollfd p[2 + CONTROL_CLIENTS];
-        p[0] = (struct pollfd){.fd = c->stop_pipe[0], .events = POLLIN};
-        p[1] = (struct pollfd){.fd = c->listen_fd, .events = n < CONTROL_CLIENTS ? POLLIN : 0};
-        for (unsigned i = 0; i < n; i++)
-            p[2 + i] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
-        if (poll(p, 2 + n, -1) < 0) {
+        struct pollfd p[2] = {{.fd = c->stop_pipe[0], .events = POLLIN},
+                              {.fd = ctl_server_fd(&c->server), .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
         if (p[0].revents)
             break;
-        for (unsigned i = n; i-- > 0;) {
-            if (p[2 + i].revents && !serve(c, &clients[i])) {
-                close(clients[i].fd);
-                clients[i] = clients[--n];
-            }
-        }
-        if (p[1].revents & POLLIN) {
-            int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0) {
-                clients[n].fd = fd;
-                clients[n].len = 0;
-                n++;
-            }
-        }
+        if (p[1].revents)
+            ctl_server_handle_ready(&c->server);
     }
-    for (unsigned i = 0; i < n; i++)
-        close(clients[i].fd);
     return NULL;
 }
 
 int control_open(struct control *c, struct vmm_host *host, const char *path, char *err,
                  size_t errlen)
 {
-    char inner[256];
+    struct ctl_server_config cfg = {.path = path,
+                                    .group = CTL_NO_GROUP,
+                                    .name = "evr-vmm",
+                                    .version = EVR_VERSION,
+                                    .ops = control_ops,
+                                    .n_ops = control_n_ops,
+                                    .ctx = host};
+    struct evr_err e = {0};
 
     memset(c, 0, sizeof(*c));
-    c->host = host;
-    c->stop_pipe[0] = c->stop_pipe[1] = -1;
-    snprintf(c->path, sizeof(c->path), "%s", path);
-    c->listen_fd = unix_listen_0600(path, inner, sizeof(inner));
-    if (c->listen_fd < 0) {
-        snprintf(err, errlen, "control: %s", inner);
+    if (ctl_server_open(&c->server, &cfg, &e) < 0) {
+        snprintf(err, errlen, "control: %s", e.msg);
         return -1;
     }
-    if (pipe2(c->stop_pipe, O_CLOEXEC) < 0 || pthread_create(&c->thread, NULL, control_thread, c)) {
+    if (pipe2(c->stop_pipe, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "control: pipe: %s", strerror(errno));
+        ctl_server_close(&c->server);
+        return -1;
+    }
+    if (pthread_create(&c->thread, NULL, control_thread, c)) {
         snprintf(err, errlen, "control: cannot start its thread");
-        control_close(c);
+        ctl_server_close(&c->server);
+        close(c->stop_pipe[0]);
+        close(c->stop_pipe[1]);
         return -1;
     }
     c->started = true;
@@ -249,20 +209,16 @@ int control_open(struct control *c, struct vmm_host *host, const char *path, cha
 
 void control_close(struct control *c)
 {
-    if (c->started) {
-        char x = 0;
-        if (write(c->stop_pipe[1], &x, 1) < 0) {
-            /* the thread is gone already */
-        }
-        pthread_join(c->thread, NULL);
-        c->started = false;
+    char x = 0;
+
+    if (!c->started)
+        return;
+    if (write(c->stop_pipe[1], &x, 1) < 0) {
+        /* the thread is gone already */
     }
-    if (c->listen_fd >= 0) {
-        close(c->listen_fd);
-        unlink(c->path);
-        c->listen_fd = -1;
-    }
-    for (int i = 0; i < 2; i++)
-        if (c->stop_pipe[i] >= 0)
-            close(c->stop_pipe[i]);
+    pthread_join(c->thread, NULL);
+    ctl_server_close(&c->server);
+    close(c->stop_pipe[0]);
+    close(c->stop_pipe[1]);
+    c->started = false;
 }

@@ -1,13 +1,21 @@
-/* The control socket of a VM: a unix stream socket created 0600, speaking
- * JSON lines. Each request is one object with a "command" key:
+/* The control socket of a VM: the control protocol of every evr process
+ * (ctl/protocol.h, docs/control.md; mode 0600), with these ops:
  *
- *   {"command":"status"}    -> {"ok":true,"state":"running","vcpus":2,...}
- *   {"command":"pause"}     -> {"ok":true,"state":"paused"} once every vCPU is parked
- *   {"command":"resume"}    -> {"ok":true,"state":"running"}
- *   {"command":"stop"}      -> {"ok":true,"state":"stopping"}; evr-vmm exits 0
- *   {"command":"counters"}  -> {"ok":true,"vcpus":[{"vcpu":0,"exits":{"io":N,...}},...]}
+ *   {"op":"status"}    -> {"ok":true,"state":"running","vcpus":2,"memory_mib":256,
+ *                          "boots":1,"uptime_s":1.5}
+ *   {"op":"pause"}     -> {"ok":true,"state":"paused"} once every vCPU is parked
+ *   {"op":"resume"}    -> {"ok":true,"state":"running"}
+ *   {"op":"stop"}      -> {"ok":true,"state":"stopping"}; evr-vmm exits 0
+ *   {"op":"counters"}  -> {"ok":true,"vcpus":[{"vcpu":0,"exits":{"io":N,...}},...]}
+ *   {"op":"link","iface":K[,"up":BOOL]}
+ *                      -> {"ok":true,"iface":K,"admin_up":B,"backend":B,"up":B}
+ *                         sets interface K's link (the controller's choice) when "up"
+ *                         is given; "up" in the reply is what the guest sees
  *
- * A bad request gets {"ok":false,"error":"..."} naming what is wrong. */
+ * Only link takes fields. pause, resume, stop and link between two boots
+ * (on-reboot restart) are refused with EAGAIN; link of an interface the VM
+ * does not have with ENOENT. The socket is served by a thread of its
+ * own that polls the server's fd beside a stop pipe. */
 #ifndef EVR_VMM_CONTROL_H
 #define EVR_VMM_CONTROL_H
 
@@ -15,11 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ctl/server.h"
 #include "vm.h"
-
-#define CONTROL_LINE_MAX  4096
-#define CONTROL_CLIENTS   8
-#define CONTROL_REPLY_MAX (256 * 1024) /* counters of CONFIG_MAX_VCPUS vCPUs fit */
 
 /* What the control socket acts on: the VM of the current boot (NULL
  * between boots), guarded by lock. */
@@ -30,17 +35,16 @@ struct vmm_host {
     bool stop_requested;
 };
 
+/* The ops above; their handlers take a struct vmm_host * as ctx. */
+extern const struct ctl_op control_ops[];
+extern const size_t control_n_ops;
+
 struct control {
-    struct vmm_host *host;
-    char path[108];
-    int listen_fd;
+    struct ctl_server server;
     int stop_pipe[2];
     pthread_t thread;
-    bool started;
+    bool started; /* control_close() does nothing while false */
 };
-
-/* Handles one request line; writes the reply (one line, no newline) into reply. */
-void control_handle(struct vmm_host *host, const char *line, char *reply, size_t cap);
 
 int control_open(struct control *c, struct vmm_host *host, const char *path, char *err,
                  size_t errlen);

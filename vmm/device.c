@@ -5,6 +5,7 @@
 #include "power.h"
 #include "uart.h"
 #include "vfio_pci.h"
+#include "virtio_net.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,17 +13,18 @@
 /* One list, not constructors in each file: evr-vmm is a static library, and
  * the linker drops an object nothing references, constructor or not. */
 const struct device_type *const device_types[] = {
-        &pci_host_device, &uart_device, &acpi_pm_device, &i8042_device, &pci_testdev_device,
-        &vfio_pci_device, NULL,
+        &pci_host_device,    &uart_device,       &acpi_pm_device,  &i8042_device,
+        &pci_testdev_device, &virtio_net_device, &vfio_pci_device, NULL,
 };
 
 int machine_init(struct machine *m, const struct vmm_config *cfg, struct kvm_vm kvm,
-                 void (*console_tx)(void *ctx, uint8_t byte), void *console_ctx, char *err,
-                 size_t errlen)
+                 const struct guest_mem *mem, void (*console_tx)(void *ctx, uint8_t byte),
+                 void *console_ctx, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
     m->cfg = cfg;
     m->kvm = kvm;
+    m->mem = mem;
     m->console_tx = console_tx;
     m->console_ctx = console_ctx;
     bus_init(&m->pio, "pio", 0x10000);

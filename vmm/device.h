@@ -25,6 +25,7 @@
 #include "kvm_vm.h"
 
 struct vmm_config;
+struct guest_mem;
 struct pci_host;
 struct machine;
 
@@ -42,8 +43,9 @@ struct device_type {
 struct machine {
     const struct vmm_config *cfg;
     struct kvm_vm kvm;
-    struct bus pio;  /* port I/O: KVM_EXIT_IO */
-    struct bus mmio; /* KVM_EXIT_MMIO */
+    const struct guest_mem *mem; /* RAM a vhost backend shares; NULL in some tests */
+    struct bus pio;              /* port I/O: KVM_EXIT_IO */
+    struct bus mmio;             /* KVM_EXIT_MMIO */
     struct gsi_router gsi;
     struct pci_host *pci; /* set by the "pci-host" device */
     /* Where the serial console's bytes go (the UART calls it). */
@@ -60,10 +62,11 @@ struct machine {
 extern const struct device_type *const device_types[];
 
 /* Sets up the buses and the GSI router on kvm and realizes every wanted
- * device. 0, or -1 with a message (what was realized is unrealized). */
+ * device (mem: the guest's RAM, set up before). 0, or -1 with a message
+ * (what was realized is unrealized). */
 int machine_init(struct machine *m, const struct vmm_config *cfg, struct kvm_vm kvm,
-                 void (*console_tx)(void *ctx, uint8_t byte), void *console_ctx, char *err,
-                 size_t errlen);
+                 const struct guest_mem *mem, void (*console_tx)(void *ctx, uint8_t byte),
+                 void *console_ctx, char *err, size_t errlen);
 
 /* Unrealizes in reverse order and releases the buses. */
 void machine_destroy(struct machine *m);

@@ -37,6 +37,11 @@ static const char usage_text[] =
         "                      (key \"on_reboot\") [exit]\n"
         "  --pci-test[=BOOL]   add evr's PCI test function, BARs and MSI-X\n"
         "                      (key \"pci_test\") [false]\n"
+        "  --net SPEC          add a virtio-net interface after the config's: SPEC is\n"
+        "                      vhost_user:PATH[,mac=MAC] (evr-vmm listens on PATH for the\n"
+        "                      vswitch) or tap:IFNAME[,mac=MAC] (the kernel's vhost-net\n"
+        "                      and a host tap: a management port) (key \"net\":\n"
+        "                      [{\"vhost_user\": PATH, \"mac\": MAC}, {\"tap\": IFNAME}])\n"
         "  --passthrough LIST  host PCI functions to give the guest through VFIO,\n"
         "                      e.g. 0000:00:05.0,0000:01:00.1 (key \"passthrough\":\n"
         "                      [\"0000:00:05.0\"]); bound to vfio-pci, given back on exit\n"
@@ -63,6 +68,7 @@ static const struct option options[] = {
         {"control", required_argument, NULL, OPT_KEY},
         {"on-reboot", required_argument, NULL, OPT_KEY},
         {"pci-test", optional_argument, NULL, OPT_KEY},
+        {"net", required_argument, NULL, OPT_KEY},
         {"passthrough", required_argument, NULL, OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -224,8 +230,6 @@ int main(int argc, char **argv)
         return 1;
     }
     control.started = false;
-    control.listen_fd = -1;
-    control.stop_pipe[0] = control.stop_pipe[1] = -1;
     if (cfg->control[0] && control_open(&control, &host, cfg->control, err, sizeof(err))) {
         fprintf(stderr, "evr-vmm: %s\n", err);
         console_close(&console);

@@ -36,7 +36,7 @@ struct vfio_pci {
 
 /* A failed device access cannot be told to the guest; the first one of
  * each function is told to the operator (a guest could repeat it forever). */
-static int io_failed(struct vfio_fn *f, const struct evr_vfio_err *err)
+static int io_failed(struct vfio_fn *f, const struct evr_err *err)
 {
     if (f->pt.io_errors == 0)
         fprintf(stderr, "evr-vmm: passthrough %s\n", err->msg);
@@ -46,7 +46,7 @@ static int io_failed(struct vfio_fn *f, const struct evr_vfio_err *err)
 static int io_cfg_write(void *ctx, unsigned reg, const void *buf, unsigned len)
 {
     struct vfio_fn *f = ctx;
-    struct evr_vfio_err err;
+    struct evr_err err;
 
     if (evr_vfio_region_write(&f->dev, VFIO_PCI_CONFIG_REGION_INDEX, reg, buf, len, &err))
         return io_failed(f, &err);
@@ -56,7 +56,7 @@ static int io_cfg_write(void *ctx, unsigned reg, const void *buf, unsigned len)
 static int io_bar_read(void *ctx, unsigned bar, uint64_t off, void *buf, unsigned len)
 {
     struct vfio_fn *f = ctx;
-    struct evr_vfio_err err;
+    struct evr_err err;
 
     if (evr_vfio_region_read(&f->dev, VFIO_PCI_BAR0_REGION_INDEX + bar, off, buf, len, &err))
         return io_failed(f, &err);
@@ -66,7 +66,7 @@ static int io_bar_read(void *ctx, unsigned bar, uint64_t off, void *buf, unsigne
 static int io_bar_write(void *ctx, unsigned bar, uint64_t off, const void *buf, unsigned len)
 {
     struct vfio_fn *f = ctx;
-    struct evr_vfio_err err;
+    struct evr_err err;
 
     if (evr_vfio_region_write(&f->dev, VFIO_PCI_BAR0_REGION_INDEX + bar, off, buf, len, &err))
         return io_failed(f, &err);
@@ -76,7 +76,7 @@ static int io_bar_write(void *ctx, unsigned bar, uint64_t off, const void *buf, 
 static int io_msix_connect(void *ctx, unsigned nvec, const int *efds)
 {
     struct vfio_fn *f = ctx;
-    struct evr_vfio_err err;
+    struct evr_err err;
     int rc = nvec ? evr_vfio_irq_set_eventfds(&f->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, nvec, efds, &err)
                   : evr_vfio_irq_disable(&f->dev, VFIO_PCI_MSIX_IRQ_INDEX, &err);
 
@@ -86,7 +86,7 @@ static int io_msix_connect(void *ctx, unsigned nvec, const int *efds)
 static int io_msi_connect(void *ctx, int efd)
 {
     struct vfio_fn *f = ctx;
-    struct evr_vfio_err err;
+    struct evr_err err;
     int rc = efd >= 0 ? evr_vfio_irq_set_eventfds(&f->dev, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &efd, &err)
                       : evr_vfio_irq_disable(&f->dev, VFIO_PCI_MSI_IRQ_INDEX, &err);
 
@@ -106,7 +106,7 @@ static bool vfio_pci_wanted(const struct vmm_config *cfg)
     return cfg && cfg->npassthrough > 0;
 }
 
-static struct evr_vfio_group *group_of(struct vfio_pci *s, int id, struct evr_vfio_err *err)
+static struct evr_vfio_group *group_of(struct vfio_pci *s, int id, struct evr_err *err)
 {
     for (unsigned i = 0; i < s->ngroups; i++)
         if (s->group[i].id == id)
@@ -127,7 +127,7 @@ static void bar_regions(struct vfio_fn *f, struct pci_passthru_bar bars[PCI_BARS
 {
     for (unsigned b = 0; b < PCI_BARS; b++) {
         struct vfio_region_info info;
-        struct evr_vfio_err err;
+        struct evr_err err;
 
         bars[b] = (struct pci_passthru_bar){0};
         if (evr_vfio_region_info(&f->dev, VFIO_PCI_BAR0_REGION_INDEX + b, &info, &err))
@@ -148,7 +148,7 @@ static void bar_regions(struct vfio_fn *f, struct pci_passthru_bar bars[PCI_BARS
 static int add_function(struct machine *m, struct vfio_pci *s, struct vfio_fn *f, unsigned index,
                         const char *addr, char *err, size_t errlen)
 {
-    struct evr_vfio_err verr;
+    struct evr_err verr;
     struct evr_vfio_group *g;
     struct pci_passthru_bar bars[PCI_BARS];
     uint8_t phys[PCI_CFG_SIZE];
@@ -180,6 +180,26 @@ vfio_fail:
 
 static void vfio_pci_unrealize(struct machine *m, void *state);
 
+/* Guest RAM for DMA at its guest-physical addresses, once the container
+ * has its IOMMU (after the first group): every group of the container
+ * shares the mappings. */
+static int map_memory(struct vfio_pci *s, const struct guest_mem *mem, char *err, size_t errlen)
+{
+    struct guest_mem_region r[GUEST_MEM_MAX_REGIONS];
+    unsigned n = guest_mem_regions(mem, r);
+
+    for (unsigned i = 0; i < n; i++) {
+        struct evr_err verr;
+
+        if (evr_vfio_dma_map(&s->container, r[i].host, r[i].gpa, r[i].size, 1, &verr)) {
+            snprintf(err, errlen, "passthrough: guest RAM for DMA: %s", verr.msg);
+            return -1;
+        }
+        s->dma[s->ndma++] = r[i];
+    }
+    return 0;
+}
+
 static void *vfio_pci_realize(struct machine *m, char *err, size_t errlen)
 {
     struct vfio_pci *s = calloc(1, sizeof(*s));
@@ -193,9 +213,15 @@ static void *vfio_pci_realize(struct machine *m, char *err, size_t errlen)
         free(s);
         return NULL;
     }
+    if (!m->mem) {
+        snprintf(err, errlen, "passthrough: no guest RAM to map for DMA");
+        free(s);
+        return NULL;
+    }
     for (unsigned i = 0; i < m->cfg->npassthrough; i++) {
         s->nfn = i + 1;
-        if (add_function(m, s, &s->fn[i], i, m->cfg->passthrough[i], err, errlen)) {
+        if (add_function(m, s, &s->fn[i], i, m->cfg->passthrough[i], err, errlen) ||
+            (i == 0 && map_memory(s, m->mem, err, errlen))) {
             vfio_pci_unrealize(m, s);
             return NULL;
         }
@@ -206,7 +232,7 @@ static void *vfio_pci_realize(struct machine *m, char *err, size_t errlen)
 static void vfio_pci_unrealize(struct machine *m, void *state)
 {
     struct vfio_pci *s = state;
-    struct evr_vfio_err verr;
+    struct evr_err verr;
 
     for (unsigned i = s->nfn; i-- > 0;) {
         struct vfio_fn *f = &s->fn[i];
@@ -247,24 +273,3 @@ const struct device_type vfio_pci_device = {.name = "vfio-pci",
                                             .wanted = vfio_pci_wanted,
                                             .realize = vfio_pci_realize,
                                             .unrealize = vfio_pci_unrealize};
-
-int vfio_pci_map_memory(struct machine *m, const struct guest_mem *mem, char *err, size_t errlen)
-{
-    struct vfio_pci *s = machine_device(m, &vfio_pci_device);
-    struct guest_mem_region r[GUEST_MEM_MAX_REGIONS];
-    unsigned n;
-
-    if (!s)
-        return 0;
-    n = guest_mem_regions(mem, r);
-    for (unsigned i = 0; i < n; i++) {
-        struct evr_vfio_err verr;
-
-        if (evr_vfio_dma_map(&s->container, r[i].host, r[i].gpa, r[i].size, 1, &verr)) {
-            snprintf(err, errlen, "passthrough: guest RAM for DMA: %s", verr.msg);
-            return -1;
-        }
-        s->dma[s->ndma++] = r[i];
-    }
-    return 0;
-}

@@ -11,9 +11,10 @@
  *      a function with no reset is used as it is, with a warning);
  *   3. read its configuration space and BAR regions, mmap the BARs VFIO
  *      lets us map, and build the guest's function on the PCI host.
- * vfio_pci_map_memory (vm.c, once guest RAM exists) maps every RAM region
- * for DMA at its guest-physical address, so the device reaches guest RAM
- * and nothing else: the IOMMU refuses any other address.
+ * After the first function, every RAM region of the machine (m->mem, set
+ * up before the devices) is mapped for DMA at its guest-physical address,
+ * so the devices reach guest RAM and nothing else: the IOMMU refuses any
+ * other address.
  * Unrealize (after the vCPUs ended): interrupts disconnected, each function
  * reset, the container closed (DMA mappings go with it), and each function
  * given back to the driver it had before.
@@ -35,9 +36,5 @@
 #define VFIO_PCI_MEMSLOT_BASE 16
 
 extern const struct device_type vfio_pci_device;
-
-/* Maps guest RAM for DMA through the VM's VFIO container; 0 when the VM
- * has no passthrough function. -1 with a message. */
-int vfio_pci_map_memory(struct machine *m, const struct guest_mem *mem, char *err, size_t errlen);
 
 #endif

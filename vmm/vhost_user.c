@@ -128,6 +128,18 @@ static uint64_t used_bytes(uint16_t size)
     return 6 + 8ull * size; /* flags, idx, ring[size] of {id, len}, avail_event */
 }
 
+int vhost_user_ring_uaddrs(const struct guest_mem *mem, const struct vhost_user_vring *r,
+                           uint64_t *desc, uint64_t *avail, uint64_t *used)
+{
+    *desc = vhost_user_gpa_to_uaddr(mem, r->desc_gpa, (uint64_t)r->size * SPLIT_DESC_BYTES);
+    *avail = vhost_user_gpa_to_uaddr(mem, r->avail_gpa, avail_bytes(r->size));
+    *used = vhost_user_gpa_to_uaddr(mem, r->used_gpa, used_bytes(r->size));
+    return *desc && *avail && *used && !(r->desc_gpa % SPLIT_DESC_ALIGN) &&
+                           !(r->avail_gpa % SPLIT_AVAIL_ALIGN) && !(r->used_gpa % SPLIT_USED_ALIGN)
+                   ? 0
+                   : -1;
+}
+
 static int send_features(struct vhost_user_session *s, char *err, size_t errlen)
 {
     uint64_t f = s->driver_features;

@@ -163,4 +163,10 @@ int vhost_user_vring_stop(struct vhost_user_session *s, unsigned index, uint16_t
  * carries. 0 if the range is not all RAM of one region. */
 uint64_t vhost_user_gpa_to_uaddr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 
+/* The host addresses of ring r's descriptors, avail and used rings (what
+ * the kernel's vhost-net takes too). 0, or -1 if one is misaligned or not
+ * all RAM of one region. */
+int vhost_user_ring_uaddrs(const struct guest_mem *mem, const struct vhost_user_vring *r,
+                           uint64_t *desc, uint64_t *avail, uint64_t *used);
+
 #endif

@@ -6,7 +6,6 @@
 #include "layout.h"
 #include "mptable.h"
 #include "vcpu.h"
-#include "vfio_pci.h"
 #include "x86_boot.h"
 
 #include <errno.h>
@@ -242,7 +241,7 @@ static int setup_devices(struct vm *vm, char *err, size_t errlen)
 {
     struct kvm_vm kvm = {.fd = vm->vm_fd, .ioctl = kvm_vm_sys_ioctl};
 
-    if (machine_init(&vm->machine, vm->cfg, kvm, console_out, vm, err, errlen))
+    if (machine_init(&vm->machine, vm->cfg, kvm, &vm->mem, console_out, vm, err, errlen))
         return -1;
     vm->machine_ready = true;
     return 0;
@@ -289,10 +288,10 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, struct console *conso
     vm->outcome_vcpu = -1;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
-    /* The devices come after the irqchip: they route interrupts through it. */
+    /* The devices come after the irqchip (they route interrupts through
+     * it) and after RAM (a vhost backend maps it). */
     if (open_kvm(vm, err, errlen) || setup_platform(vm, err, errlen) ||
-        setup_devices(vm, err, errlen) || setup_memory(vm, err, errlen) ||
-        vfio_pci_map_memory(&vm->machine, &vm->mem, err, errlen) ||
+        setup_memory(vm, err, errlen) || setup_devices(vm, err, errlen) ||
         load_guest(vm, &entry, err, errlen))
         goto fail;
     cpuid = supported_cpuid(vm->kvm_fd, err, errlen);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
+
 #define VS_PORT_MAX       32u /* declared ports (wire and VM) */
 #define VS_SLICE_MAX      64u
 #define VS_LAG_MAX        8u
@@ -21,13 +23,6 @@
 #define VS_VLAN_RANGE_MAX 16u /* VLAN ranges in one slice */
 #define VS_VLAN_ID_MAX    4094u
 #define VS_NONE           0xffu /* no port / slice / LAG index */
-
-struct vs_error {
-    char msg[256];
-};
-
-/* Fills err->msg from a format; returns -1, so a refusal is one statement. */
-__attribute__((format(printf, 2, 3))) int vs_error_set(struct vs_error *err, const char *fmt, ...);
 
 enum vs_port_role {
     VS_ROLE_WIRE, /* a physical side port: carries slices, can join a LAG */
@@ -121,21 +116,21 @@ bool vs_name_valid(const char *name);
 
 /* Returns the new port's index, or -1. dpdk_id/n_rxq are the caller's. */
 int vs_config_port_add(struct vs_config *cfg, const char *name, const char *devargs,
-                       enum vs_port_role role, struct vs_error *err);
+                       enum vs_port_role role, struct evr_err *err);
 /* Refuses while a slice or a LAG uses the port. */
-int vs_config_port_del(struct vs_config *cfg, const char *name, struct vs_error *err);
-int vs_config_port_admin(struct vs_config *cfg, const char *name, bool up, struct vs_error *err);
+int vs_config_port_del(struct vs_config *cfg, const char *name, struct evr_err *err);
+int vs_config_port_admin(struct vs_config *cfg, const char *name, bool up, struct evr_err *err);
 
 /* Creates or replaces the slice of that name. */
 int vs_config_slice_set(struct vs_config *cfg, const struct vs_slice_spec *spec,
-                        struct vs_error *err);
-int vs_config_slice_del(struct vs_config *cfg, const char *name, struct vs_error *err);
+                        struct evr_err *err);
+int vs_config_slice_del(struct vs_config *cfg, const char *name, struct evr_err *err);
 
 /* Creates or replaces a LAG. Members must be wire ports that no slice uses
  * directly and that no other LAG holds. */
-int vs_config_lag_set(struct vs_config *cfg, const struct vs_lag_spec *spec, struct vs_error *err);
+int vs_config_lag_set(struct vs_config *cfg, const struct vs_lag_spec *spec, struct evr_err *err);
 /* Refuses while a slice uses the LAG. */
-int vs_config_lag_del(struct vs_config *cfg, const char *name, struct vs_error *err);
+int vs_config_lag_del(struct vs_config *cfg, const char *name, struct evr_err *err);
 
 int vs_config_find_port(const struct vs_config *cfg, const char *name);
 int vs_config_find_slice(const struct vs_config *cfg, const char *name);

@@ -47,7 +47,7 @@ struct worker {
 
 static struct worker workers[VS_WORKER_MAX];
 
-int vs_datapath_init(struct vs_datapath *dp, unsigned idle_sleep_us, struct vs_error *err)
+int vs_datapath_init(struct vs_datapath *dp, unsigned idle_sleep_us, struct evr_err *err)
 {
     memset(dp, 0, sizeof(*dp));
     dp->idle_sleep_us = idle_sleep_us;
@@ -55,13 +55,13 @@ int vs_datapath_init(struct vs_datapath *dp, unsigned idle_sleep_us, struct vs_e
     RTE_LCORE_FOREACH_WORKER(lcore)
     {
         if (dp->n_workers == VS_WORKER_MAX) {
-            snprintf(err->msg, sizeof(err->msg), "-l: at most %u worker lcores", VS_WORKER_MAX);
+            evr_fail(err, EINVAL, "-l: at most %u worker lcores", VS_WORKER_MAX);
             return -1;
         }
         dp->lcores[dp->n_workers++] = lcore;
     }
     if (dp->n_workers == 0) {
-        snprintf(err->msg, sizeof(err->msg),
+        evr_fail(err, EINVAL,
                  "-l: needs at least one worker lcore besides the main one (e.g. -l 0,1)");
         return -1;
     }
@@ -70,7 +70,7 @@ int vs_datapath_init(struct vs_datapath *dp, unsigned idle_sleep_us, struct vs_e
     dp->counters =
             rte_zmalloc("vs_counters", sizeof(*dp->counters) * dp->n_workers, RTE_CACHE_LINE_SIZE);
     if (!dp->qsbr || !dp->counters || rte_rcu_qsbr_init(dp->qsbr, dp->n_workers) != 0) {
-        snprintf(err->msg, sizeof(err->msg), "datapath: out of DPDK memory (raise -m)");
+        evr_fail(err, ENOMEM, "datapath: out of DPDK memory (raise -m)");
         return -1;
     }
     return 0;
@@ -446,7 +446,7 @@ static int worker_main(void *arg)
     return 0;
 }
 
-int vs_datapath_start(struct vs_datapath *dp, struct vs_error *err)
+int vs_datapath_start(struct vs_datapath *dp, struct evr_err *err)
 {
     dp->stop = false;
     for (unsigned i = 0; i < dp->n_workers; i++) {
@@ -459,8 +459,8 @@ int vs_datapath_start(struct vs_datapath *dp, struct vs_error *err)
             w->tx_next[p] = w->tx_pkts[p];
         int rc = rte_eal_remote_launch(worker_main, w, dp->lcores[i]);
         if (rc != 0) {
-            snprintf(err->msg, sizeof(err->msg), "datapath: cannot launch lcore %u: %s",
-                     dp->lcores[i], strerror(-rc));
+            evr_fail(err, -rc, "datapath: cannot launch lcore %u: %s", dp->lcores[i],
+                     strerror(-rc));
             vs_datapath_stop(dp);
             return -1;
         }

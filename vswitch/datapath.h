@@ -25,11 +25,11 @@ struct vs_datapath {
 };
 
 /* Takes every worker lcore of the EAL (at most VS_WORKER_MAX). */
-int vs_datapath_init(struct vs_datapath *dp, unsigned idle_sleep_us, struct vs_error *err);
+int vs_datapath_init(struct vs_datapath *dp, unsigned idle_sleep_us, struct evr_err *err);
 /* Publishes t (owned from now on) and frees the previous set after a grace
  * period. Only the control thread calls it. */
 void vs_datapath_publish(struct vs_datapath *dp, struct vs_tables *t);
-int vs_datapath_start(struct vs_datapath *dp, struct vs_error *err);
+int vs_datapath_start(struct vs_datapath *dp, struct evr_err *err);
 void vs_datapath_stop(struct vs_datapath *dp);
 void vs_datapath_fini(struct vs_datapath *dp);
 

@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int status = 1;
-    struct vs_error err = {{0}};
+    struct evr_err err = {0};
     static struct vs_datapath dp;
     static struct vs_control ctl;
     bool started = false, control_up = false;
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
     pool = rte_pktmbuf_pool_create("vs_mbufs", opt.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                    (int)rte_socket_id());
     if (!pool) {
-        snprintf(err.msg, sizeof(err.msg),
+        evr_fail(&err, rte_errno,
                  "--mbufs: cannot create a pool of %u mbufs: %s "
                  "(raise -m or lower --mbufs)",
                  opt.mbufs, rte_strerror(rte_errno));

@@ -36,19 +36,18 @@ static bool is_driver(const struct rte_eth_dev_info *info, const char *name)
 }
 
 static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool, uint16_t *n_rxq,
-                     struct vs_error *err)
+                     struct evr_err *err)
 {
     struct rte_eth_dev_info info;
     int rc = rte_eth_dev_info_get(port, &info);
     if (rc != 0) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': cannot query device: %s",
-                 strerror(-rc));
+        evr_fail(err, -rc, "field 'devargs': cannot query device: %s", strerror(-rc));
         return -1;
     }
     bool af_packet = is_driver(&info, "net_af_packet");
     bool af_xdp = is_driver(&info, "net_af_xdp");
     if (info.max_tx_queues < n_workers) {
-        snprintf(err->msg, sizeof(err->msg),
+        evr_fail(err, EINVAL,
                  "field 'devargs': the device has %u transmit queues and the vswitch runs %u "
                  "workers (for net_af_packet add qpairs=%u, for net_af_xdp queue_count=%u)",
                  info.max_tx_queues, n_workers, n_workers, n_workers);
@@ -60,14 +59,14 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
      * kernel stack instead of the vswitch). */
     const char *all_queues = af_packet ? "qpairs" : af_xdp ? "queue_count" : NULL;
     if (all_queues && info.max_rx_queues > VS_RXQ_MAX) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': %s=%u is above %u", all_queues,
-                 info.max_rx_queues, VS_RXQ_MAX);
+        evr_fail(err, EINVAL, "field 'devargs': %s=%u is above %u", all_queues, info.max_rx_queues,
+                 VS_RXQ_MAX);
         return -1;
     }
     /* af_xdp's UMEM is the mbuf pool itself, registered as one range from
      * its first chunk: mbufs of a second chunk would lie outside it. */
     if (af_xdp && pool->nb_mem_chunks != 1) {
-        snprintf(err->msg, sizeof(err->msg),
+        evr_fail(err, EINVAL,
                  "field 'devargs': net_af_xdp needs the mbuf pool in one virtually contiguous "
                  "chunk, it has %u (give EAL more memory, or --iova-mode va)",
                  pool->nb_mem_chunks);
@@ -78,7 +77,7 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
      * 22.11 does not give those mbufs back when the port is closed: say so
      * instead of failing the queue setup with EINVAL. */
     if (af_xdp && rte_mempool_avail_count(pool) < (unsigned)rxq * AF_XDP_FILL_MBUFS) {
-        snprintf(err->msg, sizeof(err->msg),
+        evr_fail(err, EINVAL,
                  "field 'devargs': net_af_xdp takes %u mbufs per queue (%u queues) and the pool "
                  "has %u free (raise --mbufs)",
                  AF_XDP_FILL_MBUFS, rxq, rte_mempool_avail_count(pool));
@@ -88,20 +87,19 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
         /* Asked for: a device whose queues are all sources of their own
          * (af_packet's fanout) cannot have fewer polled than it has. */
         if (*n_rxq > info.max_rx_queues) {
-            snprintf(err->msg, sizeof(err->msg),
-                     "field 'rx_queues': the device has %u receive queues", info.max_rx_queues);
+            evr_fail(err, EINVAL, "field 'rx_queues': the device has %u receive queues",
+                     info.max_rx_queues);
             return -1;
         }
         if (all_queues && *n_rxq != info.max_rx_queues) {
-            snprintf(err->msg, sizeof(err->msg),
-                     "field 'rx_queues': %s spreads traffic over all its %u queues",
+            evr_fail(err, EINVAL, "field 'rx_queues': %s spreads traffic over all its %u queues",
                      info.driver_name, info.max_rx_queues);
             return -1;
         }
         rxq = *n_rxq;
     }
     if (rxq == 0) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': the device has no receive queue");
+        evr_fail(err, EINVAL, "field 'devargs': the device has no receive queue");
         return -1;
     }
     struct rte_eth_conf conf;
@@ -117,8 +115,7 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
     uint16_t txq = af_xdp ? rxq : (uint16_t)n_workers;
     rc = rte_eth_dev_configure(port, rxq, txq, &conf);
     if (rc != 0) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': configure failed: %s",
-                 strerror(-rc));
+        evr_fail(err, -rc, "field 'devargs': configure failed: %s", strerror(-rc));
         return -1;
     }
     uint16_t nb_rxd = RX_DESC, nb_txd = TX_DESC;
@@ -127,29 +124,28 @@ static int configure(uint16_t port, unsigned n_workers, struct rte_mempool *pool
     for (uint16_t q = 0; q < rxq; q++) {
         rc = rte_eth_rx_queue_setup(port, q, nb_rxd, (unsigned)socket, NULL, pool);
         if (rc != 0) {
-            snprintf(err->msg, sizeof(err->msg),
-                     "field 'devargs': receive queue %u setup failed: %s", q, strerror(-rc));
+            evr_fail(err, -rc, "field 'devargs': receive queue %u setup failed: %s", q,
+                     strerror(-rc));
             return -1;
         }
     }
     for (uint16_t q = 0; q < txq; q++) {
         rc = rte_eth_tx_queue_setup(port, q, nb_txd, (unsigned)socket, NULL);
         if (rc != 0) {
-            snprintf(err->msg, sizeof(err->msg),
-                     "field 'devargs': transmit queue %u setup failed: %s", q, strerror(-rc));
+            evr_fail(err, -rc, "field 'devargs': transmit queue %u setup failed: %s", q,
+                     strerror(-rc));
             return -1;
         }
     }
     /* Promiscuous: slices carry frames for the VMs' MACs, not the port's. */
     rc = rte_eth_promiscuous_enable(port);
     if (rc != 0 && rc != -ENOTSUP) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': promiscuous mode failed: %s",
-                 strerror(-rc));
+        evr_fail(err, -rc, "field 'devargs': promiscuous mode failed: %s", strerror(-rc));
         return -1;
     }
     rc = rte_eth_dev_start(port);
     if (rc != 0) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': start failed: %s", strerror(-rc));
+        evr_fail(err, -rc, "field 'devargs': start failed: %s", strerror(-rc));
         return -1;
     }
     *n_rxq = rxq;
@@ -203,14 +199,14 @@ static int vhost_server_socket(const char *devargs, char *path, size_t size)
 
 static int probe_and_configure(const char *devargs, const char *name, unsigned n_workers,
                                struct rte_mempool *pool, uint16_t *port_id, uint16_t *n_rxq,
-                               struct vs_error *err);
+                               struct evr_err *err);
 
 /* The AF_XDP sockets each open net_af_xdp port created, by DPDK port id:
  * what to close after DPDK has closed the port (xsk_leftovers.h). */
 static struct vs_xsk_sockets port_xsks[VS_DPDK_PORT_MAX];
 
 int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *pool,
-                 uint16_t *port_id, uint16_t *n_rxq, struct vs_error *err)
+                 uint16_t *port_id, uint16_t *n_rxq, struct evr_err *err)
 {
     char name[RTE_DEV_NAME_MAX_LEN], sock[PATH_MAX];
     device_name(devargs, name, sizeof(name));
@@ -232,8 +228,8 @@ int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *po
             vs_xsk_sockets_close_left(&xsk_created); /* the failed open closed the device */
     }
     if (rc == 0 && vhost_server && chmod(sock, 0600) != 0 && errno != ENOENT) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': cannot chmod 0600 '%.128s': %s",
-                 sock, strerror(errno));
+        evr_fail(err, errno, "field 'devargs': cannot chmod 0600 '%.128s': %s", sock,
+                 strerror(errno));
         vs_port_close(*port_id);
         return -1;
     }
@@ -242,22 +238,22 @@ int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *po
 
 static int probe_and_configure(const char *devargs, const char *name, unsigned n_workers,
                                struct rte_mempool *pool, uint16_t *port_id, uint16_t *n_rxq,
-                               struct vs_error *err)
+                               struct evr_err *err)
 {
     int rc = rte_dev_probe(devargs);
     if (rc != 0) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': cannot probe '%s': %s", devargs,
+        evr_fail(err, -rc, "field 'devargs': cannot probe '%s': %s", devargs,
                  rc == -EEXIST ? "the device is already in use" : strerror(-rc));
         return -1;
     }
     uint16_t port;
     if (rte_eth_dev_get_port_by_name(name, &port) != 0) {
-        snprintf(err->msg, sizeof(err->msg),
-                 "field 'devargs': '%s' probed but no ethdev is named '%s'", devargs, name);
+        evr_fail(err, EINVAL, "field 'devargs': '%s' probed but no ethdev is named '%s'", devargs,
+                 name);
         return -1;
     }
     if (port >= VS_DPDK_PORT_MAX) {
-        snprintf(err->msg, sizeof(err->msg), "field 'devargs': DPDK port id %u is too high", port);
+        evr_fail(err, EINVAL, "field 'devargs': DPDK port id %u is too high", port);
         detach(port);
         return -1;
     }

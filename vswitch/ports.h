@@ -17,7 +17,7 @@ struct rte_mempool;
 /* Probes and starts the device. *n_rxq: the receive queues to open, 0 for
  * all the device has (at most VS_RXQ_MAX); on return the ones opened. */
 int vs_port_open(const char *devargs, unsigned n_workers, struct rte_mempool *pool,
-                 uint16_t *port_id, uint16_t *n_rxq, struct vs_error *err);
+                 uint16_t *port_id, uint16_t *n_rxq, struct evr_err *err);
 void vs_port_close(uint16_t port_id);
 /* Link state; 1 up, 0 down. The PMDs over a kernel netdev (af_packet,
  * af_xdp, pcap) report "up" whatever the netdev does, so for them it is the

@@ -1,9 +1,11 @@
 /* JSON requests of the control socket: strict parsing and applying. */
 #include "protocol.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl/protocol.h"
 #include "tables.h"
 
 static const char *const op_names[] = {
@@ -29,26 +31,31 @@ static const char *const op_fields[][7] = {
 
 const char *vs_op_name(enum vs_op op)
 {
-    return (unsigned)op < sizeof(op_names) / sizeof(op_names[0]) ? op_names[op] : "?";
+    return (unsigned)op < VS_OP_COUNT ? op_names[op] : "?";
 }
 
-static int get_string(json_t *obj, const char *field, char *out, size_t size, struct vs_error *err)
+const char *const *vs_op_fields(enum vs_op op)
+{
+    return op_fields[op];
+}
+
+static int get_string(json_t *obj, const char *field, char *out, size_t size, struct evr_err *err)
 {
     json_t *v = json_object_get(obj, field);
     if (!json_is_string(v))
-        return vs_error_set(err, "field '%s': must be a string", field);
+        return evr_fail(err, EINVAL, "field '%s': must be a string", field);
     const char *s = json_string_value(v);
     if (json_string_length(v) != strlen(s))
-        return vs_error_set(err, "field '%s': contains a NUL byte", field);
+        return evr_fail(err, EINVAL, "field '%s': contains a NUL byte", field);
     if (strlen(s) >= size)
-        return vs_error_set(err, "field '%s': longer than %zu characters", field, size - 1);
+        return evr_fail(err, EINVAL, "field '%s': longer than %zu characters", field, size - 1);
     memcpy(out, s, strlen(s) + 1);
     return 0;
 }
 
 /* Returns the index of the field's value in names, or -1 (err set). */
 static int get_enum(json_t *obj, const char *field, const char *const *names, unsigned n,
-                    struct vs_error *err)
+                    struct evr_err *err)
 {
     char buf[32];
     if (get_string(obj, field, buf, sizeof(buf), err) < 0)
@@ -60,7 +67,7 @@ static int get_enum(json_t *obj, const char *field, const char *const *names, un
     for (unsigned i = 0; i < n; i++)
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s'%s'", i ? ", " : "",
                  names[i]);
-    return vs_error_set(err, "field '%s': '%s' is not one of %s", field, buf, list);
+    return evr_fail(err, EINVAL, "field '%s': '%s' is not one of %s", field, buf, list);
 }
 
 static int parse_vlan_number(const char *s, const char **end, unsigned *out)
@@ -82,33 +89,34 @@ static int parse_vlan_number(const char *s, const char **end, unsigned *out)
 /* One "vlans" item: a number, or a string "N" or "N-M". Bounds are
  * checked by config.c so both paths share one rule. */
 static int parse_vlan_item(json_t *item, unsigned index, struct vs_vlan_range *r,
-                           struct vs_error *err)
+                           struct evr_err *err)
 {
     if (json_is_integer(item)) {
         json_int_t v = json_integer_value(item);
         if (v < 0 || v > 99999)
-            return vs_error_set(err, "field 'vlans'[%u]: %lld is not a VLAN id", index,
-                                (long long)v);
+            return evr_fail(err, EINVAL, "field 'vlans'[%u]: %lld is not a VLAN id", index,
+                            (long long)v);
         r->first = r->last = (uint16_t)v;
         return 0;
     }
     if (!json_is_string(item))
-        return vs_error_set(err, "field 'vlans'[%u]: must be a number or a string \"N-M\"", index);
+        return evr_fail(err, EINVAL, "field 'vlans'[%u]: must be a number or a string \"N-M\"",
+                        index);
     const char *s = json_string_value(item), *p;
     unsigned a, b;
     if (parse_vlan_number(s, &p, &a) < 0)
-        return vs_error_set(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
+        return evr_fail(err, EINVAL, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
     b = a;
     if (*p == '-' && parse_vlan_number(p + 1, &p, &b) < 0)
-        return vs_error_set(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
+        return evr_fail(err, EINVAL, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
     if (*p != '\0')
-        return vs_error_set(err, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
+        return evr_fail(err, EINVAL, "field 'vlans'[%u]: '%s' is not a VLAN id or range", index, s);
     r->first = (uint16_t)a;
     r->last = (uint16_t)b;
     return 0;
 }
 
-static int parse_slice(json_t *obj, struct vs_request *req, struct vs_error *err)
+static int parse_slice(json_t *obj, struct vs_request *req, struct evr_err *err)
 {
     static const char *const modes[] = {"access", "trunk"};
     struct vs_slice_spec *s = &req->slice;
@@ -123,15 +131,15 @@ static int parse_slice(json_t *obj, struct vs_request *req, struct vs_error *err
     s->mode = (enum vs_slice_mode)mode;
     json_t *untagged = json_object_get(obj, "untagged");
     if (untagged && !json_is_boolean(untagged))
-        return vs_error_set(err, "field 'untagged': must be true or false");
+        return evr_fail(err, EINVAL, "field 'untagged': must be true or false");
     s->untagged = json_is_true(untagged);
     json_t *vlans = json_object_get(obj, "vlans");
     if (!vlans)
         return 0;
     if (!json_is_array(vlans))
-        return vs_error_set(err, "field 'vlans': must be an array");
+        return evr_fail(err, EINVAL, "field 'vlans': must be an array");
     if (json_array_size(vlans) > VS_VLAN_RANGE_MAX)
-        return vs_error_set(err, "field 'vlans': at most %u items", VS_VLAN_RANGE_MAX);
+        return evr_fail(err, EINVAL, "field 'vlans': at most %u items", VS_VLAN_RANGE_MAX);
     size_t i;
     json_t *item;
     json_array_foreach(vlans, i, item)
@@ -143,7 +151,7 @@ static int parse_slice(json_t *obj, struct vs_request *req, struct vs_error *err
     return 0;
 }
 
-static int parse_lag(json_t *obj, struct vs_request *req, struct vs_error *err)
+static int parse_lag(json_t *obj, struct vs_request *req, struct evr_err *err)
 {
     static const char *const modes[] = {"active-backup", "balance"};
     static const char *const hashes[] = {"l2", "l23", "l34"};
@@ -155,15 +163,15 @@ static int parse_lag(json_t *obj, struct vs_request *req, struct vs_error *err)
         return -1;
     json_t *members = json_object_get(obj, "members");
     if (!json_is_array(members))
-        return vs_error_set(err, "field 'members': must be an array of port names");
+        return evr_fail(err, EINVAL, "field 'members': must be an array of port names");
     size_t n = json_array_size(members);
     if (n == 0 || n > VS_LAG_MEMBER_MAX)
-        return vs_error_set(err, "field 'members': needs 1-%u ports", VS_LAG_MEMBER_MAX);
+        return evr_fail(err, EINVAL, "field 'members': needs 1-%u ports", VS_LAG_MEMBER_MAX);
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_array_get(members, i);
         const char *s = json_string_value(m);
         if (!s || strlen(s) >= VS_NAME_MAX)
-            return vs_error_set(err, "field 'members'[%zu]: must be a port name", i);
+            return evr_fail(err, EINVAL, "field 'members'[%zu]: must be a port name", i);
         memcpy(req->members[i], s, strlen(s) + 1);
         l->members[i] = req->members[i];
     }
@@ -174,51 +182,18 @@ static int parse_lag(json_t *obj, struct vs_request *req, struct vs_error *err)
     return 0;
 }
 
-static int check_fields(json_t *obj, enum vs_op op, struct vs_error *err)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach(obj, key, value)
-    {
-        if (strcmp(key, "op") == 0)
-            continue;
-        bool known = false;
-        for (unsigned i = 0; i < 7 && op_fields[op][i]; i++) {
-            const char *f = op_fields[op][i];
-            if (strcmp(f[0] == '!' ? f + 1 : f, key) == 0)
-                known = true;
-        }
-        if (!known)
-            return vs_error_set(err, "field '%s': not a field of '%s'", key, vs_op_name(op));
-    }
-    for (unsigned i = 0; i < 7 && op_fields[op][i]; i++) {
-        const char *f = op_fields[op][i];
-        if (f[0] == '!' && !json_object_get(obj, f + 1))
-            return vs_error_set(err, "field '%s': missing (required by '%s')", f + 1,
-                                vs_op_name(op));
-    }
-    return 0;
-}
-
-int vs_request_parse(const char *line, size_t len, struct vs_request *req, struct vs_error *err)
+int vs_request_from_json(json_t *obj, struct vs_request *req, struct evr_err *err)
 {
     memset(req, 0, sizeof(*req));
-    if (len > VS_REQUEST_MAX)
-        return vs_error_set(err, "request: longer than %u bytes", VS_REQUEST_MAX);
-    json_error_t jerr;
-    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!obj)
-        return vs_error_set(err, "request: not JSON at column %d: %s", jerr.column, jerr.text);
+    if (!json_is_object(obj))
+        return evr_fail(err, EINVAL, "request: must be a JSON object");
     int rc = -1;
-    if (!json_is_object(obj)) {
-        vs_error_set(err, "request: must be a JSON object");
-        goto out;
-    }
-    int op = get_enum(obj, "op", op_names, sizeof(op_names) / sizeof(op_names[0]), err);
+    int op = get_enum(obj, "op", op_names, VS_OP_COUNT, err);
     if (op < 0)
         goto out;
     req->op = (enum vs_op)op;
-    if (check_fields(obj, req->op, err) < 0)
+    struct ctl_op spec = {.name = op_names[op], .fields = op_fields[op]};
+    if (ctl_check_fields(obj, &spec, err) < 0)
         goto out;
     if (json_object_get(obj, "name") &&
         get_string(obj, "name", req->name, sizeof(req->name), err) < 0)
@@ -236,7 +211,7 @@ int vs_request_parse(const char *line, size_t len, struct vs_request *req, struc
         if (rxq) {
             if (!json_is_integer(rxq) || json_integer_value(rxq) < 1 ||
                 json_integer_value(rxq) > VS_RXQ_MAX) {
-                vs_error_set(err, "field 'rx_queues': must be a number 1-%u", VS_RXQ_MAX);
+                evr_fail(err, EINVAL, "field 'rx_queues': must be a number 1-%u", VS_RXQ_MAX);
                 goto out;
             }
             req->rx_queues = (uint16_t)json_integer_value(rxq);
@@ -268,11 +243,10 @@ int vs_request_parse(const char *line, size_t len, struct vs_request *req, struc
     }
     rc = 0;
 out:
-    json_decref(obj);
     return rc;
 }
 
-int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct vs_error *err)
+int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct evr_err *err)
 {
     switch (req->op) {
     case VS_OP_PORT_ADD: {
@@ -297,7 +271,7 @@ int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct
     case VS_OP_DUMP:
         return 0;
     }
-    return vs_error_set(err, "field 'op': unknown");
+    return evr_fail(err, EINVAL, "field 'op': unknown");
 }
 
 static json_t *slice_to_json(const struct vs_config *cfg, const struct vs_slice *s)

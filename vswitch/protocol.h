@@ -1,8 +1,8 @@
-/* The control protocol's JSON shapes: one request object per line in, one
- * reply object per line out (man/evr-vswitch.8 lists them). Parsing is strict
- * (unknown fields, wrong types and out-of-range values are errors that name
- * the field) and separate from applying, so a request is either applied
- * whole or not at all. */
+/* The vswitch's requests of the control protocol (ctl/protocol.h frames
+ * them and checks their fields; man/evr-vswitch.8 lists them). Parsing is
+ * strict (unknown fields, wrong types and out-of-range values are errors
+ * that name the field) and separate from applying, so a request is either
+ * applied whole or not at all. The same requests make up a --config file. */
 #ifndef EVR_VSWITCH_PROTOCOL_H
 #define EVR_VSWITCH_PROTOCOL_H
 
@@ -10,8 +10,6 @@
 #include <stddef.h>
 
 #include "config.h"
-
-#define VS_REQUEST_MAX 4096u /* bytes in one request line */
 
 enum vs_op {
     VS_OP_PORT_ADD,
@@ -24,6 +22,7 @@ enum vs_op {
     VS_OP_STATS,
     VS_OP_DUMP,
 };
+#define VS_OP_COUNT (VS_OP_DUMP + 1)
 
 struct vs_request {
     enum vs_op op;
@@ -39,17 +38,20 @@ struct vs_request {
     struct vs_lag_spec lag;
 };
 
-/* Parses one request line. Returns 0, or -1 with err naming the field. */
-int vs_request_parse(const char *line, size_t len, struct vs_request *req, struct vs_error *err);
+/* Parses one request object (its "op" included). Returns 0, or -1 with err
+ * naming the field. */
+int vs_request_from_json(json_t *obj, struct vs_request *req, struct evr_err *err);
 
 /* Applies the config part of a parsed request (every op but stats and dump;
  * port-add only declares the port). Returns the port index for port-add,
  * 0 for the others, -1 with err when the config refuses it (cfg unchanged). */
-int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct vs_error *err);
+int vs_request_apply(struct vs_config *cfg, const struct vs_request *req, struct evr_err *err);
 
 /* The declared config as the "dump" reply shows it. */
 json_t *vs_config_to_json(const struct vs_config *cfg);
 
 const char *vs_op_name(enum vs_op op);
+/* The fields op takes, as struct ctl_op wants them ("!" marks a required one). */
+const char *const *vs_op_fields(enum vs_op op);
 
 #endif

@@ -116,7 +116,7 @@ def main():
                               devargs=devargs + ",force_copy=1,busy_budget=0")
             if reply["ok"]:
                 break
-            print(f"port-add attempt {attempt + 1}: {reply['error']}")
+            print(f"port-add attempt {attempt + 1}: {reply['error']['message']}")
             time.sleep(0.2)
         expect(reply["ok"], f"the same netdev opens again after port-del: {reply}")
         set_slices(b)

@@ -64,7 +64,7 @@ def check_rx_queues(b):
                         ({"rx_queues": 0}, "field 'rx_queues': must be a number 1-8"),
                         ({"rx_queues": "2"}, "field 'rx_queues': must be a number 1-8")):
         r = b.request(op="port-add", name="n2", devargs="net_null9,no-rx=1", role="vm", **extra)
-        expect(not r["ok"] and part in r["error"], f"rx_queues {extra} refused: {r}")
+        expect(not r["ok"] and part in r["error"]["message"], f"rx_queues {extra} refused: {r}")
     expect([p["name"] for p in b.ok(op="dump")["dump"]["ports"]] == ["w0", "va", "n0", "n1"],
            "the refused port-adds left nothing behind")
     b.ok(op="port-del", name="n0")

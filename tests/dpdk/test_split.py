@@ -30,15 +30,15 @@ def main():
             # is let go again, so the right devargs work right after.
             reply = b.request(op="port-add", name="w0", devargs=b.devargs("w0", qpairs=1),
                               role="wire")
-            expect(not reply["ok"] and "field 'devargs'" in reply["error"] and
-                   "qpairs=2" in reply["error"],
+            expect(not reply["ok"] and "field 'devargs'" in reply["error"]["message"] and
+                   "qpairs=2" in reply["error"]["message"],
                    f"a port with too few queues is refused: {reply.get('error')}")
             expect(b.ok(op="dump")["dump"]["ports"] == [], "and nothing was declared")
         else:
             # More af_packet queues than the vswitch polls would lose traffic.
             reply = b.request(op="port-add", name="w0", devargs=b.devargs("w0", qpairs=9),
                               role="wire")
-            expect(not reply["ok"] and "field 'devargs': qpairs=9 is above 8" in reply["error"],
+            expect(not reply["ok"] and "field 'devargs': qpairs=9 is above 8" in reply["error"]["message"],
                    f"a port with more queues than polled is refused: {reply.get('error')}")
         b.add_port("w0", "wire")
         for vm in ("va", "vb", "vc", "vd"):
@@ -121,11 +121,9 @@ def main():
         ]
         for req, part in bad:
             reply = b.request(**req)
-            expect(not reply["ok"] and part in reply["error"],
+            expect(not reply["ok"] and part in reply["error"]["message"],
                    f"{req['op']} refused: {reply.get('error')}")
-        b.ctl_file.write("{not json\n")
-        b.ctl_file.flush()
-        reply = b.ctl_file.readline()
+        reply = b.ctl.send_line("{not json")
         expect('"ok":false' in reply and "not JSON" in reply, "malformed line refused")
         after = b.ok(op="dump")["dump"]
         expect(after == before, "refused requests left the tables as they were")

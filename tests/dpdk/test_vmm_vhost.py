@@ -112,7 +112,6 @@ def restart_queues(b, drv, queue_pairs):
 
 def kill_vswitch(b):
     """SIGKILL: the backend vanishes without closing anything itself."""
-    b.ctl_file.close()
     b.ctl.close()
     b.proc.send_signal(signal.SIGKILL)
     b.proc.wait(timeout=20)

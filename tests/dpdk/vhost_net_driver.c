@@ -217,7 +217,51 @@ static int open_netdev(const char *ifname)
     sll.sll_ifindex = (int)if_nametoindex(ifname);
     if (!sll.sll_ifindex || bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
         die("cannot bind to the netdev");
+    /* The kernel takes a received frame's VLAN tag out of its bytes (into
+     * the skb, always, whatever the device offloads): ask for it back. */
+    if (setsockopt(s, SOL_PACKET, PACKET_AUXDATA, &(int){1}, sizeof(int)) < 0)
+        die("PACKET_AUXDATA");
     return s;
+}
+
+/* One frame from the netdev, its VLAN tag put back where the kernel took
+ * it from; 0 when there is none. */
+static ssize_t recv_frame(int sock, uint8_t *frame, size_t cap)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+    } control;
+    struct sockaddr_ll from;
+    struct iovec iov = {.iov_base = frame, .iov_len = cap - 4};
+    struct msghdr msg = {.msg_name = &from,
+                         .msg_namelen = sizeof(from),
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT);
+
+    if (n <= 0)
+        return n < 0 && errno == EAGAIN ? 0 : n;
+    if (from.sll_pkttype == PACKET_OUTGOING)
+        return -2; /* our own transmissions, seen by the tap */
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        struct tpacket_auxdata aux;
+        if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+            continue;
+        memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+        if ((aux.tp_status & TP_STATUS_VLAN_VALID) && n >= 2 * ETH_ALEN) {
+            uint16_t tpid = htons((aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid
+                                                                              : ETH_P_8021Q);
+            uint16_t tci = htons(aux.tp_vlan_tci);
+            memmove(frame + 2 * ETH_ALEN + 4, frame + 2 * ETH_ALEN, (size_t)n - 2 * ETH_ALEN);
+            memcpy(frame + 2 * ETH_ALEN, &tpid, 2);
+            memcpy(frame + 2 * ETH_ALEN + 2, &tci, 2);
+            n += 4;
+        }
+    }
+    return n;
 }
 
 static void start_queue(struct vhost_user_session *s, struct queue *qs, unsigned i, uint16_t base)
@@ -389,15 +433,12 @@ int main(int argc, char **argv)
         }
         for (int burst = 0; burst < 64; burst++) {
             uint8_t frame[BUF_SIZE];
-            struct sockaddr_ll from;
-            socklen_t fl = sizeof(from);
-            ssize_t n = recvfrom(sock, frame, sizeof(frame) - HDR_LEN, MSG_DONTWAIT,
-                                 (struct sockaddr *)&from, &fl);
+            ssize_t n = recv_frame(sock, frame, sizeof(frame) - HDR_LEN);
 
+            if (n == -2)
+                continue;
             if (n <= 0)
                 break;
-            if (from.sll_pkttype == PACKET_OUTGOING)
-                continue; /* our own transmissions, seen by the tap */
             /* The queue pair by source MAC (a flow hash keeps each
              * flow in order); a full queue drops, as a NIC would. */
             if (n >= ETH_HLEN &&

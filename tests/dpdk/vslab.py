@@ -18,6 +18,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "lib"))
+import evrctl  # noqa: E402
+
 CLONE_NEWNET = 0x40000000
 SOL_PACKET = 263
 PACKET_AUXDATA = 8
@@ -188,7 +191,6 @@ class Bench:
         self.mbufs = mbufs
         self.eal = list(eal)  # EAL options beyond memory, lcores and file prefix
         self.ctl = None
-        self.ctl_file = None
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
 
@@ -272,17 +274,13 @@ class Bench:
         mode = os.stat(self.sock_path).st_mode & 0o777
         if mode != 0o600:
             raise SystemExit(f"control socket mode is {mode:o}, not 600")
-        self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.ctl.connect(self.sock_path)
-        self.ctl_file = self.ctl.makefile("rw")
+        self.ctl = evrctl.Client(self.sock_path)
 
     def request(self, **req):
-        self.ctl_file.write(json.dumps(req) + "\n")
-        self.ctl_file.flush()
-        line = self.ctl_file.readline()
-        if not line:
+        try:
+            return self.ctl.request(**req)
+        except ConnectionError:
             raise SystemExit(f"evr-vswitch closed the control socket:\n{open(self.log_path).read()}")
-        return json.loads(line)
 
     def ok(self, **req):
         reply = self.request(**req)
@@ -305,7 +303,6 @@ class Bench:
 
     def restart_vswitch(self):
         """Stops the vswitch (SIGTERM) and starts a fresh one with no config."""
-        self.ctl_file.close()
         self.ctl.close()
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=20)
@@ -330,12 +327,8 @@ class Bench:
             time.sleep(0.05)
 
     def close(self):
-        if self.ctl_file:
-            try:
-                self.ctl_file.close()
-                self.ctl.close()
-            except OSError:
-                pass
+        if self.ctl:
+            self.ctl.close()
         if self.proc:
             stop_process(self.proc)
         if self.proc and self.proc.returncode not in (0, None):

@@ -2,17 +2,22 @@
  * guest accesses (configuration mechanism #1, MMIO and port I/O through
  * the exit switch, BAR-relative accesses that follow wherever the guest put
  * the BARs, device-side MSI-X signals) into a machine built from the device
- * table with the pci-test function, plus a passthrough function
- * (pci_passthru.h) over a fake device shaped like the lab's e1000e and a
- * second one with its MSI-X taken out (so MSI is emulated), on a fake KVM. After every access the model's invariants are checked: the
- * buses' ranges are sorted and apart, every mapped BAR is claimed where
- * pci.c says and decodes there, and no MSI-X vector is bound unless it is
- * live; for the passthrough function, its memory BARs decode only inside
- * the PCI window, its memory slots are there exactly while their BAR is
- * and never cover the MSI-X table or PBA, the device sees no configuration
+ * table with the pci-test function and a virtio-net interface (virtio-pci,
+ * its vhost-user socket with no backend, RAM in a memfd), on a fake KVM.
+ * After every access the model's invariants are checked: the buses' ranges
+ * are sorted and apart, every mapped BAR is claimed where pci.c says and
+ * decodes there, no MSI-X vector is bound unless it is live, and the
+ * virtio-pci state holds (FEATURES_OK only with features the device
+ * offered and VERSION_1, DRIVER_OK only after FEATURES_OK, an enabled queue
+ * has a power-of-two size up to the max, vectors in the table). A broken
+ * one aborts. Beside them, two passthrough functions (pci_passthru.h) over
+ * fake devices shaped like the lab's e1000e, one with its MSI-X taken out
+ * (so MSI is emulated): their memory BARs decode only inside the PCI
+ * window, their memory slots are there exactly while their BAR is and
+ * never cover the MSI-X table or PBA, the device sees no configuration
  * write but the command register (INTx off, no bit beyond the enables) and
  * no write into its table or PBA, and its vectors are connected exactly
- * while MSI-X is enabled. A broken one aborts.
+ * while MSI-X (or MSI) is enabled.
  *
  * Input format, repeated: one opcode byte, then its operands (little
  * endian); a truncated operand ends the input.
@@ -20,8 +25,9 @@
  *   1 cfg read    slot(1) reg(1) size(1)
  *   2 BAR write   bar(1) offset(2) size(1) value(8)
  *   3 BAR read    bar(1) offset(2) size(1)
- *                 (bar bit 7 picks a passthrough function, bit 6 the MSI one;
- *                 else pci-test)
+ *                 (bar bit 7 set: bit 6 clear the virtio-net function's
+ *                 BARs, set a passthrough function's, bit 5 the MSI one;
+ *                 else pci-test's)
  *   4 MMIO write  addr(8) size(1) value(8)
  *   5 MMIO read   addr(8) size(1)
  *   6 port write  port(2) size(1) value(4)
@@ -45,6 +51,10 @@
 #include "pci.h"
 #include "pci_passthru.h"
 #include "pci_testdev.h"
+#include "guest_mem.h"
+#include "virtio_net.h"
+#include "virtio_pci.h"
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -253,6 +263,59 @@ static void check_function(struct machine *m, struct pci_function *fn)
     }
 }
 
+static void check_virtio(struct pci_function *fn)
+{
+    struct virtio_pci *vp = fn->priv;
+    uint64_t offered = vp->info.ops->features(vp->info.dev);
+
+    if (vp->status & VIRTIO_STATUS_FEATURES_OK)
+        check(!(vp->driver_features & ~offered) &&
+                      (vp->driver_features & (1ull << VIRTIO_F_VERSION_1)),
+              "FEATURES_OK with features never offered or without VERSION_1");
+    if (vp->status & VIRTIO_STATUS_DRIVER_OK)
+        check(vp->status & VIRTIO_STATUS_FEATURES_OK, "DRIVER_OK without FEATURES_OK");
+    check(vp->config_vector == VIRTIO_MSI_NO_VECTOR || vp->config_vector < vp->msix.nvec,
+          "a configuration vector beyond the table");
+    for (unsigned i = 0; i < vp->info.num_queues; i++) {
+        const struct virtio_pci_queue *q = &vp->q[i];
+        check(q->size && !(q->size & (q->size - 1)) && q->size <= vp->info.queue_max,
+              "a queue size that is not a power of two up to the max");
+        check(q->vector == VIRTIO_MSI_NO_VECTOR || q->vector < vp->msix.nvec,
+              "a queue vector beyond the table");
+        check(!q->enabled || (vp->status & VIRTIO_STATUS_FEATURES_OK),
+              "a queue enabled without FEATURES_OK");
+    }
+}
+
+/* RAM the virtio-net backend would share, and the directory of its socket:
+ * made once for every input. */
+static struct guest_mem fuzz_mem;
+static char fuzz_dir[64];
+
+static void fuzz_cleanup(void)
+{
+    rmdir(fuzz_dir); /* each machine removed its socket */
+}
+
+static void fuzz_setup(struct vmm_config *cfg)
+{
+    char err[256];
+
+    if (!fuzz_dir[0]) {
+        snprintf(fuzz_dir, sizeof(fuzz_dir), "/tmp/evr-fuzz-vmm-pci-XXXXXX");
+        if (!mkdtemp(fuzz_dir) || guest_mem_create(&fuzz_mem, 16 << 20, false, err, sizeof(err))) {
+            fprintf(stderr, "vmm_pci fuzz: no RAM or socket directory for virtio-net\n");
+            abort();
+        }
+        atexit(fuzz_cleanup);
+    }
+    config_defaults(cfg);
+    cfg->pci_test = true;
+    cfg->nnet = 1;
+    snprintf(cfg->net[0].vhost_user, sizeof(cfg->net[0].vhost_user), "%s/net.sock", fuzz_dir);
+    config_parse_mac("02:00:00:00:00:01", cfg->net[0].mac);
+}
+
 /* One port I/O or MMIO exit, as KVM would hand it over. */
 static void exit_access(struct machine *m, bool mmio, uint64_t addr, unsigned size, bool write,
                         uint64_t value)
@@ -313,19 +376,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                     {0x4000, bar3},  {0, NULL},       {0, NULL}};
     uint8_t phys[PCI_CFG_SIZE];
     struct machine m;
-    struct pci_function *fn, *target;
+    struct pci_function *fn, *net, *target;
     struct input in = {data, size};
     char err[256];
     uint64_t op;
 
-    config_defaults(&cfg);
-    cfg.pci_test = true;
-    if (machine_init(&m, &cfg, (struct kvm_vm){.fd = 0, .ioctl = accept_all}, NULL, NULL, err,
-                     sizeof(err))) {
+    fuzz_setup(&cfg);
+    if (machine_init(&m, &cfg, (struct kvm_vm){.fd = 0, .ioctl = accept_all}, &fuzz_mem, NULL, NULL,
+                     err, sizeof(err))) {
         fprintf(stderr, "vmm_pci fuzz: %s\n", err);
         abort();
     }
     fn = pci_testdev_function(&m);
+    net = virtio_net_function(&m, 0);
     st = (struct pt_state){.has_msix = true};
     st_msi = (struct pt_state){.has_msix = false};
     pt_phys(phys, true);
@@ -362,8 +425,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!take(&in, 1, &a) || !take(&in, 2, &b) || !take(&in, 1, &s) ||
                 (op % OPS == 2 && !take(&in, 8, &v)))
                 goto out;
-            target = a & 0x80 ? (a & 0x40 ? &pt_msi.fn : &pt.fn) : fn;
-            b = bar_address(target, a, b, &mmio);
+            target = !(a & 0x80) ? fn : !(a & 0x40) ? net : a & 0x20 ? &pt_msi.fn : &pt.fn;
+            b = bar_address(target, a & 0x1f, b, &mmio);
             exit_access(&m, mmio, b, access_size(s, mmio ? 8 : 4), op % OPS == 2, v);
             break;
         case 4:
@@ -387,6 +450,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_bus(&m.pio);
         check_bus(&m.mmio);
         check_function(&m, fn);
+        check_function(&m, net);
+        check_virtio(net);
         check_function(&m, &m.pci->bridge);
         check_function(&m, &pt.fn);
         check_function(&m, &pt_msi.fn);

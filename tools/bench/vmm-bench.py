@@ -12,7 +12,10 @@ and ratios measured in the same run.
                  (tiny bzImage, counted over its control socket) against a
                  bare KVM_RUN loop (vmm-kvm-loop.c)
 """
-import json, os, socket, statistics, subprocess, sys, tempfile, time
+import os, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import evrctl  # noqa: E402
 
 vmm, kernel, initrd, loop_bin = sys.argv[1:5]
 runs = int(sys.argv[5]) if len(sys.argv) > 5 else 5
@@ -97,13 +100,8 @@ subprocess.run([sys.executable,
 def counters(path):
     """vCPU 0's port-I/O exits, or None while the VM is not created yet (the
     control socket answers before it is, with no vCPUs)."""
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-    s.sendall(b'{"command":"counters"}\n')
-    buf = b""
-    while not buf.endswith(b"\n"):
-        buf += s.recv(65536)
-    vcpus = json.loads(buf)["vcpus"]
+    with evrctl.Client(path) as c:
+        vcpus = c.call(op="counters")["vcpus"]
     return vcpus[0]["exits"]["io"] if vcpus else None
 
 
@@ -120,10 +118,8 @@ def evr_rate(seconds=3.0):
     c0, t0 = counters(ctl), time.monotonic()
     time.sleep(seconds)
     c1, t1 = counters(ctl), time.monotonic()
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(ctl)
-    s.sendall(b'{"command":"stop"}\n')
-    s.recv(100)
+    with evrctl.Client(ctl) as c:
+        c.call(op="stop")
     p.wait()
     return (c1 - c0) / (t1 - t0)
 

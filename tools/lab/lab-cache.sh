@@ -13,6 +13,7 @@ LAB_MODULES=(
     kvm_amd kvm_intel                                   # nested KVM (one loads)
     vfio_pci vfio_iommu_type1                           # passthrough
     e1000e nvme                                         # NICs, SR-IOV PFs
+    igb igbvf                                           # SR-IOV NIC (82576) and its VF driver
     netdevsim                                           # netlink-driven SR-IOV ports
     veth 8021q bonding tun vhost_net                    # test plumbing
 )

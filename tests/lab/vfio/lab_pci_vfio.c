@@ -52,7 +52,7 @@ static void check_e1000e(const struct evr_pci_fn *nic)
     struct evr_vfio_group g;
     struct evr_vfio_device d;
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     struct evr_pci_fn now;
     struct vfio_region_info ri;
     struct vfio_irq_info msi, msix;
@@ -205,7 +205,7 @@ static void check_nvme_sriov(const struct evr_pci_fn *pf)
     struct evr_vfio_container c;
     struct evr_vfio_group g;
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     struct evr_pci_fn vf, vf0, now;
     char path[128], text[16], want_holder[64];
     size_t n = 0, i;
@@ -284,7 +284,7 @@ static void check_nvme_sriov(const struct evr_pci_fn *pf)
 int main(void)
 {
     struct evr_pci_fn *fns;
-    struct evr_vfio_err err;
+    struct evr_err err;
     size_t n;
     int nic, nvme;
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
+#include "common/error.h"
 #include "lab_check.h"
 #include "sysfs_io.h"
 #include "vf_link.h"
@@ -56,7 +56,7 @@ int main(void)
 {
     struct evr_vf_settings want, got, before, bad;
     struct evr_vf_link *l;
-    struct evr_vfio_err err;
+    struct evr_err err;
     char pf[64];
     unsigned nvf = 0;
     int rc, ports;

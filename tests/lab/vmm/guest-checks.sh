@@ -32,20 +32,8 @@ expect_refusal() {
         fail "$name: status $rc (want $status), stderr: $(head -3 "$W/err")"
     fi
 }
-ctl() {
-    python3 - "$W/ctl" "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(('{"command":"%s"}\n' % sys.argv[2]).encode())
-buf = b""
-while not buf.endswith(b"\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    buf += chunk
-print(buf.decode().strip())
-PY
+ctl() { # ctl OP: the reply line of evr-vmm's control socket (tools/lib/evrctl.py)
+    python3 "$(dirname "$0")/../../../tools/lib/evrctl.py" "$W/ctl" "$1"
 }
 wait_for() { # wait_for TEXT SECONDS: until the console shows TEXT or evr-vmm ends
     local i

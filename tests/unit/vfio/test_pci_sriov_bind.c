@@ -70,7 +70,7 @@ static void assert_logged(size_t i, const char *path_end, const char *value)
 static void reads_a_function(void **state)
 {
     struct evr_pci_fn fn;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_pci_fn_read(fake.root, NIC0, &fn, &err), 0);
@@ -97,7 +97,7 @@ static void reads_a_function(void **state)
 static void reads_numa_node_and_unbound_function_without_group(void **state)
 {
     struct evr_pci_fn fn;
-    struct evr_vfio_err err;
+    struct evr_err err;
     char path[512];
     (void)state;
 
@@ -113,7 +113,7 @@ static void reads_numa_node_and_unbound_function_without_group(void **state)
 static void reads_vf_relations(void **state)
 {
     struct evr_pci_fn fn;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 2, &err), 0);
@@ -129,7 +129,7 @@ static void reads_vf_relations(void **state)
 static void lists_functions_sorted(void **state)
 {
     struct evr_pci_fn *fns;
-    struct evr_vfio_err err;
+    struct evr_err err;
     size_t n;
     (void)state;
 
@@ -160,7 +160,7 @@ static void rejects_bad_addresses_naming_the_position(void **state)
             {"0000:00:04.8", "function number is above 7"},
             {"../../../etc", "expected a lower-case hex digit at position 0"},
     };
-    struct evr_vfio_err err;
+    struct evr_err err;
     size_t i;
     (void)state;
 
@@ -178,7 +178,7 @@ static void rejects_bad_addresses_naming_the_position(void **state)
 static void read_errors_name_the_function_and_file(void **state)
 {
     struct evr_pci_fn fn;
-    struct evr_vfio_err err;
+    struct evr_err err;
     char path[512];
     (void)state;
 
@@ -202,7 +202,7 @@ static void read_errors_name_the_function_and_file(void **state)
 static void enables_vfs_with_autoprobe_off(void **state)
 {
     struct evr_vf_ref vfs[8];
-    struct evr_vfio_err err;
+    struct evr_err err;
     size_t n;
     (void)state;
 
@@ -227,7 +227,7 @@ static void enables_vfs_with_autoprobe_off(void **state)
 
 static void changes_a_nonzero_count_through_zero(void **state)
 {
-    struct evr_vfio_err err;
+    struct evr_err err;
     char path[512];
     (void)state;
 
@@ -255,7 +255,7 @@ static void changes_a_nonzero_count_through_zero(void **state)
 
 static void restores_the_old_count_when_the_new_one_fails(void **state)
 {
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 2, &err), 0);
@@ -269,7 +269,7 @@ static void restores_the_old_count_when_the_new_one_fails(void **state)
 
 static void rejects_bad_counts_and_non_pfs(void **state)
 {
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 5, &err), -1);
@@ -289,7 +289,7 @@ static void rejects_bad_counts_and_non_pfs(void **state)
 static void refuses_while_a_vf_is_assigned_naming_the_holder(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 3, &err), 0);
@@ -316,7 +316,7 @@ static void refuses_while_a_vf_is_assigned_naming_the_holder(void **state)
 static void refuses_while_a_vf_is_bound_to_vfio_without_holder(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 2, &err), 0);
@@ -334,7 +334,7 @@ static void refuses_while_a_vf_is_bound_to_vfio_without_holder(void **state)
 static void binds_through_override_unbind_probe_and_gives_back(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_vfio_bind(fake.root, NIC0, &b, &err), 0);
@@ -358,7 +358,7 @@ static void binds_through_override_unbind_probe_and_gives_back(void **state)
 static void restores_a_previous_override_on_release(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     char path[512];
     (void)state;
 
@@ -374,7 +374,7 @@ static void restores_a_previous_override_on_release(void **state)
 static void refuses_a_group_with_a_host_driver_naming_it(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     fake_add_fn(NIC1, "0x8086", "0x10d3", "0x020000", "e1000e", 4, "e1000e");
@@ -398,7 +398,7 @@ static void refuses_a_group_with_a_host_driver_naming_it(void **state)
 static void refuses_without_vfio_pci_or_iommu(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     char path[512];
     (void)state;
 
@@ -420,7 +420,7 @@ static void refuses_without_vfio_pci_or_iommu(void **state)
 static void a_refused_probe_leaves_the_function_as_it_was(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     fake.probe_refuses = 1;
@@ -442,7 +442,7 @@ static void a_refused_probe_leaves_the_function_as_it_was(void **state)
 static void an_unbound_vf_returns_unbound(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 1, &err), 0);
@@ -458,7 +458,7 @@ static void an_unbound_vf_returns_unbound(void **state)
 static void release_refuses_a_function_rebound_elsewhere(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_vfio_bind(fake.root, NIC0, &b, &err), 0);
@@ -472,7 +472,7 @@ static void release_refuses_a_function_rebound_elsewhere(void **state)
 static void a_vf_of_a_pf_without_interface_is_only_unbound(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 2, &err), 0);
@@ -484,7 +484,7 @@ static void a_vf_of_a_pf_without_interface_is_only_unbound(void **state)
 static void a_vf_give_back_resets_settings_first_and_stops_if_it_cannot(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     struct evr_vf_link *l;
     (void)state;
 
@@ -508,7 +508,7 @@ static void a_vf_give_back_resets_settings_first_and_stops_if_it_cannot(void **s
 static void a_vf_give_back_is_refused_while_held_or_for_a_pf(void **state)
 {
     struct evr_vfio_binding b;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_sriov_set_numvfs(fake.root, PF, 1, &err), 0);

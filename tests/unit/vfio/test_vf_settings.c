@@ -116,7 +116,7 @@ static void malformed_acks_are_refused(void **state)
 static void settings_check_names_what_is_wrong(void **state)
 {
     struct evr_vf_settings s = evr_vf_clean;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_vf_settings_check(&s, &err), 0);
@@ -166,7 +166,7 @@ static void parses_macs_strictly(void **state)
                                       "02-00-5e-ab-cd-ef",
                                       "2:00:5e:ab:cd:ef",
                                       "02:00:5e:ab:cd:eg"};
-    struct evr_vfio_err err;
+    struct evr_err err;
     uint8_t mac[6];
     size_t i;
     (void)state;

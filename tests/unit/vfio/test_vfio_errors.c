@@ -20,12 +20,13 @@
 static void a_missing_container_node_is_named(void **state)
 {
     struct evr_vfio_container c;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_vfio_container_open(&c, "/nonexistent-evr-root", &err), -1);
     assert_msg_has(err, "VFIO container: cannot open /nonexistent-evr-root/dev/vfio/vfio: No "
                         "such file or directory (is vfio loaded?)");
+    assert_int_equal(err.code, ENOENT); /* the kernel's errno travels with the text */
     assert_int_equal(c.fd, -1);
     assert_string_equal(c.label, "container (no groups)");
     evr_vfio_container_close(&c); /* closing a failed container is harmless */
@@ -35,7 +36,7 @@ static void group_refusals_name_the_group(void **state)
 {
     struct evr_vfio_container c = {.fd = -1, .label = "container (no groups)"};
     struct evr_vfio_group g;
-    struct evr_vfio_err err;
+    struct evr_err err;
     (void)state;
 
     assert_int_equal(evr_vfio_group_open(&c, "/nonexistent-evr-root", 7, &g, &err), -1);
@@ -43,17 +44,19 @@ static void group_refusals_name_the_group(void **state)
     assert_int_equal(g.fd, -1);
     assert_int_equal(evr_vfio_group_open(&c, "", -1, &g, &err), -1);
     assert_msg_has(err, "VFIO group -1: not a group number");
+    assert_int_equal(err.code, EINVAL);
 
     c.groups = EVR_VFIO_CONTAINER_GROUPS;
     assert_int_equal(evr_vfio_group_open(&c, "", 3, &g, &err), -1);
     assert_msg_has(err, "VFIO group 3: container (no groups) already holds 16 groups");
+    assert_int_equal(err.code, ENOSPC);
 }
 
 static void device_refusals_name_the_address(void **state)
 {
     struct evr_vfio_group g = {.fd = -1, .id = 5, .container = NULL};
     struct evr_vfio_device d;
-    struct evr_vfio_err err;
+    struct evr_err err;
     struct vfio_region_info ri;
     struct vfio_irq_info ii;
     int fd = -1;
@@ -83,7 +86,7 @@ static void device_refusals_name_the_address(void **state)
 static void dma_refusals_name_the_container(void **state)
 {
     struct evr_vfio_container c = {.fd = -1, .label = "container (groups 4)"};
-    struct evr_vfio_err err;
+    struct evr_err err;
     static char page[8192] __attribute__((aligned(4096)));
     (void)state;
 

@@ -93,7 +93,7 @@ static inline int fake_kvm_machine(struct machine *m, struct vmm_config *cfg, bo
 
     config_defaults(cfg);
     cfg->pci_test = pci_test;
-    if (machine_init(m, cfg, fake_kvm_vm(), console_tx, ctx, err, sizeof(err))) {
+    if (machine_init(m, cfg, fake_kvm_vm(), NULL, console_tx, ctx, err, sizeof(err))) {
         fprintf(stderr, "machine_init: %s\n", err);
         return -1;
     }

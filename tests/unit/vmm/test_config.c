@@ -125,6 +125,97 @@ static void flags_take_text_and_are_as_strict(void **state)
     assert_false(config_is_key("on-reboot"));
 }
 
+static void net_lists_interfaces_in_order(void **state)
+{
+    static const struct bad cases[] = {
+            {"{\"net\":{\"vhost_user\":\"/a\"}}", "key 'net': expected an array of interfaces"},
+            {"{\"net\":[\"/a\"]}", "net[0]: expected an object"},
+            {"{\"net\":[{\"mac\":\"02:00:00:00:00:01\"}]}",
+             "net[0]: no \"vhost_user\": PATH or \"tap\": IFNAME"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"tap\":\"t0\"}]}",
+             "net[0]: both vhost_user and tap"},
+            {"{\"net\":[{\"vhost\":\"/a\"}]}",
+             "net[0]: unknown key 'vhost' (vhost_user, tap, mac)"},
+            {"{\"net\":[{\"tap\":\"a-name-too-long-for-linux\"}]}",
+             "net[0]: tap: 25 bytes is too long"},
+            {"{\"net\":[{\"tap\":\"a/b\"}]}", "net[0]: tap: 'a/b' is not an interface name"},
+            {"{\"net\":[{\"vhost_user\":1}]}", "net[0]: key 'vhost_user' must be a string"},
+            {"{\"net\":[{\"vhost_user\":\"\"}]}", "must not be empty"},
+            {"{\"net\":[{\"vhost_user\":\"/a\"},{\"vhost_user\":\"/b\",\"mac\":\"01:00:5e:00:00:"
+             "01\"}]}",
+             "net[1]: mac '01:00:5e:00:00:01' is not a unicast MAC address"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"mac\":\"02:00:00:00:00\"}]}", "is not a unicast"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"mac\":\"02:00:00:00:00:0g\"}]}",
+             "is not a unicast"},
+    };
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(config_load_json(&cfg,
+                                      "{\"net\":[{\"vhost_user\":\"/run/evr/vm-a.0.sock\"},"
+                                      "{\"vhost_user\":\"/run/evr/vm-a.1.sock\","
+                                      "\"mac\":\"52:54:00:AB:cd:01\"}]}",
+                                      "vm.json", &err),
+                     0);
+    assert_int_equal(cfg.nnet, 2);
+    assert_string_equal(cfg.net[0].vhost_user, "/run/evr/vm-a.0.sock");
+    assert_string_equal(cfg.net[1].vhost_user, "/run/evr/vm-a.1.sock");
+    assert_memory_equal(cfg.net[1].mac, ((uint8_t[]){0x52, 0x54, 0, 0xab, 0xcd, 1}), 6);
+    /* no "mac": a locally administered unicast one from the path, stable */
+    assert_int_equal(cfg.net[0].mac[0], 0x02);
+    /* a flag adds one after the file's */
+    assert_int_equal(config_set(&cfg, "net", "vhost_user:/run/x.sock,mac=02:00:00:00:00:09", &err),
+                     0);
+    assert_int_equal(cfg.nnet, 3);
+    assert_string_equal(cfg.net[2].vhost_user, "/run/x.sock");
+    assert_int_equal(cfg.net[2].mac[5], 9);
+    assert_int_equal(config_set(&cfg, "net", "tap:mgmt0", &err), 0);
+    assert_string_equal(cfg.net[3].tap, "mgmt0");
+    assert_string_equal(cfg.net[3].vhost_user, "");
+    assert_int_equal(cfg.net[3].mac[0], 0x02);
+    assert_int_equal(config_set(&cfg, "net", "tun:t0", &err), -1);
+    assert_non_null(strstr(err.msg, "is not vhost_user:PATH or tap:IFNAME"));
+    assert_int_equal(config_load_json(&cfg,
+                                      "{\"net\":[{\"tap\":\"m0\",\"mac\":\"02:00:00:00:00:07\"}]}",
+                                      "vm.json", &err),
+                     0);
+    assert_int_equal(cfg.nnet, 1);
+    assert_string_equal(cfg.net[0].tap, "m0");
+    assert_int_equal(cfg.net[0].mac[5], 7);
+    /* the file's list replaces, all or nothing */
+    assert_int_equal(config_load_json(&cfg, "{\"net\":[]}", "vm.json", &err), 0);
+    assert_int_equal(cfg.nnet, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        config_defaults(&cfg);
+        if (config_load_json(&cfg, cases[i].json, "vm.json", &err) != -1)
+            fail_msg("%s: accepted", cases[i].json);
+        if (!strstr(err.msg, cases[i].msg))
+            fail_msg("%s: message '%s' lacks '%s'", cases[i].json, err.msg, cases[i].msg);
+        assert_int_equal(cfg.nnet, 0);
+    }
+    /* the same socket or MAC twice */
+    config_defaults(&cfg);
+    snprintf(cfg.kernel, sizeof(cfg.kernel), "/k");
+    assert_int_equal(config_set(&cfg, "net", "vhost_user:/a", &err), 0);
+    assert_int_equal(config_set(&cfg, "net", "vhost_user:/a", &err), 0);
+    assert_int_equal(config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "net[1]: vhost_user /a is also net[0]'s"));
+    cfg.nnet = 1;
+    assert_int_equal(config_set(&cfg, "net", "vhost_user:/b,mac=02:00:00:00:00:01", &err), 0);
+    assert_int_equal(config_set(&cfg, "net", "vhost_user:/c,mac=02:00:00:00:00:01", &err), 0);
+    assert_int_equal(config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "net[2]: its MAC is also net[1]'s"));
+    cfg.nnet = 1;
+    assert_int_equal(config_set(&cfg, "net", "tap:m0", &err), 0);
+    assert_int_equal(config_set(&cfg, "net", "tap:m0", &err), 0);
+    assert_int_equal(config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "net[2]: tap m0 is also net[1]'s"));
+    cfg.nnet = 3;
+    for (int i = 0; i < CONFIG_MAX_NET - 3; i++)
+        assert_int_equal(config_set(&cfg, "net", "vhost_user:/d", &err), 0);
+    assert_int_equal(config_set(&cfg, "net", "vhost_user:/e", &err), -1);
+    assert_non_null(strstr(err.msg, "more than 8 interfaces"));
+}
+
 static void check_catches_pin_and_host_limits(void **state)
 {
     (void)state;
@@ -219,6 +310,7 @@ int main(void)
             cmocka_unit_test(defaults),
             cmocka_unit_test(json_refusals_name_the_key_and_change_nothing),
             cmocka_unit_test(flags_take_text_and_are_as_strict),
+            cmocka_unit_test(net_lists_interfaces_in_order),
             cmocka_unit_test(check_catches_pin_and_host_limits),
             cmocka_unit_test(loads_a_file_and_reports_a_missing_one),
             cmocka_unit_test(passthrough_lists_pci_addresses),

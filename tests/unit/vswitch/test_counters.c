@@ -14,7 +14,7 @@
 static void sums_workers_and_subtracts_baselines(void **state)
 {
     struct vs_config cfg;
-    struct vs_error err;
+    struct evr_err err;
     (void)state;
     vs_config_init(&cfg);
     int w = vs_config_port_add(&cfg, "w0", "a", VS_ROLE_WIRE, &err);

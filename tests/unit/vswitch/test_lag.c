@@ -92,7 +92,7 @@ static void active_backup_uses_first_member_up(void **state)
 
 static int add(struct vs_config *cfg, const char *name, enum vs_port_role role, uint16_t id)
 {
-    struct vs_error err;
+    struct evr_err err;
     char devargs[32];
     snprintf(devargs, sizeof(devargs), "net_null%u", id);
     int i = vs_config_port_add(cfg, name, devargs, role, &err);
@@ -105,7 +105,7 @@ static int add(struct vs_config *cfg, const char *name, enum vs_port_role role, 
 static void lag_carries_a_slice_and_fails_over(void **state)
 {
     struct vs_config cfg;
-    struct vs_error err = {{0}};
+    struct evr_err err = {0};
     (void)state;
     vs_config_init(&cfg);
     add(&cfg, "p0", VS_ROLE_WIRE, 0);
@@ -170,7 +170,7 @@ static void lag_carries_a_slice_and_fails_over(void **state)
 static void lag_rules(void **state)
 {
     struct vs_config cfg, before;
-    struct vs_error err = {{0}};
+    struct evr_err err = {0};
     (void)state;
     vs_config_init(&cfg);
     add(&cfg, "p0", VS_ROLE_WIRE, 0);

@@ -10,17 +10,23 @@
 #include <string.h>
 
 #include "config.h"
+#include "ctl/protocol.h"
 #include "protocol.h"
 
-static int parse(const char *text, struct vs_request *req, struct vs_error *err)
+/* A request line as the control socket takes it: ctl/ parses the line,
+ * vswitch/protocol.c the request. */
+static int parse(const char *text, struct vs_request *req, struct evr_err *err)
 {
-    return vs_request_parse(text, strlen(text), req, err);
+    json_t *obj = ctl_parse_line(text, strlen(text), err);
+    int rc = obj ? vs_request_from_json(obj, req, err) : -1;
+    json_decref(obj);
+    return rc;
 }
 
 static void parses_each_op(void **state)
 {
     struct vs_request r;
-    struct vs_error err = {{0}};
+    struct evr_err err = {0};
     (void)state;
     assert_int_equal(parse("{\"op\":\"port-add\",\"name\":\"p0\",\"devargs\":\"net_null0\","
                            "\"role\":\"wire\"}",
@@ -118,7 +124,7 @@ static void rejects_bad_requests_naming_the_field(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct vs_request r;
-        struct vs_error err = {{0}};
+        struct evr_err err = {0};
         assert_int_equal(parse(cases[i].text, &r, &err), -1);
         if (!strstr(err.msg, cases[i].msg_part))
             fail_msg("case %zu (%s): '%s' lacks '%s'", i, cases[i].text, err.msg,
@@ -129,7 +135,7 @@ static void rejects_bad_requests_naming_the_field(void **state)
 static void embedded_nul_is_refused(void **state)
 {
     struct vs_request r;
-    struct vs_error err = {{0}};
+    struct evr_err err = {0};
     static const char text[] = "{\"op\":\"port-del\",\"name\":\"p\\u0000x\"}";
     (void)state;
     assert_int_equal(parse(text, &r, &err), -1);
@@ -140,7 +146,7 @@ static void embedded_nul_is_refused(void **state)
 static void apply_all(struct vs_config *cfg, const char *const *requests, size_t n)
 {
     struct vs_request r;
-    struct vs_error err = {{0}};
+    struct evr_err err = {0};
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(parse(requests[i], &r, &err), 0);
         assert_true(vs_request_apply(cfg, &r, &err) >= 0);
@@ -151,7 +157,7 @@ static void half_valid_request_changes_nothing(void **state)
 {
     struct vs_config cfg, before;
     struct vs_request r;
-    struct vs_error err = {{0}};
+    struct evr_err err = {0};
     (void)state;
     vs_config_init(&cfg);
     const char *setup[] = {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ctl/protocol.h"
 #include "protocol.h"
 #include "tables.h"
 
@@ -214,11 +215,13 @@ static void random_requests_keep_the_config_consistent(void **state)
     unsigned accepted = 0, refused = 0, accepted_op[VS_OP_DUMP + 1] = {0};
     for (unsigned round = 0; round < ROUNDS; round++) {
         char line[512];
-        struct vs_error err = {{0}};
+        struct evr_err err = {0};
         random_request(line, sizeof(line));
         *before = *cfg;
-        if (vs_request_parse(line, strlen(line), req, &err) < 0 ||
-            vs_request_apply(cfg, req, &err) < 0) {
+        json_t *obj = ctl_parse_line(line, strlen(line), &err);
+        int parsed = obj ? vs_request_from_json(obj, req, &err) : -1;
+        json_decref(obj);
+        if (parsed < 0 || vs_request_apply(cfg, req, &err) < 0) {
             assert_true(strlen(err.msg) > 0);
             assert_true(strncmp(err.msg, "field '", 7) == 0 ||
                         strncmp(err.msg, "request: ", 9) == 0);

@@ -18,7 +18,7 @@ enum { WIRE0 = 3, WIRE1 = 4, WIRE2 = 7, VM_A = 10, VM_B = 11, VM_C = 12, VM_D = 
 static void add_port(struct vs_config *cfg, const char *name, enum vs_port_role role,
                      uint16_t dpdk_id)
 {
-    struct vs_error err;
+    struct evr_err err;
     char devargs[64];
     snprintf(devargs, sizeof(devargs), "net_null_%s", name);
     int i = vs_config_port_add(cfg, name, devargs, role, &err);
@@ -30,7 +30,7 @@ static void add_port(struct vs_config *cfg, const char *name, enum vs_port_role 
 static void set_slice(struct vs_config *cfg, const char *name, const char *uplink, const char *vm,
                       enum vs_slice_mode mode, bool untagged, uint16_t first, uint16_t last)
 {
-    struct vs_error err = {{0}};
+    struct evr_err err = {0};
     struct vs_slice_spec s = {
             .name = name, .uplink = uplink, .vm = vm, .mode = mode, .untagged = untagged};
     if (first) {
@@ -209,7 +209,7 @@ static void moving_a_slice_changes_nothing_else(void **state)
 static void queues_stay_on_their_worker_when_ports_change(void **state)
 {
     struct vs_config cfg;
-    struct vs_error err;
+    struct evr_err err;
     (void)state;
     fixture(&cfg);
     struct vs_tables *a = vs_tables_build(&cfg, 2, 1);
@@ -265,7 +265,7 @@ static void rejects_bad_slices_and_changes_nothing(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct vs_config cfg, before;
-        struct vs_error err = {{0}};
+        struct evr_err err = {0};
         fixture(&cfg);
         before = cfg;
         const struct bad_slice *c = &cases[i];
@@ -289,7 +289,7 @@ static void rejects_bad_slices_and_changes_nothing(void **state)
 static void ranges_within_a_slice_must_not_overlap(void **state)
 {
     struct vs_config cfg;
-    struct vs_error err;
+    struct evr_err err;
     (void)state;
     fixture(&cfg);
     struct vs_slice_spec s = {.name = "two",
@@ -307,7 +307,7 @@ static void ranges_within_a_slice_must_not_overlap(void **state)
 static void ports_in_use_cannot_go(void **state)
 {
     struct vs_config cfg;
-    struct vs_error err;
+    struct evr_err err;
     (void)state;
     fixture(&cfg);
     assert_int_equal(vs_config_port_del(&cfg, "vm-a", &err), -1);

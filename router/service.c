@@ -1,0 +1,445 @@
+/* evrd's ops and its transactions (service.h). */
+#include "service.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "slice.h"
+#include "state.h"
+#include "vswitch_plan.h"
+
+int evrd_init(struct evrd *d, struct evr_appliance *a, const char *run_dir,
+              const struct evrd_vswitch *vs, struct evr_events *events, struct vm_supervisor *vms,
+              struct evr_err *err)
+{
+    bool found;
+
+    memset(d, 0, sizeof(*d));
+    d->appliance = a;
+    d->run_dir = run_dir;
+    d->vswitch = *vs;
+    d->events = events;
+    d->vms = vms;
+    if (evr_state_dir_check(a->state_dir, err) || evr_partition_init(&d->partition, a, err))
+        return -1;
+    if (evr_state_load(a->state_dir, &d->partition, a, &found, err)) {
+        evr_partition_free(&d->partition);
+        return -1;
+    }
+    return 0;
+}
+
+void evrd_fini(struct evrd *d)
+{
+    json_decref(d->vs_state);
+    evr_partition_free(&d->partition);
+    memset(d, 0, sizeof(*d));
+}
+
+void evrd_vswitch_lost(struct evrd *d)
+{
+    json_decref(d->vs_state);
+    d->vs_state = NULL;
+}
+
+static double mono_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+/* Runs the plan's requests in order; on a refusal undoes the done ones in
+ * reverse. Returns 0, or -1 with err naming the step. When an undo fails
+ * too, what the vswitch carries is unknown: the next change resyncs. */
+static int run_plan(struct evrd *d, const json_t *plan, struct evr_err *err)
+{
+    size_t n = json_array_size(plan), done;
+
+    for (done = 0; done < n; done++) {
+        const json_t *req = json_object_get(json_array_get(plan, done), "request");
+        struct evr_err why;
+        json_t *reply = d->vswitch.call(d->vswitch.ctx, req, &why);
+        if (reply) {
+            json_decref(reply);
+            continue;
+        }
+        evr_fail(err, why.code,
+                 "vswitch step %zu of %zu (%s %s) refused: %s; %zu done step%s undone", done + 1, n,
+                 json_string_value(json_object_get(req, "op")),
+                 json_string_value(json_object_get(req, "name")), why.msg, done,
+                 done == 1 ? "" : "s");
+        break;
+    }
+    if (done == n)
+        return 0;
+    while (done-- > 0) {
+        const json_t *undo = json_object_get(json_array_get(plan, done), "undo");
+        struct evr_err why = {.msg = "no undo for it"};
+        json_t *reply = json_is_object(undo) ? d->vswitch.call(d->vswitch.ctx, undo, &why) : NULL;
+        if (!reply) {
+            /* keep the first reason, say the state is now unknown */
+            size_t len = strlen(err->msg);
+            snprintf(err->msg + len, sizeof(err->msg) - len,
+                     "; undoing step %zu failed too (%s): the vswitch will be resynced", done + 1,
+                     why.msg);
+            evrd_vswitch_lost(d);
+            break;
+        }
+        json_decref(reply);
+    }
+    return -1;
+}
+
+/* The plan's requests alone, for a reply. */
+static json_t *plan_requests(const json_t *plan)
+{
+    json_t *out = json_array(), *s;
+    size_t i;
+
+    json_array_foreach(plan, i, s) json_array_append(out, json_object_get(s, "request"));
+    return out;
+}
+
+/* Brings the vswitch and the disk to next (already checked by the rules),
+ * or changes nothing. */
+static int transact(struct evrd *d, struct evr_partition *next, bool changed, bool dry_run,
+                    const char *what, json_t *reply, struct evr_err *err)
+{
+    struct evr_err why;
+    json_t *to, *plan = NULL, *holdings;
+    double t0 = mono_us(), t_planned = 0, t_applied = 0, t_saved = 0;
+    int rc = -1;
+
+    if (!d->vs_state && !dry_run && evrd_vswitch_sync(d, &why))
+        return evr_fail(err, why.code == ENOTCONN ? EAGAIN : why.code,
+                        "the vswitch is not there to carry the change (%s); nothing changed",
+                        why.msg);
+    to = evr_vswitch_state(next, d->appliance, d->run_dir, err);
+    if (!to)
+        return -1;
+    if (d->vs_state) {
+        plan = evr_vswitch_plan(d->vs_state, to, err);
+    } else {
+        /* dry run with no vswitch: plan from what evrd last saved */
+        json_t *from = evr_vswitch_state(&d->partition, d->appliance, d->run_dir, err);
+        plan = from ? evr_vswitch_plan(from, to, err) : NULL;
+        json_decref(from);
+    }
+    if (!plan)
+        goto out;
+    t_planned = t_applied = t_saved = mono_us();
+    if (dry_run) {
+        rc = 0;
+        goto answer;
+    }
+    if (run_plan(d, plan, err))
+        goto out;
+    t_applied = t_saved = mono_us();
+    if (changed) {
+        next->generation = d->partition.generation + 1;
+        if (evr_state_save(d->appliance->state_dir, next, d->appliance, &why)) {
+            json_t *back = json_array();
+            size_t i = json_array_size(plan);
+            /* the reverse plan: every undo, last step first */
+            while (i-- > 0)
+                json_array_append_new(
+                        back, json_pack("{s:O, s:n}", "request",
+                                        json_object_get(json_array_get(plan, i), "undo"), "undo"));
+            evr_fail(err, why.code, "%s; the vswitch change is undone", why.msg);
+            if (run_plan(d, back, &why))
+                evrd_vswitch_lost(d);
+            json_decref(back);
+            goto out;
+        }
+        t_saved = mono_us();
+    } else {
+        next->generation = d->partition.generation;
+    }
+    json_decref(d->vs_state);
+    d->vs_state = json_incref(to);
+    evr_partition_free(&d->partition);
+    d->partition = *next;
+    memset(next, 0, sizeof(*next)); /* now d's */
+    if (changed)
+        evr_events_add(d->events, "partition", "change", "%s: generation %llu, %zu vswitch step%s",
+                       what, (unsigned long long)d->partition.generation, json_array_size(plan),
+                       json_array_size(plan) == 1 ? "" : "s");
+    rc = 0;
+answer:
+    holdings = evr_partition_to_json(rc == 0 && !dry_run ? &d->partition : next, d->appliance);
+    json_object_set_new(reply, "changed", json_boolean(changed));
+    json_object_set_new(reply, "dry_run", json_boolean(dry_run));
+    json_object_set_new(reply, "generation",
+                        json_integer((json_int_t)(dry_run ? d->partition.generation + changed
+                                                          : d->partition.generation)));
+    json_object_set_new(reply, "plan", plan_requests(plan));
+    json_object_set_new(reply, "partition", holdings);
+    /* where the time went: evrd's own work, the vswitch's, the disk's */
+    json_object_set_new(reply, "time_us",
+                        json_pack("{s:i, s:i, s:i}", "plan", (int)(t_planned - t0), "vswitch",
+                                  (int)(t_applied - t_planned), "persist",
+                                  (int)(t_saved - t_applied)));
+out:
+    json_decref(plan);
+    json_decref(to);
+    return rc;
+}
+
+int evrd_vswitch_sync(struct evrd *d, struct evr_err *err)
+{
+    json_t *req = json_pack("{s:s}", "op", "dump"), *dump, *have, *want, *plan;
+    int rc = -1;
+
+    evrd_vswitch_lost(d);
+    dump = d->vswitch.call(d->vswitch.ctx, req, err);
+    json_decref(req);
+    if (!dump)
+        return -1;
+    have = evr_vswitch_state_from_dump(json_object_get(dump, "dump"), err);
+    json_decref(dump);
+    want = evr_vswitch_state(&d->partition, d->appliance, d->run_dir, err);
+    plan = have && want ? evr_vswitch_plan(have, want, err) : NULL;
+    if (plan && !run_plan(d, plan, err)) {
+        d->vs_state = json_incref(want);
+        rc = 0;
+    }
+    json_decref(plan);
+    json_decref(have);
+    json_decref(want);
+    return rc;
+}
+
+/* The common fields of split, move and free. */
+static int read_change(struct evrd *d, const json_t *req, enum evr_change_op op,
+                       struct evr_change *c, bool *dry_run, struct evr_err *err)
+{
+    const json_t *slices = json_object_get(req, "slices"), *vm = json_object_get(req, "vm");
+    const json_t *mode = json_object_get(req, "mode"), *vm_port = json_object_get(req, "vm_port");
+    const json_t *dry = json_object_get(req, "dry_run");
+    struct evr_parse_error perr;
+
+    memset(c, 0, sizeof(*c));
+    c->op = op;
+    c->vm = -1;
+    c->vm_port = -1;
+    if (!json_is_string(slices))
+        return evr_fail(err, EINVAL, "field 'slices': expected a string such as \"port0-7\"");
+    if (evr_slice_list_parse(json_string_value(slices), &c->slices, &perr))
+        return evr_fail(err, EINVAL, "field 'slices': '%s' at byte %zu: %s",
+                        json_string_value(slices), perr.offset, perr.msg);
+    if (op != EVR_CHANGE_FREE) {
+        if (!json_is_string(vm))
+            return evr_fail(err, EINVAL, "field 'vm': expected a VM name");
+        c->vm = evr_appliance_vm(d->appliance, json_string_value(vm));
+        if (c->vm < 0)
+            return evr_fail(err, ENOENT, "field 'vm': the appliance has no VM '%s'",
+                            json_string_value(vm));
+    }
+    if (mode) {
+        if (!json_is_string(mode) || (strcmp(json_string_value(mode), "vswitch") &&
+                                      strcmp(json_string_value(mode), "passthrough")))
+            return evr_fail(err, EINVAL, "field 'mode': expected \"vswitch\" or \"passthrough\"");
+        c->mode = strcmp(json_string_value(mode), "vswitch") ? EVR_MODE_PASSTHROUGH
+                                                             : EVR_MODE_VSWITCH;
+        c->mode_given = true;
+    }
+    if (vm_port) {
+        if (!json_is_integer(vm_port) || json_integer_value(vm_port) < 0 ||
+            json_integer_value(vm_port) >= EVR_APPL_VM_PORTS)
+            return evr_fail(err, EINVAL, "field 'vm_port': expected 0..%u", EVR_APPL_VM_PORTS - 1);
+        c->vm_port = (int)json_integer_value(vm_port);
+    }
+    if (dry && !json_is_boolean(dry))
+        return evr_fail(err, EINVAL, "field 'dry_run': expected true or false");
+    *dry_run = json_is_true(dry);
+    return 0;
+}
+
+static int change_op(struct evrd *d, json_t *req, json_t *reply, enum evr_change_op op,
+                     struct evr_err *err)
+{
+    struct evr_change c;
+    struct evr_partition next;
+    bool dry_run = false, changed = false;
+    int rc;
+
+    if (read_change(d, req, op, &c, &dry_run, err) || evr_partition_copy(&next, &d->partition, err))
+        return -1;
+    rc = evr_partition_apply(&next, d->appliance, &c, &changed, err);
+    if (!rc) {
+        char what[160];
+        snprintf(what, sizeof(what), "%s %s%s%s", json_string_value(json_object_get(req, "op")),
+                 json_string_value(json_object_get(req, "slices")), c.vm >= 0 ? " " : "",
+                 c.vm >= 0 ? d->appliance->vms[c.vm].name : "");
+        rc = transact(d, &next, changed, dry_run, what, reply, err);
+    }
+    evr_partition_free(&next);
+    return rc;
+}
+
+static int op_split(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    return change_op(ctx, req, reply, EVR_CHANGE_SPLIT, err);
+}
+
+static int op_move(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    return change_op(ctx, req, reply, EVR_CHANGE_MOVE, err);
+}
+
+static int op_free(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    return change_op(ctx, req, reply, EVR_CHANGE_FREE, err);
+}
+
+/* A whole partition, declared: the holdings replace what there is. */
+static int op_apply(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct evrd *d = ctx;
+    const json_t *dry = json_object_get(req, "dry_run");
+    struct evr_partition next;
+    json_t *now, *want;
+    bool changed;
+    int rc;
+
+    if (dry && !json_is_boolean(dry))
+        return evr_fail(err, EINVAL, "field 'dry_run': expected true or false");
+    if (evr_partition_init(&next, d->appliance, err))
+        return -1;
+    if (evr_partition_from_json(&next, d->appliance, json_object_get(req, "holdings"),
+                                "field 'holdings'", err)) {
+        evr_partition_free(&next);
+        return -1;
+    }
+    now = evr_partition_to_json(&d->partition, d->appliance);
+    want = evr_partition_to_json(&next, d->appliance);
+    changed = !json_equal(now, want);
+    json_decref(now);
+    json_decref(want);
+    rc = transact(d, &next, changed, json_is_true(dry), "apply", reply, err);
+    evr_partition_free(&next);
+    return rc;
+}
+
+static const char *const backing_names[] = {"netdev", "pci", "devargs"};
+
+static json_t *cores_json(const struct evr_appl_cores *c)
+{
+    json_t *a = json_array();
+    for (unsigned i = 0; i < c->count; i++)
+        json_array_append_new(a, json_integer(c->core[i]));
+    return a;
+}
+
+static json_t *inventory_json(const struct evr_appliance *a)
+{
+    json_t *ports = json_array(), *vms = json_array();
+
+    for (unsigned i = 0; i < a->nports; i++) {
+        const struct evr_appl_port *p = &a->ports[i];
+        char name[16];
+        snprintf(name, sizeof(name), "port%u", p->number);
+        json_array_append_new(ports, json_pack("{s:s, s:s, s:s, s:i}", "name", name, "backing",
+                                               backing_names[p->backing], "device",
+                                               p->backing_value, "vfs", p->vfs));
+    }
+    for (unsigned i = 0; i < a->nvms; i++)
+        json_array_append_new(vms,
+                              json_pack("{s:s, s:i, s:o}", "name", a->vms[i].name, "ports",
+                                        a->vms[i].ports, "cores", cores_json(&a->vms[i].cores)));
+    return json_pack("{s:o, s:o, s:{s:o, s:i}}", "ports", ports, "vms", vms, "vswitch", "cores",
+                     cores_json(&a->vswitch_cores), "memory", a->vswitch_memory_mib);
+}
+
+static int op_show(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct evrd *d = ctx;
+    const json_t *what = json_object_get(req, "what");
+    const char *w = json_is_string(what) ? json_string_value(what) : "partition";
+
+    if (what && !json_is_string(what))
+        return evr_fail(err, EINVAL, "field 'what': expected a string");
+    if (!strcmp(w, "partition")) {
+        json_object_set_new(reply, "generation", json_integer((json_int_t)d->partition.generation));
+        json_object_set_new(reply, "partition", evr_partition_to_json(&d->partition, d->appliance));
+    } else if (!strcmp(w, "inventory")) {
+        json_object_set_new(reply, "inventory", inventory_json(d->appliance));
+    } else if (!strcmp(w, "vswitch")) {
+        json_object_set_new(reply, "vswitch",
+                            json_pack("{s:b, s:i, s:i, s:O}", "synced", d->vs_state != NULL, "pid",
+                                      d->vs_pid, "restarts", d->vs_restarts, "state",
+                                      d->vs_state ? d->vs_state : json_null()));
+    } else if (!strcmp(w, "vms")) {
+        if (!d->vms)
+            return evr_fail(err, EOPNOTSUPP, "this evrd does not run the VMs");
+        json_object_set_new(reply, "vms", vm_supervisor_to_json(d->vms));
+    } else {
+        return evr_fail(err, EINVAL,
+                        "field 'what': '%s' is not inventory, partition, vswitch or vms", w);
+    }
+    return 0;
+}
+
+/* vm-start and vm-stop: {"name": VM} */
+static int vm_op(struct evrd *d, json_t *req, bool start, struct evr_err *err)
+{
+    const json_t *name = json_object_get(req, "name");
+    int i;
+
+    if (!json_is_string(name))
+        return evr_fail(err, EINVAL, "field 'name': expected a VM name");
+    i = evr_appliance_vm(d->appliance, json_string_value(name));
+    if (i < 0)
+        return evr_fail(err, ENOENT, "field 'name': the appliance has no VM '%s'",
+                        json_string_value(name));
+    if (!d->vms)
+        return evr_fail(err, EOPNOTSUPP, "this evrd does not run the VMs");
+    return start ? vm_supervisor_start(d->vms, (unsigned)i, err)
+                 : vm_supervisor_stop(d->vms, (unsigned)i, err);
+}
+
+static int op_vm_start(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    (void)reply;
+    return vm_op(ctx, req, true, err);
+}
+
+static int op_vm_stop(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    (void)reply;
+    return vm_op(ctx, req, false, err);
+}
+
+/* {"since": SEQ}: the events after SEQ (events.h). */
+static int op_events(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct evrd *d = ctx;
+    const json_t *since = json_object_get(req, "since");
+    json_t *ev;
+
+    if (since && (!json_is_integer(since) || json_integer_value(since) < 0))
+        return evr_fail(err, EINVAL,
+                        "field 'since': expected an event sequence number (0 or more)");
+    ev = evr_events_since(d->events, since ? (uint64_t)json_integer_value(since) : 0);
+    json_object_update(reply, ev);
+    json_decref(ev);
+    return 0;
+}
+
+static const char *const change_fields[] = {"!slices", "!vm", "mode", "vm_port", "dry_run", NULL};
+static const char *const free_fields[] = {"!slices", "dry_run", NULL};
+static const char *const apply_fields[] = {"!holdings", "dry_run", NULL};
+static const char *const show_fields[] = {"what", NULL};
+static const char *const vm_fields[] = {"!name", NULL};
+static const char *const events_fields[] = {"since", NULL};
+
+const struct ctl_op evrd_ops[] = {
+        {"show", show_fields, op_show},     {"split", change_fields, op_split},
+        {"move", change_fields, op_move},   {"free", free_fields, op_free},
+        {"apply", apply_fields, op_apply},  {"vm-start", vm_fields, op_vm_start},
+        {"vm-stop", vm_fields, op_vm_stop}, {"events", events_fields, op_events},
+};
+const size_t evrd_n_ops = sizeof(evrd_ops) / sizeof(evrd_ops[0]);

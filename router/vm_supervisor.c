@@ -1,0 +1,285 @@
+/* evr-vmm processes, one per VM (vm_supervisor.h). */
+#include "vm_supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/client.h"
+
+const char *vm_state_name(enum vm_state st)
+{
+    switch (st) {
+    case VM_STATE_STOPPED:
+        return "stopped";
+    case VM_STATE_RUNNING:
+        return "running";
+    case VM_STATE_STOPPING:
+        return "stopping";
+    case VM_STATE_BACKOFF:
+        return "restarting";
+    }
+    return "?";
+}
+
+static double mono_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* RUN_DIR/NAME.json: the appliance's evr-vmm object and evrd's keys. */
+static int write_config(struct vm_proc *p, struct evr_err *err)
+{
+    json_t *cfg = json_deep_copy(p->vm->vmm), *pin = json_array();
+    char console[PATH_MAX + 8];
+    int rc;
+
+    if (!cfg || !pin) {
+        json_decref(cfg);
+        json_decref(pin);
+        return evr_fail(err, ENOMEM, "out of memory");
+    }
+    for (unsigned i = 0; i < p->vm->cores.count; i++)
+        json_array_append_new(pin, json_integer(p->vm->cores.core[i]));
+    snprintf(console, sizeof(console), "socket:%s", p->console);
+    json_object_set_new(cfg, "pin", pin);
+    json_object_set_new(cfg, "control", json_string(p->control));
+    json_object_set_new(cfg, "console", json_string(console));
+    if (!json_object_get(cfg, "on_reboot"))
+        json_object_set_new(cfg, "on_reboot", json_string("restart"));
+    /* the management ports the appliance declares, then the vswitch's:
+     * vswitch port K is RUN_DIR/NAME.K.sock, its VM port in the vswitch
+     * (vswitch_plan.h) the client of it */
+    {
+        json_t *net = json_object_get(cfg, "net");
+        if (!net) {
+            net = json_array();
+            json_object_set_new(cfg, "net", net);
+        }
+        for (unsigned k = 0; k < p->vm->ports; k++) {
+            char path[PATH_MAX];
+            if (snprintf(path, sizeof(path), "%s/%s.%u.sock", p->run_dir, p->vm->name, k) >= 108) {
+                json_decref(cfg);
+                return evr_fail(err, ENAMETOOLONG, "VM %s: %s is too long for a socket path",
+                                p->vm->name, path);
+            }
+            json_array_append_new(net, json_pack("{s:s}", "vhost_user", path));
+        }
+    }
+    rc = json_dump_file(cfg, p->config, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(cfg);
+    if (rc)
+        return evr_fail(err, errno ? errno : EIO, "VM %s: cannot write %s", p->vm->name, p->config);
+    return 0;
+}
+
+int vm_supervisor_init(struct vm_supervisor *s, const struct evr_appliance *a, const char *binary,
+                       const char *run_dir, struct evr_events *events, struct evr_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->appliance = a;
+    s->binary = binary;
+    s->events = events;
+    s->n = a->nvms;
+    for (unsigned i = 0; i < a->nvms; i++) {
+        struct vm_proc *p = &s->vms[i];
+        const char *name = a->vms[i].name;
+        p->vm = &a->vms[i];
+        p->pidfd = -1;
+        p->last_exit = -1;
+        if (snprintf(p->control, sizeof(p->control), "%s/%s.ctl", run_dir, name) >=
+            (int)sizeof(p->control))
+            return evr_fail(err, ENAMETOOLONG, "VM %s: %s/%s.ctl is too long for a socket", name,
+                            run_dir, name);
+        snprintf(p->config, sizeof(p->config), "%s/%s.json", run_dir, name);
+        snprintf(p->console, sizeof(p->console), "%s/%s.console", run_dir, name);
+        snprintf(p->log, sizeof(p->log), "%s/%s.log", run_dir, name);
+        snprintf(p->run_dir, sizeof(p->run_dir), "%s", run_dir);
+    }
+    return 0;
+}
+
+static int pidfd_of(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* A VM whose control socket answers is running already: adopt it. */
+static bool adopt(struct vm_proc *p)
+{
+    struct ctl_client c;
+    struct evr_err err;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    bool ok = false;
+
+    if (ctl_client_open(&c, p->control, NULL, &err))
+        return false;
+    if (!getsockopt(c.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.pid > 0) {
+        p->pidfd = pidfd_of(cred.pid);
+        if (p->pidfd >= 0) {
+            p->pid = cred.pid;
+            p->child = false;
+            ok = true;
+        }
+    }
+    ctl_client_close(&c);
+    return ok;
+}
+
+int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err)
+{
+    struct vm_proc *p = &s->vms[i];
+    pid_t pid;
+
+    if (p->state == VM_STATE_RUNNING || p->state == VM_STATE_STOPPING)
+        return 0;
+    if (adopt(p)) {
+        p->state = VM_STATE_RUNNING;
+        p->started_at = mono_now();
+        evr_events_add(s->events, "vm", p->vm->name, "adopted, pid %d", (int)p->pid);
+        return 0;
+    }
+    if (write_config(p, err))
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return evr_fail(err, errno, "VM %s: fork: %s", p->vm->name, strerror(errno));
+    if (pid == 0) {
+        sigset_t none;
+        int log = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setsid();
+        if (log >= 0) {
+            dup2(log, STDOUT_FILENO);
+            dup2(log, STDERR_FILENO);
+        }
+        execlp(s->binary, s->binary, "--config", p->config, (char *)NULL);
+        fprintf(stderr, "evrd: cannot run %s: %s\n", s->binary, strerror(errno));
+        _exit(127);
+    }
+    p->pid = pid;
+    p->child = true;
+    p->pidfd = pidfd_of(pid);
+    if (p->pidfd < 0) {
+        int e = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        p->pid = 0;
+        return evr_fail(err, e, "VM %s: pidfd_open: %s", p->vm->name, strerror(e));
+    }
+    p->state = VM_STATE_RUNNING;
+    p->started_at = mono_now();
+    evr_events_add(s->events, "vm", p->vm->name, "started, pid %d (log %s)", (int)pid, p->log);
+    return 0;
+}
+
+int vm_supervisor_stop(struct vm_supervisor *s, unsigned i, struct evr_err *err)
+{
+    struct vm_proc *p = &s->vms[i];
+
+    if (p->state == VM_STATE_BACKOFF) {
+        p->state = VM_STATE_STOPPED;
+        evr_events_add(s->events, "vm", p->vm->name, "stopped before its restart");
+        return 0;
+    }
+    if (p->state != VM_STATE_RUNNING)
+        return 0;
+    if (syscall(SYS_pidfd_send_signal, p->pidfd, SIGTERM, NULL, 0))
+        return evr_fail(err, errno, "VM %s: cannot signal pid %d: %s", p->vm->name, (int)p->pid,
+                        strerror(errno));
+    p->state = VM_STATE_STOPPING;
+    evr_events_add(s->events, "vm", p->vm->name, "stopping (SIGTERM to pid %d)", (int)p->pid);
+    return 0;
+}
+
+void vm_supervisor_exited(struct vm_supervisor *s, unsigned i, double now)
+{
+    struct vm_proc *p = &s->vms[i];
+    int status = 0;
+    bool asked = p->state == VM_STATE_STOPPING;
+    double wait;
+
+    p->last_exit = -1;
+    if (p->child && waitpid(p->pid, &status, 0) == p->pid)
+        p->last_exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    close(p->pidfd);
+    p->pidfd = -1;
+    if (asked || p->last_exit == 0 || p->last_exit == 1) {
+        p->state = VM_STATE_STOPPED;
+        evr_events_add(s->events, "vm", p->vm->name, "pid %d ended (exit %d): %s", (int)p->pid,
+                       p->last_exit,
+                       asked               ? "stopped as asked"
+                       : p->last_exit == 0 ? "the guest powered off; it stays off"
+                                           : "it could not be set up (see its log); not retried");
+        p->pid = 0;
+        return;
+    }
+    /* a crash, or an adopted VM whose status cannot be known: again, but
+     * not in a tight loop */
+    wait = backoff_after(&p->backoff, now - p->started_at);
+    p->restart_at = now + wait;
+    p->state = VM_STATE_BACKOFF;
+    evr_events_add(s->events, "vm", p->vm->name, "pid %d ended (exit %d); restart in %.0f s",
+                   (int)p->pid, p->last_exit, wait);
+    p->pid = 0;
+}
+
+double vm_supervisor_tick(struct vm_supervisor *s, double now)
+{
+    double next = 0;
+
+    for (unsigned i = 0; i < s->n; i++) {
+        struct vm_proc *p = &s->vms[i];
+        struct evr_err err;
+        if (p->state != VM_STATE_BACKOFF)
+            continue;
+        if (now >= p->restart_at) {
+            p->restarts++;
+            if (vm_supervisor_start(s, i, &err)) {
+                evr_events_add(s->events, "vm", p->vm->name, "restart failed: %s", err.msg);
+                p->state = VM_STATE_BACKOFF;
+                p->restart_at = now + backoff_after(&p->backoff, 0);
+            }
+        }
+        if (p->state == VM_STATE_BACKOFF && (next == 0 || p->restart_at < next))
+            next = p->restart_at;
+    }
+    return next;
+}
+
+void vm_supervisor_release(struct vm_supervisor *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->vms[i].pidfd >= 0) {
+            close(s->vms[i].pidfd);
+            s->vms[i].pidfd = -1;
+        }
+}
+
+json_t *vm_supervisor_to_json(const struct vm_supervisor *s)
+{
+    json_t *list = json_array();
+
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct vm_proc *p = &s->vms[i];
+        json_t *vm = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s}", "name", p->vm->name, "state",
+                               vm_state_name(p->state), "pid", (int)p->pid, "restarts", p->restarts,
+                               "control", p->control, "console", p->console, "log", p->log);
+        json_object_set_new(vm, "last_exit",
+                            p->last_exit >= 0 ? json_integer(p->last_exit) : json_null());
+        json_array_append_new(list, vm);
+    }
+    return list;
+}

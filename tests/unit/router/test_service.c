@@ -1,0 +1,383 @@
+/* Unit tests for evrd's transactions (router/service.h): the requests go
+ * through the same ops table the control socket serves, the vswitch is
+ * evr-vswitch's own config rules (vswitch/protocol.h) behind a call that
+ * can refuse any step, and the partition goes to a real state directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "appliance.h"
+#include "service.h"
+#include "state.h"
+#include "vswitch/protocol.h"
+
+/* The vswitch: its config, and the request number to refuse (0: none). */
+struct fake_vswitch {
+    struct vs_config cfg;
+    unsigned calls;
+    unsigned refuse_at;
+    bool gone;
+};
+
+static json_t *fake_call(void *ctx, const json_t *request, struct evr_err *err)
+{
+    struct fake_vswitch *vs = ctx;
+    json_t *copy = json_deep_copy(request), *reply = NULL;
+    struct vs_request req;
+
+    vs->calls++;
+    if (vs->gone) {
+        evr_fail(err, ENOTCONN, "the vswitch's socket is closed");
+    } else if (vs->refuse_at && vs->calls == vs->refuse_at) {
+        evr_fail(err, EIO, "refused on purpose");
+    } else if (!vs_request_from_json(copy, &req, err) &&
+               vs_request_apply(&vs->cfg, &req, err) >= 0) {
+        /* the reply's fields as evr-vswitch's control thread gives them */
+        reply = req.op == VS_OP_DUMP ? json_pack("{s:o}", "dump", vs_config_to_json(&vs->cfg))
+                                     : json_object();
+    }
+    json_decref(copy);
+    return reply;
+}
+
+struct fixture {
+    char dir[32];
+    struct evr_appliance a;
+    struct fake_vswitch vs;
+    struct evr_events events;
+    struct evrd d;
+};
+
+static void start_evrd(struct fixture *f)
+{
+    struct evrd_vswitch link = {.call = fake_call, .ctx = &f->vs};
+    struct evr_err err;
+
+    evr_events_init(&f->events);
+    if (evrd_init(&f->d, &f->a, "/run/evr", &link, &f->events, NULL, &err) ||
+        evrd_vswitch_sync(&f->d, &err))
+        fail_msg("%s", err.msg);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char json[2048];
+    struct evr_err err;
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/evrd-test-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(
+            json, sizeof(json),
+            "{\"state_dir\": \"%s/state\", \"vswitch\": {\"cores\": [0]},"
+            " \"ports\": [{\"name\": \"port0\", \"netdev\": \"eth0\"},"
+            "  {\"name\": \"port1\", \"netdev\": \"eth1\"}, {\"name\": \"port2\", \"netdev\": "
+            "\"eth2\"}],"
+            " \"vms\": [{\"name\": \"vm-a\", \"ports\": 2, \"cores\": [1], \"vmm\": {\"kernel\": "
+            "\"/k\"}},"
+            "  {\"name\": \"vm-b\", \"ports\": 2, \"cores\": [2], \"vmm\": {\"kernel\": \"/k\"}}]}",
+            f->dir);
+    if (evr_appliance_parse(&f->a, json, "test", &err))
+        fail_msg("%s", err.msg);
+    vs_config_init(&f->vs.cfg);
+    start_evrd(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[64];
+
+    evrd_fini(&f->d);
+    evr_appliance_free(&f->a);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* One request through evrd's ops table; returns the reply envelope. */
+static json_t *request(struct fixture *f, const char *text)
+{
+    json_t *req = json_loads(text, 0, NULL), *reply;
+    assert_non_null(req);
+    reply = ctl_dispatch(evrd_ops, evrd_n_ops, &f->d, req);
+    json_decref(req);
+    return reply;
+}
+
+static json_t *ok(struct fixture *f, const char *text)
+{
+    json_t *reply = request(f, text);
+    if (!json_is_true(json_object_get(reply, "ok")))
+        fail_msg("%s: %s", text, json_dumps(reply, 0));
+    return reply;
+}
+
+static void refused(struct fixture *f, const char *text, const char *code, const char *says)
+{
+    json_t *reply = request(f, text), *e = json_object_get(reply, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+
+    if (json_is_true(json_object_get(reply, "ok")) || !msg || !strstr(msg, says) ||
+        strcmp(json_string_value(json_object_get(e, "code")), code))
+        fail_msg("%s: got %s, wanted %s '%s'", text, json_dumps(reply, 0), code, says);
+    json_decref(reply);
+}
+
+static char *vswitch_dump(struct fixture *f)
+{
+    json_t *j = vs_config_to_json(&f->vs.cfg);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return s;
+}
+
+static char *state_file(struct fixture *f)
+{
+    char path[96], *text = calloc(1, 65536);
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/state/%s", f->dir, EVR_STATE_FILE);
+    file = fopen(path, "r");
+    if (file) {
+        size_t n = fread(text, 1, 65535, file);
+        text[n] = 0;
+        fclose(file);
+    }
+    return text;
+}
+
+/* Runs a request that must change nothing: vswitch, partition, disk. */
+static void changes_nothing(struct fixture *f, const char *text, const char *code, const char *says)
+{
+    char *vs = vswitch_dump(f), *disk = state_file(f), *vs2, *disk2;
+    uint64_t gen = f->d.partition.generation;
+
+    refused(f, text, code, says);
+    vs2 = vswitch_dump(f);
+    disk2 = state_file(f);
+    assert_string_equal(vs, vs2);
+    assert_string_equal(disk, disk2);
+    assert_int_equal(f->d.partition.generation, gen);
+    free(vs);
+    free(vs2);
+    free(disk);
+    free(disk2);
+}
+
+static void split_reaches_the_vswitch_and_the_disk(void **state)
+{
+    struct fixture *f = *state;
+    json_t *reply = ok(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-a\"}");
+    struct evr_partition back;
+    struct evr_err err;
+    bool found;
+
+    assert_true(json_is_true(json_object_get(reply, "changed")));
+    assert_int_equal(json_integer_value(json_object_get(reply, "generation")), 1);
+    json_decref(reply);
+    assert_int_equal(vs_config_find_slice(&f->vs.cfg, "port0"), 0);
+    assert_true(vs_config_find_slice(&f->vs.cfg, "port1") >= 0);
+    assert_true(vs_config_find_port(&f->vs.cfg, "vm-b.1") >= 0);
+    assert_int_equal(evr_partition_init(&back, &f->a, &err), 0);
+    assert_int_equal(evr_state_load(f->a.state_dir, &back, &f->a, &found, &err), 0);
+    assert_true(found);
+    assert_int_equal(back.generation, 1);
+    evr_partition_free(&back);
+
+    /* the change is an event */
+    reply = ok(f, "{\"op\": \"events\", \"since\": 0}");
+    {
+        const json_t *ev = json_array_get(json_object_get(reply, "events"), 0);
+        assert_non_null(ev);
+        assert_string_equal(json_string_value(json_object_get(ev, "kind")), "partition");
+        assert_non_null(strstr(json_string_value(json_object_get(ev, "text")),
+                               "split port0-1 vm-a: generation 1, 4 vswitch steps"));
+        assert_int_equal(json_integer_value(json_object_get(reply, "last")), 1);
+    }
+    json_decref(reply);
+    reply = ok(f, "{\"op\": \"events\", \"since\": 1}");
+    assert_int_equal(json_array_size(json_object_get(reply, "events")), 0);
+    json_decref(reply);
+
+    reply = ok(f, "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-a\"}");
+    assert_false(json_is_true(json_object_get(reply, "changed"))); /* holds already */
+    assert_int_equal(json_array_size(json_object_get(reply, "plan")), 0);
+    json_decref(reply);
+}
+
+static void refusals_change_nothing(void **state)
+{
+    struct fixture *f = *state;
+
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0\", \"vm\": \"vm-a\"}"));
+    changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port1,port0\", \"vm\": \"vm-b\"}",
+                    "EBUSY", "port0 is vm-a's");
+    changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port1-\", \"vm\": \"vm-b\"}", "EINVAL",
+                    "field 'slices': 'port1-' at byte 6");
+    changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-z\"}", "ENOENT",
+                    "field 'vm': the appliance has no VM 'vm-z'");
+    changes_nothing(f, "{\"op\": \"move\", \"slices\": \"port2\", \"vm\": \"vm-b\"}", "ENOENT",
+                    "port2 is free");
+    changes_nothing(f,
+                    "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\", \"colour\": 1}",
+                    "EINVAL", "colour");
+    changes_nothing(f, "{\"op\": \"show\", \"what\": \"everything\"}", "EINVAL",
+                    "'everything' is not inventory, partition, vswitch or vms");
+}
+
+static void a_refused_step_is_rolled_back(void **state)
+{
+    struct fixture *f = *state;
+
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0.10-20\", \"vm\": \"vm-a\"}"));
+    /* the move is: shrink vm-a's slice, grow vm-b's, which is refused */
+    f->vs.refuse_at = f->vs.calls + 2;
+    changes_nothing(f, "{\"op\": \"move\", \"slices\": \"port0.15-20\", \"vm\": \"vm-b\"}", "EIO",
+                    "vswitch step 2 of 2 (slice-set port0.vm-b) refused: refused on purpose; 1 "
+                    "done step undone");
+    f->vs.refuse_at = 0;
+    json_decref(ok(f, "{\"op\": \"move\", \"slices\": \"port0.15-20\", \"vm\": \"vm-b\"}"));
+    assert_true(vs_config_find_slice(&f->vs.cfg, "port0.vm-b") >= 0);
+}
+
+/* A plan of four steps (two port-adds, two slice-sets) refused at each of
+ * them in turn: every time, nothing changes. */
+static void a_plan_refused_at_any_step_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+
+    for (unsigned k = 1; k <= 4; k++) {
+        char says[96];
+        snprintf(says, sizeof(says), "vswitch step %u of 4", k);
+        f->vs.refuse_at = f->vs.calls + k;
+        changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}", "EIO",
+                        says);
+    }
+    f->vs.refuse_at = 0;
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}"));
+}
+
+static void a_failed_save_is_rolled_back(void **state)
+{
+    struct fixture *f = *state;
+    char path[96], inner[128];
+
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0\", \"vm\": \"vm-a\"}"));
+    /* a directory where the file goes: the rename into place fails */
+    snprintf(path, sizeof(path), "%s/state/%s", f->dir, EVR_STATE_FILE);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(inner, sizeof(inner), "%s/x", path);
+    fclose(fopen(inner, "w"));
+    changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\"}", "EISDIR",
+                    "cannot rename it into place");
+    assert_true(vs_config_find_slice(&f->vs.cfg, "port1") < 0);
+}
+
+static void dry_run_plans_and_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    char *vs = vswitch_dump(f), *vs2;
+    json_t *reply =
+            ok(f, "{\"op\": \"split\", \"slices\": \"port2\", \"vm\": \"vm-b\", \"dry_run\": "
+                  "true}");
+    json_t *plan = json_object_get(reply, "plan");
+
+    assert_true(json_is_true(json_object_get(reply, "dry_run")));
+    assert_true(json_is_true(json_object_get(reply, "changed")));
+    assert_int_equal(json_array_size(plan), 2); /* port-add port2, slice-set port2 */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(plan, 1), "name")),
+                        "port2");
+    assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(reply, "partition"), 0), "vm")),
+                        "vm-b");
+    json_decref(reply);
+    vs2 = vswitch_dump(f);
+    assert_string_equal(vs, vs2);
+    assert_int_equal(f->d.partition.generation, 0);
+    free(vs);
+    free(vs2);
+}
+
+static void restart_and_vswitch_loss_come_back_to_the_disk(void **state)
+{
+    struct fixture *f = *state;
+    char *before, *after;
+
+    json_decref(
+            ok(f, "{\"op\": \"split\", \"slices\": \"port0,port1.100-199\", \"vm\": \"vm-a\"}"));
+    before = vswitch_dump(f);
+    /* evrd restarts: the same partition, nothing to tell the vswitch */
+    evrd_fini(&f->d);
+    start_evrd(f);
+    assert_int_equal(f->d.partition.generation, 1);
+    after = vswitch_dump(f);
+    assert_string_equal(before, after);
+    free(after);
+    /* the vswitch restarts empty: a sync brings it all back */
+    evrd_vswitch_lost(&f->d);
+    vs_config_init(&f->vs.cfg);
+    {
+        struct evr_err err;
+        assert_int_equal(evrd_vswitch_sync(&f->d, &err), 0);
+    }
+    after = vswitch_dump(f);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    /* no vswitch at all: a change is refused, nothing changes */
+    evrd_vswitch_lost(&f->d);
+    f->vs.gone = true;
+    changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port2\", \"vm\": \"vm-b\"}", "EAGAIN",
+                    "the vswitch is not there");
+}
+
+static void apply_replaces_the_partition(void **state)
+{
+    struct fixture *f = *state;
+    json_t *reply;
+
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0\", \"vm\": \"vm-a\"}"));
+    reply = ok(f, "{\"op\": \"apply\", \"holdings\": [{\"slice\": \"port2\", \"vm\": \"vm-b\","
+                  " \"mode\": \"vswitch\", \"vm_port\": 1}]}");
+    assert_true(json_is_true(json_object_get(reply, "changed")));
+    json_decref(reply);
+    assert_true(vs_config_find_slice(&f->vs.cfg, "port0") < 0);
+    assert_true(vs_config_find_slice(&f->vs.cfg, "port2") >= 0);
+    changes_nothing(f,
+                    "{\"op\": \"apply\", \"holdings\": [{\"slice\": \"port9\", \"vm\": \"vm-b\","
+                    " \"mode\": \"vswitch\", \"vm_port\": 1}]}",
+                    "EINVAL",
+                    "field 'holdings': holdings[0]: port9: the appliance has no such port");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(split_reaches_the_vswitch_and_the_disk, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(refusals_change_nothing, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_refused_step_is_rolled_back, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_plan_refused_at_any_step_changes_nothing, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(a_failed_save_is_rolled_back, setup, teardown),
+            cmocka_unit_test_setup_teardown(dry_run_plans_and_changes_nothing, setup, teardown),
+            cmocka_unit_test_setup_teardown(restart_and_vswitch_loss_come_back_to_the_disk, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(apply_replaces_the_partition, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

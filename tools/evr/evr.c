@@ -1,0 +1,331 @@
+/* evr: the command line of an evr appliance, for people and for scripts
+ * (man/evr.8). Each verb is one request to evrd's control socket; -j prints
+ * evrd's reply as it is (stable JSON), the default prints it as tables.
+ *
+ * Exit status: 0 done (or held already), 1 evrd unreachable or a system
+ * error, 2 bad usage or a bad value, 3 conflict (owned by another VM, no
+ * free VM port), 4 not found (no such VM, a free slice moved). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl/client.h"
+#include "print.h"
+
+#define EXIT_SYSTEM   1
+#define EXIT_USAGE    2
+#define EXIT_CONFLICT 3
+#define EXIT_NOTFOUND 4
+
+struct cli {
+    bool json;
+    bool dry_run;
+    const char *socket;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: evr [-j] [-n] [-s SOCKET] VERB ...\n"
+            "  evr split SLICES VM [--passthrough] [--vm-port N]   give free slices to VM\n"
+            "  evr move SLICES VM [--passthrough|--vswitch]        give owned slices to VM\n"
+            "  evr free SLICES                                     take slices from their owners\n"
+            "  evr apply FILE                                      make the partition FILE's\n"
+            "  evr show [partition|inventory|vswitch|vms]          what there is [partition]\n"
+            "  evr vm start|stop VM                                start or stop a router engine\n"
+            "  evr monitor                                         events as they happen\n"
+            "SLICES: port0-7, port8.100-199 (VLANs), port2/vf0-3 (VFs), comma-separated\n"
+            "  -j, --json      print evrd's JSON reply\n"
+            "  -n, --dry-run   print the plan and the partition it gives; change nothing\n"
+            "  -s, --socket    evrd's control socket [$EVR_SOCKET or /run/evr/evrd.sock]\n"
+            "exit: 0 done, 1 system error, 2 usage, 3 conflict, 4 not found\n");
+}
+
+static int exit_for(int code)
+{
+    switch (code) {
+    case EINVAL:
+        return EXIT_USAGE;
+    case EBUSY:
+    case ENOSPC:
+    case EEXIST:
+        return EXIT_CONFLICT;
+    case ENOENT:
+        return EXIT_NOTFOUND;
+    default:
+        return EXIT_SYSTEM;
+    }
+}
+
+/* Sends req (taken) and prints the reply the verb's way. */
+static int call(const struct cli *cli, json_t *req, void (*print)(const json_t *reply))
+{
+    struct ctl_client c;
+    struct evr_err err;
+    json_t *reply;
+
+    if (cli->dry_run)
+        json_object_set_new(req, "dry_run", json_true());
+    if (ctl_client_open(&c, cli->socket, NULL, &err)) {
+        fprintf(stderr, "evr: evrd at %s: %s\n", cli->socket, err.msg);
+        json_decref(req);
+        return EXIT_SYSTEM;
+    }
+    reply = ctl_client_call(&c, req, &err);
+    ctl_client_close(&c);
+    json_decref(req);
+    if (!reply) {
+        fprintf(stderr, "evr: %s\n", err.msg);
+        return exit_for(err.code);
+    }
+    json_object_del(reply, "ok");
+    if (cli->json) {
+        char *text = json_dumps(reply, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(text ? text : "{}");
+        free(text);
+    } else {
+        print(reply);
+    }
+    json_decref(reply);
+    return 0;
+}
+
+/* split, move: SLICES VM [--passthrough|--vswitch] [--vm-port N] */
+static int change_verb(const struct cli *cli, const char *op, int argc, char **argv)
+{
+    static const struct option longs[] = {
+            {"passthrough", no_argument, NULL, 'p'},
+            {"vswitch", no_argument, NULL, 'w'},
+            {"vm-port", required_argument, NULL, 'k'},
+            {0},
+    };
+    json_t *req = json_pack("{s:s}", "op", op);
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
+        char *end;
+        long k;
+        switch (c) {
+        case 'p':
+        case 'w':
+            json_object_set_new(req, "mode", json_string(c == 'p' ? "passthrough" : "vswitch"));
+            break;
+        case 'k':
+            errno = 0;
+            k = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || k < 0 || k > 255) {
+                fprintf(stderr, "evr %s: --vm-port '%s' is not a port number\n", op, optarg);
+                json_decref(req);
+                return EXIT_USAGE;
+            }
+            json_object_set_new(req, "vm_port", json_integer(k));
+            break;
+        default:
+            json_decref(req);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "evr %s: wants SLICES and a VM (evr %s port0-3 vm-a)\n", op, op);
+        json_decref(req);
+        return EXIT_USAGE;
+    }
+    json_object_set_new(req, "slices", json_string(argv[optind]));
+    json_object_set_new(req, "vm", json_string(argv[optind + 1]));
+    return call(cli, req, print_change);
+}
+
+static int free_verb(const struct cli *cli, int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "evr free: wants SLICES (evr free port3)\n");
+        return EXIT_USAGE;
+    }
+    return call(cli, json_pack("{s:s, s:s}", "op", "free", "slices", argv[1]), print_change);
+}
+
+/* apply FILE: the holdings as `evr show -j` prints them (an object with
+ * "partition"), or the bare array. */
+static int apply_verb(const struct cli *cli, int argc, char **argv)
+{
+    json_error_t jerr;
+    json_t *doc, *holdings;
+
+    if (argc != 2) {
+        fprintf(stderr, "evr apply: wants a FILE (the output of evr show -j, or its array)\n");
+        return EXIT_USAGE;
+    }
+    doc = json_load_file(argv[1], JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        fprintf(stderr, "evr apply: %s: line %d column %d: %s\n", argv[1], jerr.line, jerr.column,
+                jerr.text);
+        return EXIT_USAGE;
+    }
+    holdings = json_is_array(doc) ? doc : json_object_get(doc, "partition");
+    if (!json_is_array(holdings)) {
+        fprintf(stderr,
+                "evr apply: %s: expected an array of holdings, or an object with "
+                "\"partition\"\n",
+                argv[1]);
+        json_decref(doc);
+        return EXIT_USAGE;
+    }
+    json_incref(holdings);
+    json_decref(doc);
+    return call(cli, json_pack("{s:s, s:o}", "op", "apply", "holdings", holdings), print_change);
+}
+
+static int show_verb(const struct cli *cli, int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "partition";
+
+    if (argc > 2) {
+        fprintf(stderr, "evr show: one of partition, inventory, vswitch, vms\n");
+        return EXIT_USAGE;
+    }
+    if (cli->dry_run) {
+        fprintf(stderr, "evr show: --dry-run is for changes\n");
+        return EXIT_USAGE;
+    }
+    return call(cli, json_pack("{s:s, s:s}", "op", "show", "what", what),
+                !strcmp(what, "inventory") ? print_inventory
+                : !strcmp(what, "vswitch") ? print_vswitch
+                : !strcmp(what, "vms")     ? print_vms
+                                           : print_partition);
+}
+
+static int vm_verb(const struct cli *cli, int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "list"))
+        return call(cli, json_pack("{s:s, s:s}", "op", "show", "what", "vms"), print_vms);
+    if (argc != 3 || (strcmp(argv[1], "start") && strcmp(argv[1], "stop"))) {
+        fprintf(stderr, "evr vm: start VM, stop VM or list\n");
+        return EXIT_USAGE;
+    }
+    return call(cli,
+                json_pack("{s:s, s:s}", "op", strcmp(argv[1], "start") ? "vm-stop" : "vm-start",
+                          "name", argv[2]),
+                print_nothing);
+}
+
+/* Events as they come: evrd keeps them numbered, evr asks for the ones after
+ * the last it printed, five times a second. Ends with evrd (status 1). */
+static int monitor_verb(const struct cli *cli)
+{
+    struct ctl_client c;
+    struct evr_err err;
+    json_int_t since = -1;
+
+    if (ctl_client_open(&c, cli->socket, NULL, &err)) {
+        fprintf(stderr, "evr: evrd at %s: %s\n", cli->socket, err.msg);
+        return EXIT_SYSTEM;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (;;) {
+        json_t *req = since < 0 ? json_pack("{s:s}", "op", "events")
+                                : json_pack("{s:s, s:I}", "op", "events", "since", since);
+        json_t *reply = ctl_client_call(&c, req, &err), *ev;
+        size_t i;
+
+        json_decref(req);
+        if (!reply) {
+            fprintf(stderr, "evr monitor: %s\n", err.msg);
+            ctl_client_close(&c);
+            return EXIT_SYSTEM;
+        }
+        /* the first call only learns where evrd is: events from now on */
+        if (since >= 0) {
+            if (json_integer_value(json_object_get(reply, "dropped")))
+                fprintf(stderr, "evr monitor: %lld events were dropped before they were read\n",
+                        (long long)json_integer_value(json_object_get(reply, "dropped")));
+            json_array_foreach(json_object_get(reply, "events"), i, ev) print_event(ev, cli->json);
+        }
+        since = json_integer_value(json_object_get(reply, "last"));
+        json_decref(reply);
+        usleep(200 * 1000);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+            {"json", no_argument, NULL, 'j'},
+            {"dry-run", no_argument, NULL, 'n'},
+            {"socket", required_argument, NULL, 's'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
+    };
+    struct cli cli = {.socket = getenv("EVR_SOCKET") ? getenv("EVR_SOCKET") : "/run/evr/evrd.sock"};
+    const char *verb;
+    int c;
+
+    /* options before the verb; "+" stops at the first word */
+    while ((c = getopt_long(argc, argv, "+jns:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            cli.json = true;
+            break;
+        case 'n':
+            cli.dry_run = true;
+            break;
+        case 's':
+            cli.socket = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    verb = argv[optind];
+    argc -= optind;
+    argv += optind;
+    /* -j and -n may follow the verb too (evr split port3 vm-b -n): slices
+     * and VM names never start with '-' */
+    {
+        int kept = 1;
+        for (int i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
+                cli.json = true;
+            else if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--dry-run"))
+                cli.dry_run = true;
+            else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+                usage(stdout);
+                return 0;
+            } else
+                argv[kept++] = argv[i];
+        }
+        argc = kept;
+        argv[argc] = NULL;
+    }
+    if (!strcmp(verb, "split") || !strcmp(verb, "move"))
+        return change_verb(&cli, verb, argc, argv);
+    if (!strcmp(verb, "free"))
+        return free_verb(&cli, argc, argv);
+    if (!strcmp(verb, "apply"))
+        return apply_verb(&cli, argc, argv);
+    if (!strcmp(verb, "show"))
+        return show_verb(&cli, argc, argv);
+    if (!strcmp(verb, "vm"))
+        return vm_verb(&cli, argc, argv);
+    if (!strcmp(verb, "monitor"))
+        return argc == 1 ? monitor_verb(&cli)
+                         : (fprintf(stderr, "evr monitor: no arguments\n"), EXIT_USAGE);
+    if (!strcmp(verb, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "evr: unknown verb '%s' (split, move, free, apply, show, vm, monitor)\n", verb);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,185 @@
+/* evr's tables (print.h). Columns are sized to their widest cell. */
+#include "print.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *str(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "-";
+}
+
+static void holdings_table(const json_t *holdings)
+{
+    int w_slice = 5, w_vm = 2;
+    const json_t *h;
+    size_t i;
+
+    if (json_array_size(holdings) == 0) {
+        printf("nothing is given to any VM\n");
+        return;
+    }
+    json_array_foreach(holdings, i, h)
+    {
+        w_slice = (int)(strlen(str(h, "slice")) > (size_t)w_slice ? strlen(str(h, "slice"))
+                                                                  : (size_t)w_slice);
+        w_vm = (int)(strlen(str(h, "vm")) > (size_t)w_vm ? strlen(str(h, "vm")) : (size_t)w_vm);
+    }
+    printf("%-*s  %-*s  %-11s  %s\n", w_slice, "SLICE", w_vm, "VM", "MODE", "VM PORT");
+    json_array_foreach(holdings, i, h)
+    {
+        const json_t *k = json_object_get(h, "vm_port");
+        char port[16] = "-";
+        if (json_is_integer(k))
+            snprintf(port, sizeof(port), "%lld", (long long)json_integer_value(k));
+        printf("%-*s  %-*s  %-11s  %s\n", w_slice, str(h, "slice"), w_vm, str(h, "vm"),
+               str(h, "mode"), port);
+    }
+}
+
+/* One vswitch request in a line: "slice-set port3: uplink port3 -> vm-b.1, trunk, untagged 1-4094" */
+static void plan_line(const json_t *r)
+{
+    const char *op = str(r, "op");
+
+    printf("  vswitch %-10s %-14s", op, str(r, "name"));
+    if (!strcmp(op, "port-add"))
+        printf(" %s port, %s", str(r, "role"), str(r, "devargs"));
+    if (!strcmp(op, "slice-set")) {
+        const json_t *v;
+        size_t i;
+        printf(" %s -> %s, %s,%s", str(r, "uplink"), str(r, "vm"), str(r, "mode"),
+               json_is_true(json_object_get(r, "untagged")) ? " untagged" : "");
+        json_array_foreach(json_object_get(r, "vlans"), i, v)
+                printf("%s%s", i ? "," : " VLANs ", json_string_value(v));
+    }
+    printf("\n");
+}
+
+void print_change(const json_t *reply)
+{
+    bool dry = json_is_true(json_object_get(reply, "dry_run"));
+    bool changed = json_is_true(json_object_get(reply, "changed"));
+    const json_t *plan = json_object_get(reply, "plan"), *r;
+    size_t i;
+
+    if (!changed && json_array_size(plan) == 0) {
+        printf("nothing to change: the partition holds already (generation %lld)\n",
+               (long long)json_integer_value(json_object_get(reply, "generation")));
+        return;
+    }
+    printf(dry ? "dry run: would make generation %lld with these steps (nothing changed):\n"
+               : "done: generation %lld, with these steps:\n",
+           (long long)json_integer_value(json_object_get(reply, "generation")));
+    json_array_foreach(plan, i, r) plan_line(r);
+    printf("\n");
+    holdings_table(json_object_get(reply, "partition"));
+}
+
+void print_partition(const json_t *reply)
+{
+    printf("partition generation %lld\n",
+           (long long)json_integer_value(json_object_get(reply, "generation")));
+    holdings_table(json_object_get(reply, "partition"));
+}
+
+static void cores_text(const json_t *cores, char *buf, size_t len)
+{
+    const json_t *c;
+    size_t i, used = 0;
+
+    buf[0] = 0;
+    json_array_foreach(cores, i, c)
+    {
+        int n = snprintf(buf + used, len - used, "%s%lld", i ? "," : "",
+                         (long long)json_integer_value(c));
+        if (n < 0 || (size_t)n >= len - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+void print_inventory(const json_t *reply)
+{
+    const json_t *inv = json_object_get(reply, "inventory"), *p;
+    const json_t *vs = json_object_get(inv, "vswitch");
+    char cores[256];
+    size_t i;
+
+    printf("%-8s  %-8s  %-24s  %s\n", "PORT", "BACKING", "DEVICE", "VFS");
+    json_array_foreach(json_object_get(inv, "ports"), i, p)
+            printf("%-8s  %-8s  %-24s  %lld\n", str(p, "name"), str(p, "backing"), str(p, "device"),
+                   (long long)json_integer_value(json_object_get(p, "vfs")));
+    printf("\n%-12s  %-5s  %s\n", "VM", "PORTS", "CORES");
+    json_array_foreach(json_object_get(inv, "vms"), i, p)
+    {
+        cores_text(json_object_get(p, "cores"), cores, sizeof(cores));
+        printf("%-12s  %-5lld  %s\n", str(p, "name"),
+               (long long)json_integer_value(json_object_get(p, "ports")), cores);
+    }
+    cores_text(json_object_get(vs, "cores"), cores, sizeof(cores));
+    printf("\nvswitch: cores %s, %lld MiB\n", cores,
+           (long long)json_integer_value(json_object_get(vs, "memory")));
+}
+
+void print_vswitch(const json_t *reply)
+{
+    const json_t *vs = json_object_get(reply, "vswitch");
+    const json_t *state = json_object_get(vs, "state"), *r;
+    const char *name;
+
+    printf("vswitch: %s, restarted %lld times\n",
+           json_is_true(json_object_get(vs, "synced")) ? "carries the partition"
+                                                       : "not reached (being restarted?)",
+           (long long)json_integer_value(json_object_get(vs, "restarts")));
+    json_object_foreach((json_t *)json_object_get(state, "ports"), name, r) plan_line(r);
+    json_object_foreach((json_t *)json_object_get(state, "slices"), name, r) plan_line(r);
+}
+
+void print_vms(const json_t *reply)
+{
+    const json_t *vm;
+    size_t i;
+
+    printf("%-12s  %-10s  %-7s  %-8s  %s\n", "VM", "STATE", "PID", "RESTARTS", "LAST EXIT");
+    json_array_foreach(json_object_get(reply, "vms"), i, vm)
+    {
+        const json_t *last = json_object_get(vm, "last_exit");
+        char pid[16] = "-", exit_text[16] = "-";
+        if (json_integer_value(json_object_get(vm, "pid")) > 0)
+            snprintf(pid, sizeof(pid), "%lld",
+                     (long long)json_integer_value(json_object_get(vm, "pid")));
+        if (json_is_integer(last))
+            snprintf(exit_text, sizeof(exit_text), "%lld", (long long)json_integer_value(last));
+        printf("%-12s  %-10s  %-7s  %-8lld  %s\n", str(vm, "name"), str(vm, "state"), pid,
+               (long long)json_integer_value(json_object_get(vm, "restarts")), exit_text);
+    }
+}
+
+void print_nothing(const json_t *reply)
+{
+    (void)reply;
+}
+
+void print_event(const json_t *event, bool json)
+{
+    if (json) {
+        char *text = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        puts(text ? text : "{}");
+        free(text);
+        return;
+    }
+    {
+        time_t t = (time_t)json_real_value(json_object_get(event, "time"));
+        struct tm tm;
+        char when[32];
+        localtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%H:%M:%S", &tm);
+        printf("%s  %-9s %-10s %s\n", when, str(event, "kind"), str(event, "subject"),
+               str(event, "text"));
+    }
+}
