@@ -48,21 +48,9 @@ wait_console() {
         t=$((t + 1))
     done
 }
-# ctl SOCKET COMMAND: one request on evr-vmm's control socket, the reply printed
+# ctl SOCKET OP: the reply line of evr-vmm's control socket (tools/lib/evrctl.py)
 ctl() {
-    python3 - "$1" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(('{"command":"%s"}\n' % sys.argv[2]).encode())
-buf = b""
-while not buf.endswith(b"\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    buf += chunk
-print(buf.decode().strip())
-PY
+    python3 "$(dirname "$0")/../../../tools/lib/evrctl.py" "$1" "$2"
 }
 drv() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
 echo "passing $A ($(drv "$A")); its cable peer $B stays on the lab"
