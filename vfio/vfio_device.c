@@ -59,30 +59,48 @@ int evr_vfio_region_info(const struct evr_vfio_device *d, unsigned index,
     return 0;
 }
 
-int evr_vfio_region_read(const struct evr_vfio_device *d, unsigned index, uint64_t off, void *buf,
-                         size_t len, struct evr_err *err)
+/* pread or pwrite of len bytes at off of a region, checked against its
+ * flags and size. */
+static int region_io(const struct evr_vfio_device *d, unsigned index, uint64_t off, void *buf,
+                     size_t len, int write, struct evr_err *err)
 {
+    const char *verb = write ? "writing" : "reading";
     struct vfio_region_info info;
     ssize_t n;
 
     if (evr_vfio_region_info(d, index, &info, err))
         return -1;
-    if (!(info.flags & VFIO_REGION_INFO_FLAG_READ))
-        return evr_fail(err, EOPNOTSUPP, "%s: region %u cannot be read", d->addr, index);
+    if (!(info.flags & (write ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ)))
+        return evr_fail(err, EOPNOTSUPP, "%s: region %u cannot be %s", d->addr, index,
+                        write ? "written" : "read");
     if (off > info.size || len > info.size - off)
         return evr_fail(err, EINVAL,
-                        "%s: reading %zu bytes at 0x%llx runs past region %u (0x%llx "
+                        "%s: %s %zu bytes at 0x%llx runs past region %u (0x%llx "
                         "bytes)",
-                        d->addr, len, (unsigned long long)off, index,
+                        d->addr, verb, len, (unsigned long long)off, index,
                         (unsigned long long)info.size);
-    n = pread(d->fd, buf, len, (off_t)(info.offset + off));
+    n = write ? pwrite(d->fd, buf, len, (off_t)(info.offset + off))
+              : pread(d->fd, buf, len, (off_t)(info.offset + off));
     if (n < 0)
-        return evr_fail(err, errno, "%s: reading region %u at 0x%llx: %s", d->addr, index,
+        return evr_fail(err, errno, "%s: %s region %u at 0x%llx: %s", d->addr, verb, index,
                         (unsigned long long)off, strerror(errno));
     if ((size_t)n != len)
-        return evr_fail(err, EIO, "%s: reading region %u at 0x%llx: got %zd of %zu bytes", d->addr,
+        return evr_fail(err, EIO, "%s: %s region %u at 0x%llx: %zd of %zu bytes", d->addr, verb,
                         index, (unsigned long long)off, n, len);
     return 0;
+}
+
+int evr_vfio_region_read(const struct evr_vfio_device *d, unsigned index, uint64_t off, void *buf,
+                         size_t len, struct evr_err *err)
+{
+    return region_io(d, index, off, buf, len, 0, err);
+}
+
+int evr_vfio_region_write(const struct evr_vfio_device *d, unsigned index, uint64_t off,
+                          const void *buf, size_t len, struct evr_err *err)
+{
+    /* region_io does not write through buf when it writes the region */
+    return region_io(d, index, off, (void *)(uintptr_t)buf, len, 1, err);
 }
 
 int evr_vfio_region_mmap(const struct evr_vfio_device *d, unsigned index, void **map, size_t *len,

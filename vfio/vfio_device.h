@@ -62,6 +62,10 @@ int evr_vfio_region_info(const struct evr_vfio_device *d, unsigned index,
  * be mapped). */
 int evr_vfio_region_read(const struct evr_vfio_device *d, unsigned index, uint64_t off, void *buf,
                          size_t len, struct evr_err *err);
+/* Writes len bytes at off of a region (config space, a BAR that is not
+ * mapped); the kernel's vfio-pci filters what reaches the device. */
+int evr_vfio_region_write(const struct evr_vfio_device *d, unsigned index, uint64_t off,
+                          const void *buf, size_t len, struct evr_err *err);
 /* Maps a whole region that allows it; unmap with munmap(*map, *len). */
 int evr_vfio_region_mmap(const struct evr_vfio_device *d, unsigned index, void **map, size_t *len,
                          struct evr_err *err);

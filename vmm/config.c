@@ -1,5 +1,6 @@
 /* Configuration keys, JSON and flags; see config.h. */
 #include "config.h"
+#include "vfio/pci.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -119,6 +120,41 @@ static int set_console(struct vmm_config *cfg, const char *value, struct config_
         return 0;
     }
     return fail(err, "console: '%s' is not one of stdout, file:PATH, socket:PATH, none", value);
+}
+
+/* "0000:00:03.0,0000:04:00.1": each a PCI address as sysfs writes it, none
+ * twice; "" gives none. */
+static int set_passthrough(struct vmm_config *cfg, const char *value, struct config_error *err)
+{
+    char list[CONFIG_MAX_PASSTHROUGH][CONFIG_PCI_ADDR_LEN];
+    unsigned n = 0;
+    const char *p = value;
+
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char item[CONFIG_PCI_ADDR_LEN];
+        struct evr_err verr;
+
+        if (n == CONFIG_MAX_PASSTHROUGH)
+            return fail(err, "passthrough: more than %d functions", CONFIG_MAX_PASSTHROUGH);
+        if (len == 0 || len >= sizeof(item))
+            return fail(err, "passthrough[%u]: '%.*s' is not a PCI address like 0000:00:03.0", n,
+                        (int)(len > 32 ? 32 : len), p);
+        memcpy(item, p, len);
+        item[len] = 0;
+        if (evr_pci_addr_check(item, &verr))
+            return fail(err, "passthrough[%u]: %s", n, verr.msg);
+        for (unsigned i = 0; i < n; i++)
+            if (!strcmp(list[i], item))
+                return fail(err, "passthrough: %s is listed twice", item);
+        memcpy(list[n++], item, len + 1);
+        p += len;
+        if (*p && !*++p)
+            return fail(err, "passthrough: '%s' ends with a comma", value);
+    }
+    memcpy(cfg->passthrough, list, sizeof(list));
+    cfg->npassthrough = n;
+    return 0;
 }
 
 int config_parse_mac(const char *text, uint8_t mac[CONFIG_MAC_LEN])
@@ -248,7 +284,7 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
     return 0;
 }
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_LIST, KEY_NET };
+enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_LIST, KEY_NET, KEY_ADDRS };
 
 struct key {
     const char *name;
@@ -256,10 +292,11 @@ struct key {
 };
 
 static const struct key keys[] = {
-        {"kernel", KEY_STRING},    {"initrd", KEY_STRING},  {"cmdline", KEY_STRING},
-        {"memory", KEY_UINT},      {"vcpus", KEY_UINT},     {"pin", KEY_LIST},
-        {"hugepages", KEY_BOOL},   {"console", KEY_STRING}, {"control", KEY_STRING},
-        {"on_reboot", KEY_STRING}, {"pci_test", KEY_BOOL},  {"net", KEY_NET},
+        {"kernel", KEY_STRING},     {"initrd", KEY_STRING},  {"cmdline", KEY_STRING},
+        {"memory", KEY_UINT},       {"vcpus", KEY_UINT},     {"pin", KEY_LIST},
+        {"hugepages", KEY_BOOL},    {"console", KEY_STRING}, {"control", KEY_STRING},
+        {"on_reboot", KEY_STRING},  {"pci_test", KEY_BOOL},  {"net", KEY_NET},
+        {"passthrough", KEY_ADDRS},
 };
 
 static const struct key *find_key(const char *name)
@@ -313,6 +350,8 @@ int config_set(struct vmm_config *cfg, const char *key, const char *value, struc
         return set_console(cfg, value, err);
     if (!strcmp(key, "net"))
         return add_net_text(cfg, value, err);
+    if (!strcmp(key, "passthrough"))
+        return set_passthrough(cfg, value, err);
     /* on_reboot */
     if (!strcmp(value, "exit"))
         cfg->on_reboot = REBOOT_EXIT;
@@ -397,6 +436,26 @@ static int json_value_text(const char *source, const struct key *k, json_t *v, c
                          (long long)json_integer_value(item));
             if (n < 0 || (size_t)n >= cap - used)
                 return fail(err, "%s: key '%s': too many CPUs", source, k->name);
+            used += (size_t)n;
+        }
+        return 0;
+    }
+    case KEY_ADDRS: {
+        size_t i, used = 0;
+        json_t *item;
+        if (!json_is_array(v))
+            return fail(err, "%s: key '%s': expected an array of PCI addresses, got %s", source,
+                        k->name, json_type_name(v));
+        buf[0] = 0;
+        json_array_foreach(v, i, item)
+        {
+            int n;
+            if (!json_is_string(item) || strchr(json_string_value(item), ','))
+                return fail(err, "%s: key '%s'[%zu]: expected a PCI address, got %s", source,
+                            k->name, i, json_is_string(item) ? "a list" : json_type_name(item));
+            n = snprintf(buf + used, cap - used, "%s%s", i ? "," : "", json_string_value(item));
+            if (n < 0 || (size_t)n >= cap - used)
+                return fail(err, "%s: key '%s': too many functions", source, k->name);
             used += (size_t)n;
         }
         return 0;

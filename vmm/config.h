@@ -16,6 +16,8 @@
  *                                 [{"vhost_user": PATH, "mac": "02:..."}, {"tap": IFNAME},
  *                                 ...]; a flag SPEC is vhost_user:PATH[,mac=MAC] or
  *                                 tap:IFNAME[,mac=MAC] and adds one more
+ *   passthrough --passthrough LIST host PCI functions given to the guest (vfio_pci.h):
+ *                                 JSON ["0000:00:03.0"] or "0000:00:03.0,0000:00:04.0"
  *
  * Unknown keys, wrong types and bad values are refused with a message that
  * names the key; nothing of a refused configuration is used. */
@@ -33,6 +35,9 @@
 #define CONFIG_MAX_VCPUS      254
 #define CONFIG_MAX_NET        8
 #define CONFIG_MAC_LEN        6
+
+#define CONFIG_MAX_PASSTHROUGH 8
+#define CONFIG_PCI_ADDR_LEN    13 /* "0000:00:03.0" and its NUL */
 
 enum console_kind { CONSOLE_STDOUT, CONSOLE_FILE, CONSOLE_SOCKET, CONSOLE_NONE };
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
@@ -62,6 +67,8 @@ struct vmm_config {
     bool pci_test;
     unsigned nnet;
     struct config_net net[CONFIG_MAX_NET];
+    unsigned npassthrough;
+    char passthrough[CONFIG_MAX_PASSTHROUGH][CONFIG_PCI_ADDR_LEN];
 };
 
 struct config_error {

@@ -42,6 +42,9 @@ static const char usage_text[] =
         "                      vswitch) or tap:IFNAME[,mac=MAC] (the kernel's vhost-net\n"
         "                      and a host tap: a management port) (key \"net\":\n"
         "                      [{\"vhost_user\": PATH, \"mac\": MAC}, {\"tap\": IFNAME}])\n"
+        "  --passthrough LIST  host PCI functions to give the guest through VFIO,\n"
+        "                      e.g. 0000:00:05.0,0000:01:00.1 (key \"passthrough\":\n"
+        "                      [\"0000:00:05.0\"]); bound to vfio-pci, given back on exit\n"
         "  -h, --help          this text\n"
         "  --version           print the version\n"
         "\n"
@@ -66,6 +69,7 @@ static const struct option options[] = {
         {"on-reboot", required_argument, NULL, OPT_KEY},
         {"pci-test", optional_argument, NULL, OPT_KEY},
         {"net", required_argument, NULL, OPT_KEY},
+        {"passthrough", required_argument, NULL, OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},

@@ -10,7 +10,14 @@
  * virtio-pci state holds (FEATURES_OK only with features the device
  * offered and VERSION_1, DRIVER_OK only after FEATURES_OK, an enabled queue
  * has a power-of-two size up to the max, vectors in the table). A broken
- * one aborts.
+ * one aborts. Beside them, two passthrough functions (pci_passthru.h) over
+ * fake devices shaped like the lab's e1000e, one with its MSI-X taken out
+ * (so MSI is emulated): their memory BARs decode only inside the PCI
+ * window, their memory slots are there exactly while their BAR is and
+ * never cover the MSI-X table or PBA, the device sees no configuration
+ * write but the command register (INTx off, no bit beyond the enables) and
+ * no write into its table or PBA, and its vectors are connected exactly
+ * while MSI-X (or MSI) is enabled.
  *
  * Input format, repeated: one opcode byte, then its operands (little
  * endian); a truncated operand ends the input.
@@ -18,7 +25,9 @@
  *   1 cfg read    slot(1) reg(1) size(1)
  *   2 BAR write   bar(1) offset(2) size(1) value(8)
  *   3 BAR read    bar(1) offset(2) size(1)
- *                 (bar bit 7 set: the virtio-net function's BARs, else pci-test's)
+ *                 (bar bit 7 set: bit 6 clear the virtio-net function's
+ *                 BARs, set a passthrough function's, bit 5 the MSI one;
+ *                 else pci-test's)
  *   4 MMIO write  addr(8) size(1) value(8)
  *   5 MMIO read   addr(8) size(1)
  *   6 port write  port(2) size(1) value(4)
@@ -40,6 +49,7 @@
 #include "layout.h"
 #include "msix.h"
 #include "pci.h"
+#include "pci_passthru.h"
 #include "pci_testdev.h"
 #include "guest_mem.h"
 #include "virtio_net.h"
@@ -57,6 +67,135 @@ static int accept_all(int fd, unsigned long request, void *arg)
     (void)request;
     (void)arg;
     return 0;
+}
+
+/* The passthrough function's device: e1000e's shape (BAR0 128 KiB and
+ * BAR1 128 KiB memory, BAR2 32 ports, BAR3 16 KiB with the MSI-X table of
+ * 5 vectors at 0 and the PBA at 0x2000; capabilities PM, MSI, PCI Express
+ * v1, MSI-X). What reaches it is checked, not stored. */
+#define PT_NVEC     5
+#define PT_PBA      0x2000
+#define PT_MSIX_BAR 3
+#define CMD_ENABLES (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
+
+static void check(bool ok, const char *what);
+
+/* What reached one fake device. */
+struct pt_state {
+    bool has_msix;
+    bool msix_connected, msi_connected;
+};
+
+static void pt_phys(uint8_t *c, bool msix)
+{
+    memset(c, 0, PCI_CFG_SIZE);
+    pci_set(c, PCI_VENDOR_ID, 4, 0x10d38086);
+    pci_set(c, PCI_REVISION, 4, 0x02000000);
+    pci_set(c, PCI_STATUS, 2, PCI_STATUS_CAP_LIST);
+    pci_set(c, PCI_BAR0 + 8, 4, PCI_BAR_IO_BIT);
+    c[PCI_INTERRUPT_PIN] = 1;
+    c[PCI_CAP_PTR] = 0xc8;
+    pci_set(c, 0xc8, 4, 0x0022d001);                       /* PM -> 0xd0 */
+    pci_set(c, 0xd0, 4, 0x0080e005);                       /* MSI -> 0xe0 */
+    pci_set(c, 0xe0, 4, msix ? 0x0091a010 : 0x00910010);   /* PCI Express v1 -> MSI-X or end */
+    pci_set(c, 0xa0, 4, 0x00040011 | (PT_NVEC - 1) << 16); /* MSI-X, end */
+    pci_set(c, 0xa4, 4, PT_MSIX_BAR);
+    pci_set(c, 0xa8, 4, PT_PBA | PT_MSIX_BAR);
+}
+
+/* Whether [off, off + len) of the MSI-X BAR touches the table (at 0) or the PBA. */
+static bool in_table_or_pba(uint64_t off, uint64_t len)
+{
+    return off < PT_NVEC * MSIX_ENTRY_SIZE || (off < PT_PBA + 8 && PT_PBA < off + len);
+}
+
+static int pt_cfg_write(void *ctx, unsigned reg, const void *buf, unsigned len)
+{
+    uint16_t cmd;
+
+    (void)ctx;
+    check(reg == PCI_COMMAND && len == 2,
+          "the device saw a configuration write beyond the command");
+    memcpy(&cmd, buf, 2);
+    check((cmd & PCI_COMMAND_INTX_OFF) && !(cmd & ~(CMD_ENABLES | PCI_COMMAND_INTX_OFF)),
+          "the device's command register got more than the enables, or INTx");
+    return 0;
+}
+
+static int pt_bar_read(void *ctx, unsigned bar, uint64_t off, void *buf, unsigned len)
+{
+    (void)ctx;
+    (void)bar;
+    (void)off;
+    memset(buf, 0x5a, len);
+    return 0;
+}
+
+static int pt_bar_write(void *ctx, unsigned bar, uint64_t off, const void *buf, unsigned len)
+{
+    const struct pt_state *st = ctx;
+
+    (void)buf;
+    check(!st->has_msix || bar != PT_MSIX_BAR || !in_table_or_pba(off, len),
+          "the device saw a write into its MSI-X table or PBA");
+    return 0;
+}
+
+static int pt_msix_connect(void *ctx, unsigned nvec, const int *efds)
+{
+    struct pt_state *st = ctx;
+
+    (void)efds;
+    check(st->has_msix, "MSI-X connected on a device without it");
+    check(nvec == 0 || nvec == PT_NVEC, "the device's vectors connected in a wrong number");
+    st->msix_connected = nvec != 0;
+    return 0;
+}
+
+static int pt_msi_connect(void *ctx, int efd)
+{
+    struct pt_state *st = ctx;
+
+    check(!st->has_msix, "MSI connected on a device with MSI-X");
+    st->msi_connected = efd >= 0;
+    return 0;
+}
+
+static const struct pci_passthru_io pt_io = {
+        .cfg_write = pt_cfg_write,
+        .bar_read = pt_bar_read,
+        .bar_write = pt_bar_write,
+        .msix_connect = pt_msix_connect,
+        .msi_connect = pt_msi_connect,
+};
+
+static void check_passthru(const struct pci_passthru *p, const struct pt_state *st)
+{
+    if (st->has_msix) {
+        uint16_t ctl = (uint16_t)pci_get(&p->fn, p->msix.cap + MSIX_CTRL, 2);
+        check(st->msix_connected == p->msix_connected &&
+                      p->msix_connected == ((ctl & MSIX_CTRL_ENABLE) != 0),
+              "the device's vectors are connected while MSI-X is off, or not while on");
+    } else {
+        bool on = pci_get(&p->fn, p->msi_cap + PCI_MSI_CTRL, 2) & PCI_MSI_ENABLE;
+        check(st->msi_connected == on && p->msi_connected == on && p->msi_bound == on,
+              "MSI is connected or bound while off, or not while on");
+    }
+    for (unsigned i = 0; i < PCI_BARS; i++) {
+        const struct pci_bar *b = &p->fn.bar[i];
+        bool on = b->kind != PCI_BAR_NONE && b->mapped != PCI_BAR_UNMAPPED;
+
+        if (on && b->kind != PCI_BAR_IO)
+            check(b->mapped >= GUEST_PCI_MMIO_START &&
+                          b->mapped + b->size - 1 <= GUEST_PCI_MMIO_END,
+                  "a passthrough memory BAR decodes outside the PCI window");
+        for (unsigned k = 0; k < p->nseg[i]; k++) {
+            const struct pci_passthru_seg *g = &p->seg[i][k];
+            check(g->mapped == on, "a memory slot outlives its BAR, or is missing");
+            check(!st->has_msix || i != PT_MSIX_BAR || !in_table_or_pba(g->off, g->len),
+                  "a memory slot covers the MSI-X table or PBA");
+        }
+    }
 }
 
 struct input {
@@ -228,8 +367,16 @@ static uint64_t bar_address(struct pci_function *fn, uint64_t bar, uint64_t offs
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct vmm_config cfg;
+    static uint8_t bar0[0x20000] __attribute__((aligned(4096)));
+    static uint8_t bar1[0x20000] __attribute__((aligned(4096)));
+    static uint8_t bar3[0x4000] __attribute__((aligned(4096)));
+    static struct pci_passthru pt, pt_msi;
+    static struct pt_state st, st_msi;
+    const struct pci_passthru_bar bars[PCI_BARS] = {{0x20000, bar0}, {0x20000, bar1}, {0x20, NULL},
+                                                    {0x4000, bar3},  {0, NULL},       {0, NULL}};
+    uint8_t phys[PCI_CFG_SIZE];
     struct machine m;
-    struct pci_function *fn, *net;
+    struct pci_function *fn, *net, *target;
     struct input in = {data, size};
     char err[256];
     uint64_t op;
@@ -242,6 +389,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fn = pci_testdev_function(&m);
     net = virtio_net_function(&m, 0);
+    st = (struct pt_state){.has_msix = true};
+    st_msi = (struct pt_state){.has_msix = false};
+    pt_phys(phys, true);
+    if (pci_passthru_init(&pt, "0000:00:05.0", phys, bars, &pt_io, &st, &m.kvm, &m.gsi, 16, err,
+                          sizeof(err)) ||
+        pci_host_add(m.pci, PCI_SLOT_ANY, &pt.fn, err, sizeof(err))) {
+        fprintf(stderr, "vmm_pci fuzz: %s\n", err);
+        abort();
+    }
+    pt_phys(phys, false);
+    if (pci_passthru_init(&pt_msi, "0000:00:06.0", phys, bars, &pt_io, &st_msi, &m.kvm, &m.gsi,
+                          16 + PCI_PASSTHRU_SLOTS, err, sizeof(err)) ||
+        pci_host_add(m.pci, PCI_SLOT_ANY, &pt_msi.fn, err, sizeof(err))) {
+        fprintf(stderr, "vmm_pci fuzz: %s\n", err);
+        abort();
+    }
     while (take(&in, 1, &op)) {
         uint64_t a = 0, b = 0, s = 0, v = 0;
         bool mmio;
@@ -262,7 +425,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!take(&in, 1, &a) || !take(&in, 2, &b) || !take(&in, 1, &s) ||
                 (op % OPS == 2 && !take(&in, 8, &v)))
                 goto out;
-            b = bar_address(a & 0x80 ? net : fn, a & 0x7f, b, &mmio);
+            target = !(a & 0x80) ? fn : !(a & 0x40) ? net : a & 0x20 ? &pt_msi.fn : &pt.fn;
+            b = bar_address(target, a & 0x1f, b, &mmio);
             exit_access(&m, mmio, b, access_size(s, mmio ? 8 : 4), op % OPS == 2, v);
             break;
         case 4:
@@ -289,8 +453,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_function(&m, net);
         check_virtio(net);
         check_function(&m, &m.pci->bridge);
+        check_function(&m, &pt.fn);
+        check_function(&m, &pt_msi.fn);
+        check_passthru(&pt, &st);
+        check_passthru(&pt_msi, &st_msi);
     }
 out:
+    pci_host_remove(m.pci, &pt.fn);
+    pci_host_remove(m.pci, &pt_msi.fn);
+    check_passthru(&pt, &st);
+    check_passthru(&pt_msi, &st_msi);
+    pci_passthru_destroy(&pt);
+    pci_passthru_destroy(&pt_msi);
+    check(!st_msi.msi_connected, "MSI still connected after the function went");
     machine_destroy(&m);
     return 0;
 }

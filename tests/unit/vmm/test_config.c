@@ -257,6 +257,52 @@ static void loads_a_file_and_reports_a_missing_one(void **state)
     assert_non_null(strstr(err.msg, "No such file"));
 }
 
+/* "passthrough": PCI addresses as sysfs writes them, from JSON or a flag. */
+static void passthrough_lists_pci_addresses(void **state)
+{
+    static const struct bad refused[] = {
+            {"{\"passthrough\":\"0000:00:05.0\"}", "expected an array of PCI addresses"},
+            {"{\"passthrough\":[5]}", "passthrough'[0]: expected a PCI address"},
+            {"{\"passthrough\":[\"0000:00:05.0,0000:00:06.0\"]}", "[0]: expected a PCI address"},
+            {"{\"passthrough\":[\"00:05.0\"]}", "passthrough[0]:"},
+            {"{\"passthrough\":[\"0000:00:05.0\",\"0000:00:5.0\"]}", "passthrough[1]:"},
+            {"{\"passthrough\":[\"0000:00:05.0\",\"0000:00:05.0\"]}",
+             "0000:00:05.0 is listed twice"},
+            {"{\"passthrough\":[\"0000:00:01.0\",\"0000:00:02.0\",\"0000:00:03.0\","
+             "\"0000:00:04.0\",\"0000:00:05.0\",\"0000:00:06.0\",\"0000:00:07.0\","
+             "\"0000:00:08.0\",\"0000:00:09.0\"]}",
+             "more than 8 functions"},
+    };
+
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(cfg.npassthrough, 0);
+    assert_int_equal(config_load_json(&cfg, "{\"passthrough\":[\"0000:00:05.0\",\"0000:01:00.1\"]}",
+                                      "vm.json", &err),
+                     0);
+    assert_int_equal(cfg.npassthrough, 2);
+    assert_string_equal(cfg.passthrough[0], "0000:00:05.0");
+    assert_string_equal(cfg.passthrough[1], "0000:01:00.1");
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        assert_int_equal(config_load_json(&cfg, refused[i].json, "vm.json", &err), -1);
+        if (!strstr(err.msg, refused[i].msg))
+            fail_msg("%s: got '%s', wanted '%s'", refused[i].json, err.msg, refused[i].msg);
+        assert_int_equal(cfg.npassthrough, 2); /* nothing of a refusal is used */
+    }
+    /* the flag's text form; an empty list gives none */
+    assert_int_equal(config_set(&cfg, "passthrough", "0000:00:06.0", &err), 0);
+    assert_int_equal(cfg.npassthrough, 1);
+    assert_string_equal(cfg.passthrough[0], "0000:00:06.0");
+    assert_int_equal(config_set(&cfg, "passthrough", "0000:00:06.0,", &err), -1);
+    assert_non_null(strstr(err.msg, "ends with a comma"));
+    assert_int_equal(config_set(&cfg, "passthrough", "0000:00:06.0,,0000:00:07.0", &err), -1);
+    assert_non_null(strstr(err.msg, "passthrough[1]"));
+    assert_int_equal(config_set(&cfg, "passthrough", "", &err), 0);
+    assert_int_equal(cfg.npassthrough, 0);
+    assert_int_equal(config_load_json(&cfg, "{\"passthrough\":[]}", "vm.json", &err), 0);
+    assert_int_equal(cfg.npassthrough, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +313,7 @@ int main(void)
             cmocka_unit_test(net_lists_interfaces_in_order),
             cmocka_unit_test(check_catches_pin_and_host_limits),
             cmocka_unit_test(loads_a_file_and_reports_a_missing_one),
+            cmocka_unit_test(passthrough_lists_pci_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
