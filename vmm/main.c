@@ -9,6 +9,7 @@
 #include "vm.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ struct flag {
     const char *value;
 };
 
+/* Returns 0 to go on, 1 when --help or --version has been answered, -1 when
+ * the command line or the configuration is refused (the message is out). */
 static int parse_args(int argc, char **argv, struct vmm_config *cfg)
 {
     struct flag *flags = calloc((size_t)argc, sizeof(*flags));
@@ -76,14 +79,16 @@ static int parse_args(int argc, char **argv, struct vmm_config *cfg)
     if (!flags)
         return -1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", options, &idx)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", options, &idx)) != -1) {
         switch (opt) {
         case 'h':
             fputs(usage_text, stdout);
-            exit(0);
+            rc = 1;
+            goto out;
         case OPT_VERSION:
             puts("evr-vmm " EVR_VERSION);
-            exit(0);
+            rc = 1;
+            goto out;
         case OPT_CONFIG:
             config_path = optarg;
             break;
@@ -130,6 +135,7 @@ out:
 }
 
 static struct vmm_host host = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static const char *stop_signal_name; /* under host.lock: the signal that stopped the guest */
 
 /* Console input goes to the UART of the VM of the current boot. */
 static size_t console_to_uart(void *ctx, const uint8_t *data, size_t len)
@@ -183,7 +189,12 @@ static int run(const struct vmm_config *cfg, struct console *console)
             fprintf(stderr, "evr-vmm: the guest powered off\n");
             return 0;
         case VM_STOPPED:
-            fprintf(stderr, "evr-vmm: stopped from the control socket\n");
+            pthread_mutex_lock(&host.lock);
+            if (stop_signal_name)
+                fprintf(stderr, "evr-vmm: stopped by %s\n", stop_signal_name);
+            else
+                fprintf(stderr, "evr-vmm: stopped from the control socket\n");
+            pthread_mutex_unlock(&host.lock);
             return 0;
         case VM_RESET:
             if (cfg->on_reboot == REBOOT_RESTART && !stop) {
@@ -202,34 +213,121 @@ static int run(const struct vmm_config *cfg, struct console *console)
     }
 }
 
+/* SIGTERM and SIGINT stop the guest the way the control socket's stop does.
+ * They are blocked in every thread (the mask is inherited) and taken by one
+ * thread that waits for them, so no handler runs in a vCPU or device thread. */
+struct stop_signals {
+    sigset_t set;
+    pthread_t thread;
+    bool started;
+    bool done; /* under host.lock: the thread must return */
+};
+
+static void *stop_signal_thread(void *arg)
+{
+    struct stop_signals *s = arg;
+
+    for (;;) {
+        int sig;
+        bool done;
+
+        if (sigwait(&s->set, &sig))
+            continue;
+        pthread_mutex_lock(&host.lock);
+        done = s->done;
+        if (!done) {
+            host.stop_requested = true;
+            stop_signal_name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+            if (host.vm)
+                vm_stop(host.vm);
+        }
+        pthread_mutex_unlock(&host.lock);
+        if (done)
+            return NULL;
+    }
+}
+
+static int stop_signals_start(struct stop_signals *s, char *err, size_t errlen)
+{
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    sigemptyset(&s->set);
+    sigaddset(&s->set, SIGTERM);
+    sigaddset(&s->set, SIGINT);
+    rc = pthread_sigmask(SIG_BLOCK, &s->set, NULL);
+    if (!rc)
+        rc = pthread_create(&s->thread, NULL, stop_signal_thread, s);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the signal thread: %s", strerror(rc));
+        return -1;
+    }
+    s->started = true;
+    return 0;
+}
+
+static void stop_signals_end(struct stop_signals *s)
+{
+    if (!s->started)
+        return;
+    pthread_mutex_lock(&host.lock);
+    s->done = true;
+    pthread_mutex_unlock(&host.lock);
+    pthread_kill(s->thread, SIGTERM); /* blocked there: sigwait takes it */
+    pthread_join(s->thread, NULL);
+    s->started = false;
+}
+
 int main(int argc, char **argv)
 {
     struct vmm_config *cfg = calloc(1, sizeof(*cfg));
+    struct stop_signals signals = {.started = false};
     struct console console;
     struct control control;
+    bool console_opened = false, control_opened = false;
     char err[512];
-    int rc;
+    int rc = 1;
 
-    if (!cfg || parse_args(argc, argv, cfg))
-        return 1;
-    signal(SIGPIPE, SIG_IGN);
-    vcpu_signals_init();
-    if (console_open(&console, cfg, err, sizeof(err))) {
-        fprintf(stderr, "evr-vmm: %s\n", err);
+    if (!cfg) {
+        fprintf(stderr, "evr-vmm: out of memory\n");
         return 1;
     }
-    control.started = false;
-    control.listen_fd = -1;
-    control.stop_pipe[0] = control.stop_pipe[1] = -1;
-    if (cfg->control[0] && control_open(&control, &host, cfg->control, err, sizeof(err))) {
+    switch (parse_args(argc, argv, cfg)) {
+    case 0:
+        break;
+    case 1:
+        rc = 0;
+        goto out;
+    default:
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    vcpu_signals_init();
+    /* Before any other thread exists, so that every thread inherits the mask. */
+    if (stop_signals_start(&signals, err, sizeof(err))) {
         fprintf(stderr, "evr-vmm: %s\n", err);
-        console_close(&console);
-        return 1;
+        goto out;
+    }
+    if (console_open(&console, cfg, err, sizeof(err))) {
+        fprintf(stderr, "evr-vmm: %s\n", err);
+        goto out;
+    }
+    console_opened = true;
+    if (cfg->control[0]) {
+        if (control_open(&control, &host, cfg->control, err, sizeof(err))) {
+            fprintf(stderr, "evr-vmm: %s\n", err);
+            goto out;
+        }
+        control_opened = true;
     }
     console_start_input(&console, console_to_uart, NULL);
     rc = run(cfg, &console);
-    control_close(&control);
-    console_close(&console);
+out:
+    if (control_opened)
+        control_close(&control);
+    if (console_opened)
+        console_close(&console);
+    stop_signals_end(&signals);
     free(cfg);
     return rc;
 }
