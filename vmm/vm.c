@@ -101,6 +101,7 @@ static int open_kvm(struct vm *vm, char *err, size_t errlen)
             {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
             {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
             {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+            {KVM_CAP_TSC_DEADLINE_TIMER, "KVM_CAP_TSC_DEADLINE_TIMER"}, /* see cpuid.h */
     };
     int max_vcpus;
 
