@@ -215,12 +215,14 @@ static int run(const struct vmm_config *cfg, struct console *console)
 
 /* SIGTERM and SIGINT stop the guest the way the control socket's stop does.
  * They are blocked in every thread (the mask is inherited) and taken by one
- * thread that waits for them, so no handler runs in a vCPU or device thread. */
+ * thread that waits for them, so no handler runs in a vCPU or device thread.
+ * A signal evr-vmm was started with ignored (SIGINT of a background job of a
+ * script) stays ignored, as shells intend: Linux would hand even an ignored
+ * signal to sigwait once it is blocked, so it is left out of the set. */
 struct stop_signals {
     sigset_t set;
     pthread_t thread;
     bool started;
-    bool done; /* under host.lock: the thread must return */
 };
 
 static void *stop_signal_thread(void *arg)
@@ -229,32 +231,37 @@ static void *stop_signal_thread(void *arg)
 
     for (;;) {
         int sig;
-        bool done;
 
-        if (sigwait(&s->set, &sig))
+        if (sigwait(&s->set, &sig)) /* the one cancellation point */
             continue;
         pthread_mutex_lock(&host.lock);
-        done = s->done;
-        if (!done) {
-            host.stop_requested = true;
-            stop_signal_name = sig == SIGINT ? "SIGINT" : "SIGTERM";
-            if (host.vm)
-                vm_stop(host.vm);
-        }
+        host.stop_requested = true;
+        stop_signal_name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+        if (host.vm)
+            vm_stop(host.vm);
         pthread_mutex_unlock(&host.lock);
-        if (done)
-            return NULL;
     }
+    return NULL;
 }
 
 static int stop_signals_start(struct stop_signals *s, char *err, size_t errlen)
 {
+    static const int sigs[] = {SIGTERM, SIGINT};
+    bool any = false;
     int rc;
 
     memset(s, 0, sizeof(*s));
     sigemptyset(&s->set);
-    sigaddset(&s->set, SIGTERM);
-    sigaddset(&s->set, SIGINT);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction old;
+
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaddset(&s->set, sigs[i]);
+        any = true;
+    }
+    if (!any)
+        return 0;
     rc = pthread_sigmask(SIG_BLOCK, &s->set, NULL);
     if (!rc)
         rc = pthread_create(&s->thread, NULL, stop_signal_thread, s);
@@ -270,10 +277,7 @@ static void stop_signals_end(struct stop_signals *s)
 {
     if (!s->started)
         return;
-    pthread_mutex_lock(&host.lock);
-    s->done = true;
-    pthread_mutex_unlock(&host.lock);
-    pthread_kill(s->thread, SIGTERM); /* blocked there: sigwait takes it */
+    pthread_cancel(s->thread);
     pthread_join(s->thread, NULL);
     s->started = false;
 }
