@@ -1,11 +1,12 @@
 /* CPUID topology for N vCPUs; see cpuid.h. */
 #include "cpuid.h"
 
-#define CPUID_1_EDX_HTT        (1u << 28)
-#define CPUID_1_ECX_HYPERVISOR (1u << 31)
-#define CPUID_EXT1_ECX_CMPLEG  (1u << 1)
-#define TOPO_LEVEL_SMT         1
-#define TOPO_LEVEL_CORE        2
+#define CPUID_1_EDX_HTT          (1u << 28)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+#define CPUID_1_ECX_HYPERVISOR   (1u << 31)
+#define CPUID_EXT1_ECX_CMPLEG    (1u << 1)
+#define TOPO_LEVEL_SMT           1
+#define TOPO_LEVEL_CORE          2
 
 unsigned cpuid_id_bits(unsigned n)
 {
@@ -50,7 +51,13 @@ void cpuid_set_topology(struct kvm_cpuid_entry2 *entries, unsigned nent, unsigne
                 e->edx |= CPUID_1_EDX_HTT;
             else
                 e->edx &= ~CPUID_1_EDX_HTT;
-            e->ecx |= CPUID_1_ECX_HYPERVISOR;
+            /* KVM's LAPIC has the TSC-deadline timer (KVM_CAP_TSC_DEADLINE_TIMER)
+             * but KVM_GET_SUPPORTED_CPUID leaves the bit for the VMM to set.
+             * Without it Linux calibrates the LAPIC timer against the PIT,
+             * which under nested emulation fails ("APIC timer disabled due to
+             * verification failure"): no high-resolution timers, and every
+             * vCPU's tick is a broadcast IPI from the PIT on vCPU 0. */
+            e->ecx |= CPUID_1_ECX_TSC_DEADLINE | CPUID_1_ECX_HYPERVISOR;
             break;
         case 4:
             /* Cores per package; each cache is private to one core. */

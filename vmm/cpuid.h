@@ -1,6 +1,8 @@
 /* CPUID of a vCPU: what KVM_GET_SUPPORTED_CPUID offers, with the topology
  * rewritten so that vCPU i of n is APIC id i of one package of n cores
- * (one thread each), and the hypervisor bit set. */
+ * (one thread each), the hypervisor bit set and the TSC-deadline timer of
+ * KVM's in-kernel LAPIC announced (KVM reports it as a capability, not in
+ * the supported CPUID; evr-vmm requires KVM_CAP_TSC_DEADLINE_TIMER). */
 #ifndef EVR_VMM_CPUID_H
 #define EVR_VMM_CPUID_H
 

@@ -10,6 +10,7 @@
 #include "vm.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,8 @@ struct flag {
     const char *value;
 };
 
+/* Returns 0 to go on, 1 when --help or --version has been answered, -1 when
+ * the command line or the configuration is refused (the message is out). */
 static int parse_args(int argc, char **argv, struct vmm_config *cfg)
 {
     struct flag *flags = calloc((size_t)argc, sizeof(*flags));
@@ -90,14 +93,16 @@ static int parse_args(int argc, char **argv, struct vmm_config *cfg)
     if (!flags)
         return -1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", options, &idx)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", options, &idx)) != -1) {
         switch (opt) {
         case 'h':
             fputs(usage_text, stdout);
-            exit(0);
+            rc = 1;
+            goto out;
         case OPT_VERSION:
             puts("evr-vmm " EVR_VERSION);
-            exit(0);
+            rc = 1;
+            goto out;
         case OPT_CONFIG:
             config_path = optarg;
             break;
@@ -144,6 +149,7 @@ out:
 }
 
 static struct vmm_host host = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static const char *stop_signal_name; /* under host.lock: the signal that stopped the guest */
 
 /* Console input goes to the UART of the VM of the current boot. */
 static size_t console_to_uart(void *ctx, const uint8_t *data, size_t len)
@@ -194,7 +200,12 @@ static int run(const struct vmm_config *cfg, struct console *console)
             fprintf(stderr, "evr-vmm: the guest powered off\n");
             return 0;
         case VM_STOPPED:
-            fprintf(stderr, "evr-vmm: stopped from the control socket\n");
+            pthread_mutex_lock(&host.lock);
+            if (stop_signal_name)
+                fprintf(stderr, "evr-vmm: stopped by %s\n", stop_signal_name);
+            else
+                fprintf(stderr, "evr-vmm: stopped from the control socket\n");
+            pthread_mutex_unlock(&host.lock);
             return 0;
         case VM_RESET:
             if (cfg->on_reboot == REBOOT_RESTART && !stop) {
@@ -213,32 +224,125 @@ static int run(const struct vmm_config *cfg, struct console *console)
     }
 }
 
+/* SIGTERM and SIGINT stop the guest the way the control socket's stop does.
+ * They are blocked in every thread (the mask is inherited) and taken by one
+ * thread that waits for them, so no handler runs in a vCPU or device thread.
+ * A signal evr-vmm was started with ignored (SIGINT of a background job of a
+ * script) stays ignored, as shells intend: Linux would hand even an ignored
+ * signal to sigwait once it is blocked, so it is left out of the set. */
+struct stop_signals {
+    sigset_t set;
+    pthread_t thread;
+    bool started;
+};
+
+static void *stop_signal_thread(void *arg)
+{
+    struct stop_signals *s = arg;
+
+    for (;;) {
+        int sig;
+
+        if (sigwait(&s->set, &sig)) /* the one cancellation point */
+            continue;
+        pthread_mutex_lock(&host.lock);
+        host.stop_requested = true;
+        stop_signal_name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+        if (host.vm)
+            vm_stop(host.vm);
+        pthread_mutex_unlock(&host.lock);
+    }
+    return NULL;
+}
+
+static int stop_signals_start(struct stop_signals *s, char *err, size_t errlen)
+{
+    static const int sigs[] = {SIGTERM, SIGINT};
+    bool any = false;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    sigemptyset(&s->set);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction old;
+
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaddset(&s->set, sigs[i]);
+        any = true;
+    }
+    if (!any)
+        return 0;
+    rc = pthread_sigmask(SIG_BLOCK, &s->set, NULL);
+    if (!rc)
+        rc = pthread_create(&s->thread, NULL, stop_signal_thread, s);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the signal thread: %s", strerror(rc));
+        return -1;
+    }
+    s->started = true;
+    return 0;
+}
+
+static void stop_signals_end(struct stop_signals *s)
+{
+    if (!s->started)
+        return;
+    pthread_cancel(s->thread);
+    pthread_join(s->thread, NULL);
+    s->started = false;
+}
+
 int main(int argc, char **argv)
 {
     struct vmm_config *cfg = calloc(1, sizeof(*cfg));
+    struct stop_signals signals = {.started = false};
     struct console console;
     struct control control;
+    bool console_opened = false, control_opened = false;
     char err[512];
-    int rc;
+    int rc = 1;
 
-    if (!cfg || parse_args(argc, argv, cfg))
-        return 1;
-    signal(SIGPIPE, SIG_IGN);
-    vcpu_signals_init();
-    if (console_open(&console, cfg, err, sizeof(err))) {
-        fprintf(stderr, "evr-vmm: %s\n", err);
+    if (!cfg) {
+        fprintf(stderr, "evr-vmm: out of memory\n");
         return 1;
     }
-    control.started = false;
-    if (cfg->control[0] && control_open(&control, &host, cfg->control, err, sizeof(err))) {
+    switch (parse_args(argc, argv, cfg)) {
+    case 0:
+        break;
+    case 1:
+        rc = 0;
+        goto out;
+    default:
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    vcpu_signals_init();
+    /* Before any other thread exists, so that every thread inherits the mask. */
+    if (stop_signals_start(&signals, err, sizeof(err))) {
         fprintf(stderr, "evr-vmm: %s\n", err);
-        console_close(&console);
-        return 1;
+        goto out;
+    }
+    if (console_open(&console, cfg, err, sizeof(err))) {
+        fprintf(stderr, "evr-vmm: %s\n", err);
+        goto out;
+    }
+    console_opened = true;
+    if (cfg->control[0]) {
+        if (control_open(&control, &host, cfg->control, err, sizeof(err))) {
+            fprintf(stderr, "evr-vmm: %s\n", err);
+            goto out;
+        }
+        control_opened = true;
     }
     console_start_input(&console, console_to_uart, NULL);
     rc = run(cfg, &console);
-    control_close(&control);
-    console_close(&console);
+out:
+    if (control_opened)
+        control_close(&control);
+    if (console_opened)
+        console_close(&console);
+    stop_signals_end(&signals);
     free(cfg);
     return rc;
 }

@@ -103,6 +103,7 @@ static int open_kvm(struct vm *vm, char *err, size_t errlen)
             {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
             {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
             {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
+            {KVM_CAP_TSC_DEADLINE_TIMER, "KVM_CAP_TSC_DEADLINE_TIMER"}, /* see cpuid.h */
     };
     int max_vcpus;
 

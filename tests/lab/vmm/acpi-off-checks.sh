@@ -16,7 +16,8 @@ fail() {
     failures=$((failures + 1))
 }
 
-timeout 300 "$VMM" --kernel "$KERNEL" --initrd "$INITRD" --vcpus 2 --memory 256 \
+# SIGTERM at 300 s stops evr-vmm cleanly; SIGKILL 10 s later if even that hangs.
+timeout -k 10 300 "$VMM" --kernel "$KERNEL" --initrd "$INITRD" --vcpus 2 --memory 256 \
     --console "file:$W/console" --on-reboot exit \
     --cmdline 'console=ttyS0 panic=-1 acpi=off evr_then=reboot evr_run="echo processors=$(grep -c ^processor /proc/cpuinfo); ls /sys/bus/pci/devices"' \
     2>"$W/err"

@@ -174,4 +174,38 @@ grep -q "the guest powered off" "$W/vm.err" && pass "guest powered off (ACPI S5)
 for want in "evr-guest: init reached: $NCPU CPUs" "processors=$NCPU" "evr-guest: command exited with 7"; do
     grep -qF "$want" "$W/console" && pass "console: $want" || fail "console lacks '$want'"
 done
+# SIGTERM and SIGINT stop a running guest the way the control socket's stop
+# does: status 0, the console and control sockets removed. (Issue 9; one
+# self-contained block.)
+stop_by_signal_checks() {
+    local sig rc i state
+    for sig in TERM INT; do
+        # A script's background job starts with SIGINT ignored: give it back.
+        env --default-signal=INT "$VMM" --kernel "$W/loop.bzImage" --memory 64 \
+            --console "socket:$W/sig-console" --control "$W/ctl" 2>"$W/sig.err" &
+        vm_pid=$!
+        state=""
+        for ((i = 0; i < 120; i++)); do
+            state=$(ctl status 2>/dev/null)
+            [[ "$state" == *'"state":"running"'* ]] && break
+            kill -0 "$vm_pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -s "$sig" "$vm_pid"
+        wait "$vm_pid"
+        rc=$?
+        vm_pid=""
+        if [[ "$state" == *'"state":"running"'* ]] && [ "$rc" -eq 0 ] &&
+            grep -q "stopped by SIG$sig" "$W/sig.err" && [ ! -e "$W/ctl" ] &&
+            [ ! -e "$W/sig-console" ]; then
+            pass "SIG$sig stops the running guest: status 0, sockets removed"
+        else
+            fail "SIG$sig: status $rc, state before: $state, sockets left:" \
+                "$(ls "$W/ctl" "$W/sig-console" 2>/dev/null), stderr: $(head -3 "$W/sig.err")"
+        fi
+    done
+}
+echo "== stop by signal"
+stop_by_signal_checks
+
 finish
