@@ -134,7 +134,18 @@ say "what evrd saw (evr monitor prints these as they happen)"
 python3 "$here/../lib/evrctl.py" $EVR_SOCKET events since=0 |
     python3 -c 'import json,sys; [print(e["kind"], e["subject"] + ":", e["text"]) for e in json.load(sys.stdin)["events"]]'
 
+restarts=$("$evr" -j show vms | python3 -c 'import json,sys; print(sum(v["restarts"] for v in json.load(sys.stdin)["vms"]))')
+check "no router engine crashed (evrd restarted them $restarts times)" test "$restarts" = 0
+
 kill -TERM $evrd_pid
 wait $evrd_pid
 echo "== evrd stopped (status $?); the VMs and the vswitch end with the lab"
-[ $failures -eq 0 ] || { echo "$failures checks failed; evrd's log:"; cat $run/evrd.log; exit 1; }
+if [ $failures -ne 0 ]; then
+    echo "$failures checks failed; evrd's log:"
+    cat $run/evrd.log
+    for vm in vm-a vm-b; do
+        echo "== $vm's evr-vmm log (the last 60 lines)"
+        tail -n 60 $run/$vm.log
+    done
+    exit 1
+fi

@@ -99,9 +99,13 @@ class Vm:
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def lines(self):
+        """The guest's complete console lines of interest: the UART writes a
+        byte at a time, so a line without its newline yet is left out (a
+        half-written "sha=..." once failed the check it fed)."""
         try:
             with open(self.console, errors="replace") as f:
-                return [ln.strip() for ln in f if "evr-net:" in ln or "evr-guest:" in ln]
+                return [ln.strip() for ln in f if ln.endswith("\n") and
+                        ("evr-net:" in ln or "evr-guest:" in ln)]
         except FileNotFoundError:
             return []
 
@@ -247,7 +251,8 @@ def main():
 
             ready = {}
             for vm in vms:
-                m = vm.wait_line(r"evr-net: ready mac=(\S+) sha=(\w+)", limit=BOOT_LIMIT)
+                m = vm.wait_line(r"evr-net: ready mac=([0-9a-f:]{17}) sha=([0-9a-f]{64})",
+                                 limit=BOOT_LIMIT)
                 expect(m is not None, f"{vm.name} booted and configured its interface")
                 ready[vm.name] = m
                 expect(m.group(1) == MACS[vm.name], f"{vm.name}: eth0 has the config's MAC "
