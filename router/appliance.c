@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_type.h"
 #include "vmm/config.h" /* evr-vmm's configuration parser: one parser for the "vmm" object */
 #include "slice.h"
 
@@ -36,27 +37,6 @@ static struct where at(const struct where *parent, const char *fmt, ...)
                  parent->path[0] && leaf[0] != '[' ? "." : "", leaf) < 0)
         w.path[0] = 0;
     return w;
-}
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
 }
 
 static int bad(struct evr_err *err, const struct where *w, const char *fmt, ...)
@@ -103,7 +83,7 @@ static int get_uint(const json_t *obj, const char *key, uint64_t min, uint64_t m
         return 0;
     }
     if (!json_is_integer(v))
-        return bad(err, &w, "expected an integer, got %s", type_name(v));
+        return bad(err, &w, "expected an integer, got %s", evr_json_type_name(v));
     if (json_integer_value(v) < (json_int_t)min || (uint64_t)json_integer_value(v) > max)
         return bad(err, &w, "%lld is outside %llu..%llu", (long long)json_integer_value(v),
                    (unsigned long long)min, (unsigned long long)max);
@@ -118,7 +98,7 @@ static int get_string(const json_t *obj, const char *key, char *dst, size_t cap,
     struct where w = at(parent, "%s", key);
 
     if (!json_is_string(v))
-        return bad(err, &w, "expected a string, got %s", type_name(v));
+        return bad(err, &w, "expected a string, got %s", evr_json_type_name(v));
     if (strlen(json_string_value(v)) != json_string_length(v))
         return bad(err, &w, "contains a NUL byte");
     if (json_string_length(v) == 0)
@@ -137,7 +117,7 @@ static int get_cores(const json_t *obj, struct evr_appl_cores *out, const struct
     size_t i;
 
     if (!json_is_array(v))
-        return bad(err, &w, "expected an array of core numbers, got %s", type_name(v));
+        return bad(err, &w, "expected an array of core numbers, got %s", evr_json_type_name(v));
     if (json_array_size(v) == 0 || json_array_size(v) > EVR_APPL_CORES)
         return bad(err, &w, "must list 1 to %u cores", EVR_APPL_CORES);
     out->count = 0;
@@ -145,7 +125,7 @@ static int get_cores(const json_t *obj, struct evr_appl_cores *out, const struct
     {
         struct where wi = at(&w, "[%zu]", i);
         if (!json_is_integer(item))
-            return bad(err, &wi, "expected a core number, got %s", type_name(item));
+            return bad(err, &wi, "expected a core number, got %s", evr_json_type_name(item));
         if (json_integer_value(item) < 0 || json_integer_value(item) >= EVR_APPL_CORE_MAX)
             return bad(err, &wi, "%lld is not a core number (0..%u)",
                        (long long)json_integer_value(item), EVR_APPL_CORE_MAX - 1);
@@ -180,7 +160,7 @@ static int parse_port(struct evr_appliance *a, const json_t *obj, const struct w
     uint64_t vfs = 0;
 
     if (!json_is_object(obj))
-        return bad(err, w, "expected an object, got %s", type_name(obj));
+        return bad(err, w, "expected an object, got %s", evr_json_type_name(obj));
     if (only_keys(obj, keys, w, err) || get_string(obj, "name", name, sizeof(name), w, err))
         return -1;
     if (evr_slice_parse(name, &s, &perr) || s.kind != EVR_SLICE_PORT ||
@@ -242,7 +222,8 @@ static int check_vmm(const json_t *vmm, unsigned ncores, unsigned ports, const s
     int rc;
 
     if (!json_is_object(vmm))
-        return bad(err, w, "expected an evr-vmm configuration object, got %s", type_name(vmm));
+        return bad(err, w, "expected an evr-vmm configuration object, got %s",
+                   evr_json_type_name(vmm));
     for (unsigned i = 0; i < 3; i++)
         if (json_object_get(vmm, evrd_keys[i]))
             return bad(err, w, "'%s' is evrd's to set (the VM's cores are \"cores\")",
@@ -282,7 +263,7 @@ static int parse_vm(struct evr_appliance *a, const json_t *obj, const struct whe
     struct where wv = at(w, "vmm");
 
     if (!json_is_object(obj))
-        return bad(err, w, "expected an object, got %s", type_name(obj));
+        return bad(err, w, "expected an object, got %s", evr_json_type_name(obj));
     if (only_keys(obj, keys, w, err) || get_string(obj, "name", vm->name, sizeof(vm->name), w, err))
         return -1;
     if (!valid_vm_name(vm->name)) {
@@ -339,7 +320,7 @@ static int parse_root(struct evr_appliance *a, const json_t *root, const char *s
     size_t i;
 
     if (!json_is_object(root))
-        return bad(err, &top, "expected a JSON object, got %s", type_name(root));
+        return bad(err, &top, "expected a JSON object, got %s", evr_json_type_name(root));
     if (only_keys(root, keys, &top, err) ||
         get_string(root, "state_dir", a->state_dir, sizeof(a->state_dir), &top, err))
         return -1;
@@ -350,13 +331,13 @@ static int parse_root(struct evr_appliance *a, const json_t *root, const char *s
     share = json_object_get(root, "share_cores");
     if (share && !json_is_boolean(share)) {
         struct where ws = at(&top, "share_cores");
-        return bad(err, &ws, "expected true or false, got %s", type_name(share));
+        return bad(err, &ws, "expected true or false, got %s", evr_json_type_name(share));
     }
     a->share_cores = json_is_true(share);
 
     vswitch = json_object_get(root, "vswitch");
     if (!json_is_object(vswitch))
-        return bad(err, &wvs, "expected an object, got %s", type_name(vswitch));
+        return bad(err, &wvs, "expected an object, got %s", evr_json_type_name(vswitch));
     if (only_keys(vswitch, vswitch_keys, &wvs, err) ||
         get_cores(vswitch, &a->vswitch_cores, &wvs, err) ||
         get_uint(vswitch, "memory", 64, 1024 * 1024, false, &mem, &wvs, err) ||
@@ -367,7 +348,7 @@ static int parse_root(struct evr_appliance *a, const json_t *root, const char *s
 
     ports = json_object_get(root, "ports");
     if (!json_is_array(ports))
-        return bad(err, &wp, "expected an array, got %s", type_name(ports));
+        return bad(err, &wp, "expected an array, got %s", evr_json_type_name(ports));
     if (json_array_size(ports) > EVR_APPL_PORT_MAX)
         return bad(err, &wp, "%zu ports is more than %u", json_array_size(ports),
                    EVR_APPL_PORT_MAX);
@@ -380,7 +361,7 @@ static int parse_root(struct evr_appliance *a, const json_t *root, const char *s
 
     vms = json_object_get(root, "vms");
     if (!json_is_array(vms))
-        return bad(err, &wvm, "expected an array, got %s", type_name(vms));
+        return bad(err, &wvm, "expected an array, got %s", evr_json_type_name(vms));
     if (json_array_size(vms) > EVR_APPL_VM_MAX)
         return bad(err, &wvm, "%zu VMs is more than %u", json_array_size(vms), EVR_APPL_VM_MAX);
     json_array_foreach(vms, i, item)

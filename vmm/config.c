@@ -1,5 +1,6 @@
 /* Configuration keys, JSON and flags; see config.h. */
 #include "config.h"
+#include "common/json_type.h"
 #include "vfio/pci.h"
 
 #include <errno.h>
@@ -237,8 +238,6 @@ static int add_net_text(struct vmm_config *cfg, const char *value, struct config
     return add_net(cfg, "net", kind, target, mac ? mac + 5 : NULL, err);
 }
 
-static const char *json_type_name(const json_t *v);
-
 /* The key's value: [{"vhost_user": PATH | "tap": IFNAME, "mac": MAC}, ...],
  * replacing the list. */
 static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
@@ -249,7 +248,7 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
 
     if (!json_is_array(v))
         return fail(err, "%s: key 'net': expected an array of interfaces, got %s", source,
-                    json_type_name(v));
+                    evr_json_type_name(v));
     cfg->nnet = 0;
     json_array_foreach(v, i, item)
     {
@@ -362,27 +361,6 @@ int config_set(struct vmm_config *cfg, const char *key, const char *value, struc
     return 0;
 }
 
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* Turns one JSON value into the text form config_set takes. */
 static int json_value_text(const char *source, const struct key *k, json_t *v, char *buf,
                            size_t cap, struct config_error *err)
@@ -391,7 +369,7 @@ static int json_value_text(const char *source, const struct key *k, json_t *v, c
     case KEY_STRING:
         if (!json_is_string(v))
             return fail(err, "%s: key '%s': expected a string, got %s", source, k->name,
-                        json_type_name(v));
+                        evr_json_type_name(v));
         if (strlen(json_string_value(v)) != json_string_length(v))
             return fail(err, "%s: key '%s': contains a NUL byte", source, k->name);
         if (json_string_length(v) >= cap)
@@ -402,7 +380,7 @@ static int json_value_text(const char *source, const struct key *k, json_t *v, c
     case KEY_UINT:
         if (!json_is_integer(v))
             return fail(err, "%s: key '%s': expected an integer, got %s", source, k->name,
-                        json_type_name(v));
+                        evr_json_type_name(v));
         if (json_integer_value(v) < 0)
             return fail(err, "%s: key '%s': %lld is negative", source, k->name,
                         (long long)json_integer_value(v));
@@ -411,7 +389,7 @@ static int json_value_text(const char *source, const struct key *k, json_t *v, c
     case KEY_BOOL:
         if (!json_is_boolean(v))
             return fail(err, "%s: key '%s': expected true or false, got %s", source, k->name,
-                        json_type_name(v));
+                        evr_json_type_name(v));
         snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
         return 0;
     case KEY_NET:
@@ -421,7 +399,7 @@ static int json_value_text(const char *source, const struct key *k, json_t *v, c
         json_t *item;
         if (!json_is_array(v))
             return fail(err, "%s: key '%s': expected an array of CPU numbers, got %s", source,
-                        k->name, json_type_name(v));
+                        k->name, evr_json_type_name(v));
         if (json_array_size(v) == 0)
             return fail(err, "%s: key '%s': must list at least one host CPU", source, k->name);
         buf[0] = 0;
@@ -431,7 +409,7 @@ static int json_value_text(const char *source, const struct key *k, json_t *v, c
             if (!json_is_integer(item) || json_integer_value(item) < 0)
                 return fail(err, "%s: key '%s'[%zu]: expected a CPU number, got %s", source,
                             k->name, i,
-                            json_is_integer(item) ? "a negative one" : json_type_name(item));
+                            json_is_integer(item) ? "a negative one" : evr_json_type_name(item));
             n = snprintf(buf + used, cap - used, "%s%lld", i ? "," : "",
                          (long long)json_integer_value(item));
             if (n < 0 || (size_t)n >= cap - used)
@@ -445,14 +423,14 @@ static int json_value_text(const char *source, const struct key *k, json_t *v, c
         json_t *item;
         if (!json_is_array(v))
             return fail(err, "%s: key '%s': expected an array of PCI addresses, got %s", source,
-                        k->name, json_type_name(v));
+                        k->name, evr_json_type_name(v));
         buf[0] = 0;
         json_array_foreach(v, i, item)
         {
             int n;
             if (!json_is_string(item) || strchr(json_string_value(item), ','))
                 return fail(err, "%s: key '%s'[%zu]: expected a PCI address, got %s", source,
-                            k->name, i, json_is_string(item) ? "a list" : json_type_name(item));
+                            k->name, i, json_is_string(item) ? "a list" : evr_json_type_name(item));
             n = snprintf(buf + used, cap - used, "%s%s", i ? "," : "", json_string_value(item));
             if (n < 0 || (size_t)n >= cap - used)
                 return fail(err, "%s: key '%s': too many functions", source, k->name);
@@ -478,7 +456,7 @@ int config_load_json(struct vmm_config *cfg, const char *text, const char *sourc
     if (!root)
         return fail(err, "%s: line %d column %d: %s", source, jerr.line, jerr.column, jerr.text);
     if (!json_is_object(root)) {
-        fail(err, "%s: expected a JSON object, got %s", source, json_type_name(root));
+        fail(err, "%s: expected a JSON object, got %s", source, evr_json_type_name(root));
         goto out;
     }
     json_object_foreach(root, name, v)
