@@ -7,6 +7,7 @@
 #include "control.h"
 #include "uart.h"
 #include "vcpu.h"
+#include "virtio_net.h"
 #include "vm.h"
 
 #include <getopt.h>
@@ -164,8 +165,33 @@ static size_t console_to_uart(void *ctx, const uint8_t *data, size_t len)
     return n;
 }
 
+/* The controller's link choices (the "link" op) belong to the interface,
+ * not to one boot: read from the VM that ends, given to the next. */
+static void links_keep(struct vm *vm, const struct vmm_config *cfg, bool admin_up[])
+{
+    struct virtio_net_link l;
+
+    for (unsigned i = 0; i < cfg->nnet; i++)
+        if (virtio_net_get_link(&vm->machine, i, &l) == 0)
+            admin_up[i] = l.admin_up;
+}
+
+static void links_restore(struct vm *vm, const struct vmm_config *cfg, const bool admin_up[])
+{
+    struct virtio_net_link l;
+    char err[128];
+
+    for (unsigned i = 0; i < cfg->nnet; i++)
+        if (!admin_up[i] && virtio_net_set_link(&vm->machine, i, false, &l, err, sizeof(err)))
+            fprintf(stderr, "evr-vmm: %s\n", err);
+}
+
 static int run(const struct vmm_config *cfg, struct console *console)
 {
+    bool admin_up[CONFIG_MAX_NET];
+
+    for (unsigned i = 0; i < CONFIG_MAX_NET; i++)
+        admin_up[i] = true;
     for (;;) {
         struct vm *vm = calloc(1, sizeof(*vm));
         enum vm_outcome o;
@@ -181,6 +207,7 @@ static int run(const struct vmm_config *cfg, struct console *console)
             free(vm);
             return 1;
         }
+        links_restore(vm, cfg, admin_up);
         pthread_mutex_lock(&host.lock);
         host.vm = vm;
         host.boots++;
@@ -193,6 +220,7 @@ static int run(const struct vmm_config *cfg, struct console *console)
         host.vm = NULL;
         stop = host.stop_requested;
         pthread_mutex_unlock(&host.lock);
+        links_keep(vm, cfg, admin_up);
         vm_destroy(vm);
         free(vm);
         switch (o) {
