@@ -193,11 +193,12 @@ def wire_up(b):
     return False
 
 
-def make_initrd(initrd, tmp):
+def make_initrd(initrd, tmp, script=GUEST):
+    """The initrd with script as /net-guest.sh."""
     extra = os.path.join(tmp, "extra")
     os.makedirs(extra)
     with open(os.path.join(extra, "net-guest.sh"), "w") as f:
-        f.write(GUEST)
+        f.write(script)
     cpio = subprocess.run("echo net-guest.sh | cpio -o -H newc 2>/dev/null | gzip",
                           shell=True, cwd=extra, check=True, stdout=subprocess.PIPE).stdout
     path = os.path.join(tmp, "initrd")
