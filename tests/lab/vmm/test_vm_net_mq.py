@@ -76,13 +76,7 @@ chmod +x /www/cgi-bin/run
 httpd -p 80 -h /www
 q=$(cd /sys/class/net/$e/queues && echo *)
 echo "evr-net: ready mac=$(cat /sys/class/net/$e/address) queues=$q sha=$(sha256sum /www/blob | cut -d' ' -f1)"
-last=
-while :; do
-    c=$(cat /sys/class/net/$e/carrier 2>/dev/null)
-    if [ "$c" != "$last" ]; then echo "evr-net: carrier=$c"; last=$c; fi
-    usleep 200000
-done
-"""
+"""  # make_initrd appends test_vm_net's CARRIER_LOOP
 
 
 class MqVm(Vm):
@@ -90,21 +84,9 @@ class MqVm(Vm):
     on_reboot restart."""
 
     def __init__(self, vmm, kernel, initrd, tmp):
-        self.name = "vm-mq"
-        self.sock = os.path.join(tmp, "vm-mq.0.sock")
-        self.control = os.path.join(tmp, "vm-mq.control")
-        self.console = os.path.join(tmp, "vm-mq.console")
-        self.err_path = os.path.join(tmp, "vm-mq.err")
-        cfg = os.path.join(tmp, "vm-mq.json")
-        with open(cfg, "w") as f:
-            json.dump({"kernel": kernel, "initrd": initrd, "memory": 256, "vcpus": 2,
-                       "console": f"file:{self.console}", "control": self.control,
-                       "on_reboot": "restart",
-                       "cmdline": 'console=ttyS0 quiet panic=-1 evr_run="sh /net-guest.sh"',
-                       "net": [{"vhost_user": self.sock, "mac": MAC, "queues": 2}]}, f)
-        self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen([vmm, "--config", cfg], stdout=self.err,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        super().__init__("vm-mq", vmm, kernel, initrd, tmp, "mq",
+                         net=lambda sock: [{"vhost_user": sock, "mac": MAC, "queues": 2}],
+                         vcpus=2, on_reboot="restart")
 
     def vmm_says(self, text):
         with open(self.err_path, errors="replace") as f:
@@ -191,6 +173,18 @@ def ping_from(b, cpu, label):
             {q: v1[q] - v0[q] for q in (0, 1)})
 
 
+def set_combined(b, vm, pairs, times):
+    """ethtool -L eth0 combined `pairs` in the guest, seen by evr-vmm for the
+    `times`th time; then vCPU 1's ping, counted per queue."""
+    out = cgi(b, f"combined{pairs}")
+    expect("rc=0" in out, f"ethtool -L eth0 combined {pairs} ({out.strip()})")
+    said = f"net0: {pairs} queue pair{'s' if pairs > 1 else ''} in use"
+    expect(vm.vmm_says(said) == times, f"evr-vmm took VQ_PAIRS_SET {pairs} ('{said}')")
+    g, v = ping_from(b, 1, f"{pairs} pair(s)")
+    print(f"{pairs} pair(s), ping from vCPU 1: guest tx per queue {g}, vswitch rx per queue {v}")
+    return g, v
+
+
 def main():
     if len(sys.argv) != 5:
         raise SystemExit(__doc__.split("\n\n")[1])
@@ -247,21 +241,12 @@ def main():
                        f"vCPU {cpu}'s 20 pings leave on queue {cpu}: guest {g}, vswitch {v}")
 
             # ethtool -L combined 1: the guest's VQ_PAIRS_SET 1 reaches evr-vmm,
-            # which disables pair 1's rings on the vswitch.
-            out = cgi(b, "combined1")
-            expect("rc=0" in out, f"ethtool -L eth0 combined 1 ({out.strip()})")
-            expect(vm.vmm_says("net0: 1 queue pair in use") == 1,
-                   "evr-vmm took VQ_PAIRS_SET 1")
-            g, v = ping_from(b, 1, "1 pair")
-            print(f"1 pair, ping from vCPU 1: guest tx per queue {g}, vswitch rx per queue {v}")
-            expect(g[0] >= 20 and v[0] >= 20 and g[1] == 0 and v[1] == 0,
+            # which disables pair 1's rings on the vswitch; the vswitch's
+            # queue 1 then stands still. combined 2 brings it back.
+            g, v = set_combined(b, vm, 1, 1)
+            expect(g[0] >= 20 and v[0] >= 20 and v[1] == 0,
                    f"with 1 pair vCPU 1's pings leave on queue 0 (guest {g}, vswitch {v})")
-            out = cgi(b, "combined2")
-            expect("rc=0" in out, f"ethtool -L eth0 combined 2 ({out.strip()})")
-            expect(vm.vmm_says("net0: 2 queue pairs in use") == 2,
-                   "evr-vmm took VQ_PAIRS_SET 2 again")
-            g, v = ping_from(b, 1, "2 pairs again")
-            print(f"2 pairs again, ping from vCPU 1: guest {g}, vswitch {v}")
+            g, v = set_combined(b, vm, 2, 2)
             expect(g[1] >= 20 and v[1] >= 20,
                    f"pair 1 carries vCPU 1's pings again (guest {g}, vswitch {v})")
 
