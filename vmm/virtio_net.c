@@ -62,9 +62,10 @@ struct virtio_net {
     unsigned active_pairs; /* the ones the driver uses (VQ_PAIRS_SET) */
     uint64_t features;     /* the driver's, at FEATURES_OK */
     struct virtq ctrl;     /* the control queue, with more than one pair */
-    bool ctrl_running;
-    int ctrl_call_fd;     /* borrowed from the transport while it runs */
-    unsigned ctrl_errors; /* commands answered VIRTIO_NET_ERR */
+    int ctrl_queue;        /* its index while started, else -1 */
+    bool ctrl_running;     /* started and not broken */
+    int ctrl_call_fd;      /* borrowed from the transport while it runs */
+    unsigned ctrl_errors;  /* commands answered VIRTIO_NET_ERR */
     const struct guest_mem *mem;
     bool admin_up;
     bool link_up;
@@ -194,9 +195,11 @@ static const struct net_backend vhost_net_backend = {
         .vring_stop = tap_vring_stop,
 };
 
+/* The control queue follows the last pair the driver can use (5.1.2): all
+ * of them with MQ, the first only without. */
 static unsigned ctrl_index(const struct virtio_net *n)
 {
-    return 2 * n->pairs; /* after the last pair (5.1.2) */
+    return n->features & (1ull << VIRTIO_NET_F_MQ) ? 2 * n->pairs : 2;
 }
 
 static uint64_t net_features(void *dev)
@@ -235,16 +238,13 @@ static int ctrl_start(struct virtio_net *n, const struct virtio_queue *q, char *
 {
     char why[200];
 
-    if (!(n->features & (1ull << VIRTIO_NET_F_CTRL_VQ))) {
-        snprintf(err, errlen, "the control queue without VIRTIO_NET_F_CTRL_VQ");
-        return -1;
-    }
     if (virtq_init(&n->ctrl, n->mem, q->size, q->desc, q->driver, q->device,
                    n->features & (1ull << VIRTIO_RING_F_EVENT_IDX), why, sizeof(why))) {
         snprintf(err, errlen, "control queue: %s", why);
         return -1;
     }
     n->ctrl_call_fd = q->call_fd;
+    n->ctrl_queue = (int)ctrl_index(n);
     n->ctrl_running = true;
     return 0;
 }
@@ -262,7 +262,7 @@ static int net_queue_start(void *dev, unsigned index, const struct virtio_queue 
                                     .call_fd = q->call_fd,
                                     .err_fd = -1};
 
-    if (n->pairs > 1 && index == ctrl_index(n))
+    if (n->pairs > 1 && (n->features & (1ull << VIRTIO_NET_F_CTRL_VQ)) && index == ctrl_index(n))
         return ctrl_start(n, q, err, errlen);
     return n->backend->vring_start(n, index, &ring, err, errlen);
 }
@@ -273,7 +273,8 @@ static void net_queue_stop(void *dev, unsigned index)
     uint16_t next;
     char err[256];
 
-    if (n->pairs > 1 && index == ctrl_index(n)) {
+    if ((int)index == n->ctrl_queue) {
+        n->ctrl_queue = -1;
         n->ctrl_running = false;
         n->ctrl_call_fd = -1;
         return;
@@ -410,28 +411,36 @@ static void *net_thread(void *arg)
 {
     struct virtio_net *n = arg;
 
-    /* The control queue's kick eventfd lives as long as the function:
-     * polled from the start, so no kick waits for the poll to come round. */
-    int ctrl_kick = n->pairs > 1 ? n->vp.q[ctrl_index(n)].kick_fd : -1;
+    /* The kick eventfds of the queues that can be the control queue (2
+     * without MQ, 2N with it) live as long as the function: polled from
+     * the start, so no kick waits for the poll to come round. */
+    int ctrl_kick[2] = {-1, -1};
 
+    if (n->pairs > 1) {
+        ctrl_kick[0] = n->vp.q[2].kick_fd;
+        ctrl_kick[1] = n->vp.q[2 * n->pairs].kick_fd;
+    }
     for (;;) {
-        struct pollfd p[3] = {{.fd = n->stop_fd, .events = POLLIN},
+        struct pollfd p[4] = {{.fd = n->stop_fd, .events = POLLIN},
                               {.events = POLLIN},
-                              {.fd = ctrl_kick, .events = POLLIN}};
+                              {.fd = ctrl_kick[0], .events = POLLIN},
+                              {.fd = ctrl_kick[1], .events = POLLIN}};
         int fd;
 
         virtio_pci_lock(&n->vp);
         fd = vhost_user_poll_fd(&n->vhost);
         virtio_pci_unlock(&n->vp);
         p[1].fd = fd;
-        if (poll(p, 3, POLL_MS) < 0 && errno != EINTR)
+        if (poll(p, 4, POLL_MS) < 0 && errno != EINTR)
             break;
         if (p[0].revents)
             break;
-        if (p[2].revents) {
+        if (p[2].revents || p[3].revents) {
             uint64_t kicks;
-            if (read(ctrl_kick, &kicks, sizeof(kicks)) < 0 && errno != EAGAIN)
-                break;
+            for (int k = 2; k < 4; k++)
+                if (p[k].revents && read(p[k].fd, &kicks, sizeof(kicks)) < 0 && errno != EAGAIN)
+                    fprintf(stderr, "evr-vmm: %s: control queue kick: %s\n", n->name,
+                            strerror(errno));
             virtio_pci_lock(&n->vp);
             ctrl_serve(n);
             virtio_pci_unlock(&n->vp);
@@ -501,6 +510,7 @@ static struct virtio_net *net_create(struct machine *m, unsigned index, char *er
     n->pairs = pairs;
     n->mem = m->mem;
     n->ctrl_call_fd = -1;
+    n->ctrl_queue = -1;
     n->admin_up = true;
     memcpy(n->mac, c->mac, sizeof(n->mac));
     n->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
