@@ -28,7 +28,6 @@
 /* Also evr-vmm's own, with more than one queue pair: the control queue it
  * serves and VQ_PAIRS_SET on it. */
 #define NET_MQ_FEATURES ((1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_MQ))
-#define CTRL_QUEUE_SIZE 64
 #define CTRL_DATA_MAX   64 /* bytes of a command read; VQ_PAIRS_SET has 2 */
 #define POLL_MS         1000
 
@@ -65,7 +64,6 @@ struct virtio_net {
     int ctrl_queue;        /* its index while started, else -1 */
     bool ctrl_running;     /* started and not broken */
     int ctrl_call_fd;      /* borrowed from the transport while it runs */
-    unsigned ctrl_errors;  /* commands answered VIRTIO_NET_ERR */
     const struct guest_mem *mem;
     bool admin_up;
     bool link_up;
@@ -387,7 +385,7 @@ static void ctrl_serve(struct virtio_net *n)
         }
         ack = ctrl_command(n, &c, err, sizeof(err));
         if (ack != VIRTIO_NET_OK) {
-            n->ctrl_errors++;
+            n->vp.bad_writes++; /* a refused guest write, as the transport counts them */
             virtio_pci_say(&n->vp, "control command refused: ", err);
         }
         if (!virtq_write(&n->ctrl, &c, &ack, 1)) {
