@@ -191,9 +191,10 @@ static void mac_from_path(const char *path, uint8_t mac[CONFIG_MAC_LEN])
         mac[i] = (uint8_t)(h >> (8 * (i - 1)));
 }
 
-/* kind is "vhost_user" (target a socket path) or "tap" (an interface name). */
+/* kind is "vhost_user" (target a socket path) or "tap" (an interface name);
+ * queues is the queue pairs asked for (0: the default, 1). */
 static int add_net(struct vmm_config *cfg, const char *where, const char *kind, const char *target,
-                   const char *mac, struct config_error *err)
+                   const char *mac, unsigned long long queues, struct config_error *err)
 {
     struct config_net *n;
     char what[96];
@@ -213,29 +214,60 @@ static int add_net(struct vmm_config *cfg, const char *where, const char *kind, 
                     mac);
     if (!mac)
         mac_from_path(target, n->mac);
+    if (queues > CONFIG_MAX_NET_QUEUES)
+        return fail(err, "%s: queues %llu is not 1 to %d", where, queues, CONFIG_MAX_NET_QUEUES);
+    n->queues = queues ? (unsigned)queues : 1;
+    if (kind[0] == 't' && n->queues > 1)
+        return fail(err, "%s: tap %s: queues %u: a tap interface has one queue pair", where, target,
+                    n->queues);
     cfg->nnet++;
     return 0;
 }
 
-/* The flag's SPEC: vhost_user:PATH[,mac=MAC] or tap:IFNAME[,mac=MAC]. */
+/* The flag's SPEC: vhost_user:PATH or tap:IFNAME, then ,mac=MAC and
+ * ,queues=N in any order (the target ends at the first of them). */
 static int add_net_text(struct vmm_config *cfg, const char *value, struct config_error *err)
 {
-    char target[sizeof(cfg->net[0].vhost_user)];
-    const char *mac = strstr(value, ",mac=");
+    char target[sizeof(cfg->net[0].vhost_user)], mac[32] = "";
     const char *kind = !strncmp(value, "vhost_user:", 11) ? "vhost_user"
                        : !strncmp(value, "tap:", 4)       ? "tap"
                                                           : NULL;
+    const char *opt, *m, *q;
+    unsigned long long queues = 0;
     size_t len;
 
     if (!kind)
-        return fail(err, "net: '%s' is not vhost_user:PATH or tap:IFNAME (then ,mac=MAC)", value);
+        return fail(err,
+                    "net: '%s' is not vhost_user:PATH or tap:IFNAME (then ,mac=MAC, "
+                    ",queues=N)",
+                    value);
     value += strlen(kind) + 1;
-    len = mac ? (size_t)(mac - value) : strlen(value);
+    m = strstr(value, ",mac=");
+    q = strstr(value, ",queues=");
+    opt = m && (!q || m < q) ? m : q;
+    len = opt ? (size_t)(opt - value) : strlen(value);
     if (len >= sizeof(target))
         return fail(err, "net: %s: %zu bytes is too long", kind, len);
     memcpy(target, value, len);
     target[len] = 0;
-    return add_net(cfg, "net", kind, target, mac ? mac + 5 : NULL, err);
+    while (opt && *opt) {
+        size_t n = strcspn(opt + 1, ",");
+        if (!strncmp(opt, ",mac=", 5) && !mac[0] && n - 4 < sizeof(mac)) {
+            memcpy(mac, opt + 5, n - 4);
+            mac[n - 4] = 0;
+        } else if (!strncmp(opt, ",queues=", 8) && !queues && n > 7 &&
+                   strspn(opt + 8, "0123456789") == n - 7 && n - 7 < 4) {
+            queues = strtoull(opt + 8, NULL, 10);
+            if (!queues)
+                return fail(err, "net: %s %s: queues 0 is not 1 to %d", kind, target,
+                            CONFIG_MAX_NET_QUEUES);
+        } else {
+            return fail(err, "net: %s %s: '%.*s' is not mac=MAC or queues=N (each once)", kind,
+                        target, (int)n, opt + 1);
+        }
+        opt += 1 + n;
+    }
+    return add_net(cfg, "net", kind, target, mac[0] ? mac : NULL, queues, err);
 }
 
 /* The key's value: [{"vhost_user": PATH | "tap": IFNAME, "mac": MAC}, ...],
@@ -253,6 +285,7 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
     json_array_foreach(v, i, item)
     {
         const char *k, *kind = NULL, *target = NULL, *mac = NULL;
+        unsigned long long queues = 0;
         char where[64];
         json_t *f;
 
@@ -262,8 +295,17 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
                         where);
         json_object_foreach(item, k, f)
         {
-            if (strcmp(k, "vhost_user") && strcmp(k, "tap") && strcmp(k, "mac"))
-                return fail(err, "%s: unknown key '%s' (vhost_user, tap, mac)", where, k);
+            if (strcmp(k, "vhost_user") && strcmp(k, "tap") && strcmp(k, "mac") &&
+                strcmp(k, "queues"))
+                return fail(err, "%s: unknown key '%s' (vhost_user, tap, mac, queues)", where, k);
+            if (!strcmp(k, "queues")) {
+                if (!json_is_integer(f) || json_integer_value(f) < 1 ||
+                    json_integer_value(f) > CONFIG_MAX_NET_QUEUES)
+                    return fail(err, "%s: key 'queues' must be a number 1 to %d", where,
+                                CONFIG_MAX_NET_QUEUES);
+                queues = (unsigned long long)json_integer_value(f);
+                continue;
+            }
             if (!json_is_string(f) || strlen(json_string_value(f)) != json_string_length(f))
                 return fail(err, "%s: key '%s' must be a string", where, k);
             if (k[0] == 'm') {
@@ -277,7 +319,7 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
         }
         if (!kind)
             return fail(err, "%s: no \"vhost_user\": PATH or \"tap\": IFNAME", where);
-        if (add_net(cfg, where, kind, target, mac, err))
+        if (add_net(cfg, where, kind, target, mac, queues, err))
             return -1;
     }
     return 0;

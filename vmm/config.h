@@ -13,9 +13,10 @@
  *   on_reboot  --on-reboot WHAT   "exit" or "restart" [exit]
  *   pci_test   --pci-test         add the PCI test function (pci_testdev.h) [false]
  *   net        --net SPEC         network interfaces, in the guest's order (virtio_net.h):
- *                                 [{"vhost_user": PATH, "mac": "02:..."}, {"tap": IFNAME},
- *                                 ...]; a flag SPEC is vhost_user:PATH[,mac=MAC] or
- *                                 tap:IFNAME[,mac=MAC] and adds one more
+ *                                 [{"vhost_user": PATH, "mac": "02:...", "queues": N},
+ *                                 {"tap": IFNAME}, ...]; queues: queue pairs [1], at most 8,
+ *                                 1 for a tap; a flag SPEC is vhost_user:PATH or tap:IFNAME,
+ *                                 then ,mac=MAC and ,queues=N, and adds one more
  *   passthrough --passthrough LIST host PCI functions given to the guest (vfio_pci.h):
  *                                 JSON ["0000:00:03.0"] or "0000:00:03.0,0000:00:04.0"
  *
@@ -35,6 +36,7 @@
 #define CONFIG_MAX_VCPUS      254
 #define CONFIG_MAX_NET        8
 #define CONFIG_MAC_LEN        6
+#define CONFIG_MAX_NET_QUEUES 8 /* queue pairs of one interface (VHOST_USER_MAX_QUEUE_PAIRS) */
 
 #define CONFIG_MAX_PASSTHROUGH 8
 #define CONFIG_PCI_ADDR_LEN    13 /* "0000:00:03.0" and its NUL */
@@ -49,6 +51,7 @@ struct config_net {
     char vhost_user[108]; /* sun_path; empty for a tap */
     char tap[16];         /* IFNAMSIZ; empty for vhost-user */
     uint8_t mac[CONFIG_MAC_LEN];
+    unsigned queues; /* queue pairs, 1..CONFIG_MAX_NET_QUEUES; a tap has 1 */
 };
 
 struct vmm_config {

@@ -7,6 +7,7 @@
 #include "control.h"
 #include "uart.h"
 #include "vcpu.h"
+#include "virtio_net.h"
 #include "vm.h"
 
 #include <getopt.h>
@@ -39,10 +40,11 @@ static const char usage_text[] =
         "  --pci-test[=BOOL]   add evr's PCI test function, BARs and MSI-X\n"
         "                      (key \"pci_test\") [false]\n"
         "  --net SPEC          add a virtio-net interface after the config's: SPEC is\n"
-        "                      vhost_user:PATH[,mac=MAC] (evr-vmm listens on PATH for the\n"
-        "                      vswitch) or tap:IFNAME[,mac=MAC] (the kernel's vhost-net\n"
-        "                      and a host tap: a management port) (key \"net\":\n"
-        "                      [{\"vhost_user\": PATH, \"mac\": MAC}, {\"tap\": IFNAME}])\n"
+        "                      vhost_user:PATH[,mac=MAC][,queues=N] (evr-vmm listens on\n"
+        "                      PATH for the vswitch; N queue pairs, 1-8 [1]) or\n"
+        "                      tap:IFNAME[,mac=MAC] (the kernel's vhost-net and a host\n"
+        "                      tap: a management port) (key \"net\": [{\"vhost_user\":\n"
+        "                      PATH, \"mac\": MAC, \"queues\": N}, {\"tap\": IFNAME}])\n"
         "  --passthrough LIST  host PCI functions to give the guest through VFIO,\n"
         "                      e.g. 0000:00:05.0,0000:01:00.1 (key \"passthrough\":\n"
         "                      [\"0000:00:05.0\"]); bound to vfio-pci, given back on exit\n"
@@ -164,8 +166,33 @@ static size_t console_to_uart(void *ctx, const uint8_t *data, size_t len)
     return n;
 }
 
+/* The controller's link choices (the "link" op) belong to the interface,
+ * not to one boot: read from the VM that ends, given to the next. */
+static void links_keep(struct vm *vm, const struct vmm_config *cfg, bool admin_up[])
+{
+    struct virtio_net_link l;
+
+    for (unsigned i = 0; i < cfg->nnet; i++)
+        if (virtio_net_get_link(&vm->machine, i, &l) == 0)
+            admin_up[i] = l.admin_up;
+}
+
+static void links_restore(struct vm *vm, const struct vmm_config *cfg, const bool admin_up[])
+{
+    struct virtio_net_link l;
+    char err[128];
+
+    for (unsigned i = 0; i < cfg->nnet; i++)
+        if (!admin_up[i] && virtio_net_set_link(&vm->machine, i, false, &l, err, sizeof(err)))
+            fprintf(stderr, "evr-vmm: %s\n", err);
+}
+
 static int run(const struct vmm_config *cfg, struct console *console)
 {
+    bool admin_up[CONFIG_MAX_NET];
+
+    for (unsigned i = 0; i < CONFIG_MAX_NET; i++)
+        admin_up[i] = true;
     for (;;) {
         struct vm *vm = calloc(1, sizeof(*vm));
         enum vm_outcome o;
@@ -181,6 +208,7 @@ static int run(const struct vmm_config *cfg, struct console *console)
             free(vm);
             return 1;
         }
+        links_restore(vm, cfg, admin_up);
         pthread_mutex_lock(&host.lock);
         host.vm = vm;
         host.boots++;
@@ -193,6 +221,7 @@ static int run(const struct vmm_config *cfg, struct console *console)
         host.vm = NULL;
         stop = host.stop_requested;
         pthread_mutex_unlock(&host.lock);
+        links_keep(vm, cfg, admin_up);
         vm_destroy(vm);
         free(vm);
         switch (o) {

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "ctl/listen.h"
 
 /* What evr's frontend uses of the protocol features: MQ (queue pairs
  * beyond the first) and REPLY_ACK (every request confirmed, so a refusal is
@@ -214,7 +214,9 @@ static int send_vring(struct vhost_user_session *s, unsigned index, char *err, s
     if (r->err_fd >= 0 &&
         send_vring_fd(s, VHOST_USER_SET_VRING_ERR, index, r->err_fd, err, errlen) < 0)
         return -1;
-    if (protocol_acked(s) &&
+    /* A ring the driver has not enabled (a queue pair beyond the ones it
+     * asked for) stays disabled: with bit 30 acked it starts so. */
+    if (protocol_acked(s) && s->vrings[index].enabled &&
         request(s, VHOST_USER_SET_VRING_ENABLE, &enable, sizeof(enable), NULL, 0, err, errlen) < 0)
         return -1;
     return 0;
@@ -271,12 +273,15 @@ static int negotiate(struct vhost_user_session *s, char *err, size_t errlen)
         }
         s->queue_pairs = n < s->max_queue_pairs ? (unsigned)n : s->max_queue_pairs;
     }
-    for (unsigned i = 0; i < VHOST_USER_MAX_VRINGS; i++) {
-        if (s->vrings[i].started && i >= 2 * s->queue_pairs) {
-            snprintf(err, errlen, "the backend offers %u queue pairs; the driver runs queue %u",
-                     s->queue_pairs, i);
-            return -1;
-        }
+    /* The device told the driver its queue pairs (max_virtqueue_pairs):
+     * a backend with fewer cannot carry them. */
+    if (s->queue_pairs < s->max_queue_pairs) {
+        snprintf(err, errlen, "the backend offers %u queue pair%s, fewer than the %u configured%s",
+                 s->queue_pairs, s->queue_pairs == 1 ? "" : "s", s->max_queue_pairs,
+                 s->protocol_features & (1ull << VHOST_USER_PROTOCOL_F_MQ)
+                         ? ""
+                         : " (it has no multiqueue protocol feature)");
+        return -1;
     }
     if (s->features_set && send_features(s, err, errlen) < 0)
         return -1;
@@ -293,15 +298,16 @@ static int negotiate(struct vhost_user_session *s, char *err, size_t errlen)
 int vhost_user_create(struct vhost_user_session *s, const struct vhost_user_config *config,
                       char *err, size_t errlen)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    struct stat st;
+    struct evr_err e;
 
     memset(s, 0, sizeof(*s));
     s->listen_fd = -1;
     s->conn_fd = -1;
-    if (strlen(config->socket_path) >= sizeof(addr.sun_path)) {
+    for (unsigned i = 0; i < VHOST_USER_MAX_VRINGS; i++)
+        s->vrings[i].enabled = true;
+    if (strlen(config->socket_path) >= sizeof(s->path)) {
         snprintf(err, errlen, "vhost-user socket %s: path longer than %zu bytes",
-                 config->socket_path, sizeof(addr.sun_path) - 1);
+                 config->socket_path, sizeof(s->path) - 1);
         return -1;
     }
     if (config->mem->fd < 0) {
@@ -320,33 +326,17 @@ int vhost_user_create(struct vhost_user_session *s, const struct vhost_user_conf
                  VHOST_USER_MAX_QUEUE_PAIRS);
         return -1;
     }
-    if (lstat(config->socket_path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "vhost-user socket %s: exists and is not a socket",
-                     config->socket_path);
-            return -1;
-        }
-        unlink(config->socket_path); /* left by an earlier evr-vmm */
-    }
     snprintf(s->path, sizeof(s->path), "%s", config->socket_path);
-    memcpy(addr.sun_path, s->path, strlen(s->path) + 1);
     s->mem = config->mem;
     s->allowed_features = config->features;
     s->max_queue_pairs = config->max_queue_pairs;
     s->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : VHOST_USER_TIMEOUT_MS;
-    s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    /* The control sockets' listener: mode 0600, made under PATH.new and
+     * renamed into place, a stale socket replaced and any other file
+     * refused; each backend's credentials are checked at accept. */
+    s->listen_fd = ctl_listen(s->path, CTL_NO_GROUP, &e);
     if (s->listen_fd < 0) {
-        snprintf(err, errlen, "vhost-user socket: %s", strerror(errno));
-        return -1;
-    }
-    /* Mode 0600 before listen(): nobody can connect in between, and only
-     * the backend's user (which must be evr-vmm's) ever can. */
-    if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        chmod(s->path, 0600) < 0 || listen(s->listen_fd, 1) < 0) {
-        snprintf(err, errlen, "vhost-user socket %s: %s", s->path, strerror(errno));
-        close(s->listen_fd);
-        s->listen_fd = -1;
-        unlink(s->path);
+        snprintf(err, errlen, "vhost-user socket: %s", e.msg);
         return -1;
     }
     return 0;
@@ -380,11 +370,18 @@ enum vhost_user_event vhost_user_handle(struct vhost_user_session *s, char *err,
 
     err[0] = '\0';
     if (s->conn_fd < 0) {
+        struct evr_err e;
+
         s->conn_fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (s->conn_fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
                 snprintf(err, errlen, "vhost-user socket %s: accept: %s", s->path, strerror(errno));
             return VHOST_USER_NONE;
+        }
+        if (!ctl_peer_allowed(s->conn_fd, geteuid(), CTL_NO_GROUP, &e)) {
+            snprintf(err, errlen, "%s", e.msg);
+            drop_backend(s);
+            return VHOST_USER_REFUSED;
         }
         if (negotiate(s, err, errlen) < 0) {
             drop_backend(s);
@@ -493,6 +490,29 @@ int vhost_user_vring_start(struct vhost_user_session *s, unsigned index,
     s->vrings[index].ring = *ring;
     s->vrings[index].started = true;
     if (vhost_user_connected(s) && send_vring(s, index, err, errlen) < 0) {
+        drop_backend(s);
+        return -1;
+    }
+    return 0;
+}
+
+int vhost_user_vring_enable(struct vhost_user_session *s, unsigned index, bool enable, char *err,
+                            size_t errlen)
+{
+    struct vhost_user_vring_state state = {.index = index, .num = enable};
+
+    err[0] = '\0';
+    if (index >= 2 * s->max_queue_pairs) {
+        snprintf(err, errlen, "vhost-user: queue %u is beyond the %u queues of the device", index,
+                 2 * s->max_queue_pairs);
+        return -1;
+    }
+    if (s->vrings[index].enabled == enable)
+        return 0;
+    s->vrings[index].enabled = enable;
+    if (!vhost_user_connected(s) || !s->vrings[index].started || !protocol_acked(s))
+        return 0;
+    if (request(s, VHOST_USER_SET_VRING_ENABLE, &state, sizeof(state), NULL, 0, err, errlen) < 0) {
         drop_backend(s);
         return -1;
     }

@@ -28,6 +28,8 @@
  *                                to the notify register with KVM_IOEVENTFD)
  *                                and call eventfd (bound to the queue's
  *                                MSI-X vector with KVM_IRQFD).
+ *   vhost_user_vring_enable()    a ring the driver uses or leaves idle
+ *                                (virtio-net's VQ_PAIRS_SET): SET_VRING_ENABLE.
  *   vhost_user_vring_stop()      a queue the driver reset: GET_VRING_BASE,
  *                                the index to resume from. At a device
  *                                reset stop every queue before starting
@@ -104,20 +106,25 @@ struct vhost_user_session {
     /* Of the connected backend. */
     uint64_t backend_features;
     uint64_t protocol_features; /* negotiated: offered & what evr uses */
-    unsigned queue_pairs;       /* the backend's, capped at max_queue_pairs */
+    unsigned queue_pairs;       /* max_queue_pairs once negotiated (fewer are refused) */
     bool mem_sent;              /* SET_MEM_TABLE done on this connection */
     /* The driver's state, replayed to each backend that connects. */
     bool features_set;
     uint64_t driver_features;
     struct {
         bool started;
+        bool enabled; /* the driver's choice (vhost_user_vring_enable); true by default */
         struct vhost_user_vring ring;
     } vrings[VHOST_USER_MAX_VRINGS];
     unsigned connections; /* backends accepted and negotiated so far */
 };
 
-/* Listens on config->socket_path (a stale socket there is replaced; any
- * other file is refused). Returns 0, or -1 with a message in err. */
+/* Listens on config->socket_path with ctl_listen (ctl/listen.h: mode 0600,
+ * renamed into place, a stale socket there replaced, any other file
+ * refused); a backend whose peer credentials are not root's or evr-vmm's
+ * user's is refused at accept. A backend offering fewer queue pairs than
+ * config->max_queue_pairs (the device's, told to the driver) is refused.
+ * Returns 0, or -1 with a message in err. */
 int vhost_user_create(struct vhost_user_session *s, const struct vhost_user_config *config,
                       char *err, size_t errlen);
 
@@ -150,6 +157,16 @@ int vhost_user_set_features(struct vhost_user_session *s, uint64_t features, cha
  * is kept for the next backend, this one is dropped). */
 int vhost_user_vring_start(struct vhost_user_session *s, unsigned index,
                            const struct vhost_user_vring *ring, char *err, size_t errlen);
+
+/* Enables or disables ring index on the backend (SET_VRING_ENABLE), as a
+ * virtio-net driver's VQ_PAIRS_SET asks: rings of the queue pairs it does
+ * not use stay set up but idle. Recorded whether or not the ring is started
+ * or a backend connected, and replayed to each backend (a disabled ring is
+ * set up without SET_VRING_ENABLE 1). Every ring starts enabled. 0, or -1
+ * with err for an index beyond the device or a backend that failed (then
+ * dropped; the choice is kept). */
+int vhost_user_vring_enable(struct vhost_user_session *s, unsigned index, bool enable, char *err,
+                            size_t errlen);
 
 /* Stops queue index. *next_avail is the avail index to resume from: the
  * backend's (GET_VRING_BASE), or, with no backend, the used ring's index

@@ -14,8 +14,16 @@
  *              which are evr-vmm's own. With no backend yet, evr-vmm's set:
  *              a backend that connects later without one of the features
  *              the driver took is refused (vhost_user.h).
- *   queues     one receive/transmit pair (queues 0 and 1): no MQ, no
- *              control queue.
+ *   queues     the config's "queues" pairs (receive 2k, transmit 2k+1).
+ *              With more than one: VIRTIO_NET_F_MQ (max_virtqueue_pairs)
+ *              and VIRTIO_NET_F_CTRL_VQ, the control queue after the last
+ *              pair, served by evr-vmm itself (virtqueue.h): the only
+ *              command is MQ VQ_PAIRS_SET, which enables the rings of the
+ *              pairs the driver uses on the backend (SET_VRING_ENABLE) and
+ *              disables the rest; anything else the driver writes there is
+ *              answered VIRTIO_NET_ERR (a broken chain: DEVICE_NEEDS_RESET).
+ *              The driver starts on the first pair, after each reset too.
+ *              A backend with fewer pairs is refused (vhost_user.h).
  *   link       VIRTIO_NET_S_LINK_UP while the backend is connected and the
  *              controller has not set the link down (virtio_net_set_link,
  *              the control socket's "link"); each change raises a
@@ -38,6 +46,8 @@
 #define VIRTIO_NET_F_MAC           5
 #define VIRTIO_NET_F_MRG_RXBUF     15
 #define VIRTIO_NET_F_STATUS        16
+#define VIRTIO_NET_F_CTRL_VQ       17
+#define VIRTIO_NET_F_MQ            22
 #define VIRTIO_NET_S_LINK_UP       1
 #define VIRTIO_NET_QUEUE_MAX       256
 #define VIRTIO_NET_CONFIG_LEN      10 /* mac, status, max_virtqueue_pairs */
@@ -45,6 +55,12 @@
 #define VIRTIO_NET_CFG_STATUS      6
 #define VIRTIO_NET_CFG_MAX_PAIRS   8
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
+
+/* The control queue (5.1.6.5): class and command, the ack. */
+#define VIRTIO_NET_CTRL_MQ              4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define VIRTIO_NET_OK                   0
+#define VIRTIO_NET_ERR                  1
 
 extern const struct device_type virtio_net_device;
 

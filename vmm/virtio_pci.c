@@ -23,7 +23,7 @@ static const struct {
 /* What a guest did wrong goes to stderr, but a guest that does it in a
  * loop (reset, bad write, reset...) must not flood the log: the first
  * VIRTIO_PCI_MESSAGES per device are said, the rest only counted. */
-static void say(struct virtio_pci *vp, const char *what, const char *why)
+void virtio_pci_say(struct virtio_pci *vp, const char *what, const char *why)
 {
     if (vp->messages < VIRTIO_PCI_MESSAGES)
         fprintf(stderr, "evr-vmm: %s: %s%s%s\n", vp->info.name, what, why,
@@ -66,7 +66,7 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why)
     if (vp->status & VIRTIO_STATUS_NEEDS_RESET)
         return;
     snprintf(vp->error, sizeof(vp->error), "%s", why);
-    say(vp, "device needs reset: ", why);
+    virtio_pci_say(vp, "device needs reset: ", why);
     vp->status |= VIRTIO_STATUS_NEEDS_RESET;
     config_interrupt(vp);
 }
@@ -205,7 +205,7 @@ static void features_ok(struct virtio_pci *vp, uint8_t *next)
     *next &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     vp->bad_writes++;
     snprintf(vp->error, sizeof(vp->error), "%s", why);
-    say(vp, "", why);
+    virtio_pci_say(vp, "", why);
 }
 
 static void status_write(struct virtio_pci *vp, uint8_t value)

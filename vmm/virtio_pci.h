@@ -59,7 +59,7 @@
 #define VIRTIO_PCI_VENDOR      0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + the virtio device id: a modern-only device */
 #define VIRTIO_PCI_REVISION    1
-#define VIRTIO_PCI_MAX_QUEUES  16
+#define VIRTIO_PCI_MAX_QUEUES  17 /* virtio-net: 8 pairs and its control queue */
 #define VIRTIO_MSI_NO_VECTOR   0xffff
 #define VIRTIO_PCI_MESSAGES    16 /* guest faults said on stderr per device, then counted */
 
@@ -203,6 +203,11 @@ void virtio_pci_unlock(struct virtio_pci *vp);
  * and, once DRIVER_OK, the guest gets a configuration interrupt (ISR bit 1,
  * the configuration vector). */
 void virtio_pci_config_changed(struct virtio_pci *vp);
+
+/* With the lock: says what the guest did wrong on stderr, "NAME: what why",
+ * for the first VIRTIO_PCI_MESSAGES of the device; later ones are only
+ * counted by the caller (a guest doing it in a loop must not flood). */
+void virtio_pci_say(struct virtio_pci *vp, const char *what, const char *why);
 
 /* With the lock: sets DEVICE_NEEDS_RESET for why (kept in vp->error and
  * said on stderr once per reset), with a configuration interrupt. */

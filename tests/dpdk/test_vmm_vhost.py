@@ -11,7 +11,10 @@ traffic flows both ways again; every queue stopped with GET_VRING_BASE and
 started again from the index returned carries traffic on; the driver is
 killed and a new one on the same socket path is reconnected to by the
 vswitch. Then the same with two queue pairs (each transmit queue carrying
-frames)."""
+frames), and pair 1 disabled with SET_VRING_ENABLE 0 (what evr-vmm sends
+for a guest's VQ_PAIRS_SET 1): the vswitch takes nothing from its transmit
+ring while pair 0 carries on, and once enabled again the frames held there
+come out, in order."""
 
 import os
 import signal
@@ -86,6 +89,26 @@ def second_pair(b, label):
            f"{label}: frames on the other queue pair reach the wire tagged 300, in order")
 
 
+def idle_pair(b, drv, label):
+    """Pair 1 disabled: frames the driver puts on it stay there (DPDK's vhost
+    library does not dequeue a disabled ring) while pair 0 carries on; pair 1
+    enabled again: they come out in order."""
+    drv.proc.send_signal(signal.SIGUSR2)
+    expect(drv.wait_line("pairs in use: 1") is not None, f"{label}: pair 1 disabled")
+    for seq in range(ROUNDS):
+        b.ends["vmnet"].send(frame(None, 6, seq, mac_src=1))
+    held = b.ends["w0"].recv_all([marker(b.ends["vmnet"], mac_src=2)])
+    expect(not [q for v, s, q in held if s == 6],
+           f"{label}: nothing leaves a disabled queue pair ({len(held)} frames seen)")
+    second_pair(b, f"{label}, pair 1 disabled")
+    drv.proc.send_signal(signal.SIGUSR2)
+    expect(drv.wait_line("pairs in use: 2") is not None, f"{label}: pair 1 enabled again")
+    back = b.ends["w0"].recv_all([marker(b.ends["vmnet"], mac_src=1)])
+    expect([q for v, s, q in back if s == 6] == list(range(ROUNDS)),
+           f"{label}: the frames held in pair 1 come out once it is enabled, in order")
+    exchange(b, f"{label}, pair 1 enabled again")
+
+
 def restart_queues(b, drv, queue_pairs):
     """The driver stops every queue (GET_VRING_BASE) and starts it again from
     the index the vswitch gave back; traffic must flow on."""
@@ -149,6 +172,7 @@ def run(b, binary, queue_pairs):
             exchange(b, f"{label}, vswitch {life + 1}")
             if queue_pairs > 1:
                 second_pair(b, f"{label}, vswitch {life + 1}")
+                idle_pair(b, drv, f"{label}, vswitch {life + 1}")
             if life == 0:
                 kill_vswitch(b)
                 down = drv.wait_line("link down")

@@ -20,6 +20,12 @@
  *                                       (GET_VRING_BASE gave BASE; the driver
  *                                       had made AVAIL buffers available)
  *                                       and started again from BASE
+ *   pairs in use: N                     after SIGUSR2: what a guest's
+ *                                       VQ_PAIRS_SET does through evr-vmm:
+ *                                       pairs beyond the first disabled
+ *                                       (SET_VRING_ENABLE 0), or all enabled
+ *                                       again; frames keep their queue pair,
+ *                                       so those of an idle pair wait in it
  *   stopped: rx N tx N, tx per queue pair: N N ...
  *
  *   vhost_net_driver --socket PATH --iface IFNAME [--queue-pairs N] [--memory-mib N] */
@@ -71,12 +77,14 @@ struct queue {
     int kick_fd, call_fd;
 };
 
-static volatile sig_atomic_t stop, restart;
+static volatile sig_atomic_t stop, restart, toggle_pairs;
 
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1)
         restart = 1;
+    else if (sig == SIGUSR2)
+        toggle_pairs = 1;
     else
         stop = 1;
 }
@@ -320,6 +328,19 @@ static void restart_queues(struct vhost_user_session *s, struct queue *qs, unsig
     printf("\n");
 }
 
+/* The rings of pairs 1.. enabled or disabled on the backend, as evr-vmm's
+ * virtio-net does for a guest's VQ_PAIRS_SET; returns the pairs in use. */
+static unsigned set_pairs(struct vhost_user_session *s, unsigned npairs, unsigned active)
+{
+    char err[256];
+
+    for (unsigned i = 2; i < 2 * npairs; i++)
+        if (vhost_user_vring_enable(s, i, i < 2 * active, err, sizeof(err)) < 0)
+            die(err);
+    printf("pairs in use: %u\n", active);
+    return active;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -330,7 +351,7 @@ int main(int argc, char **argv)
             {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *ifname = NULL;
-    unsigned npairs = 1, mib = 4096 + 64;
+    unsigned npairs = 1, mib = 4096 + 64, active;
     struct vhost_user_session s;
     struct vhost_user_config cfg;
     struct queue qs[2 * VHOST_USER_MAX_QUEUE_PAIRS];
@@ -368,6 +389,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGUSR1, on_signal);
+    signal(SIGUSR2, on_signal);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (guest_mem_create(&mem, (uint64_t)mib * MIB, false, err, sizeof(err)) < 0)
         die(err);
@@ -386,6 +408,7 @@ int main(int argc, char **argv)
     if (vhost_user_create(&s, &cfg, err, sizeof(err)) < 0)
         die(err);
     printf("listening %s\n", path);
+    active = npairs;
     while (!stop) {
         struct pollfd p[2] = {{.fd = vhost_user_poll_fd(&s), .events = POLLIN},
                               {.fd = sock, .events = POLLIN}};
@@ -422,6 +445,10 @@ int main(int argc, char **argv)
         if (restart) {
             restart = 0;
             restart_queues(&s, qs, npairs);
+        }
+        if (toggle_pairs) {
+            toggle_pairs = 0;
+            active = set_pairs(&s, npairs, active == npairs ? 1 : npairs);
         }
         for (unsigned q = 0; q < npairs; q++) {
             uint64_t v;

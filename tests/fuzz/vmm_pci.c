@@ -2,7 +2,8 @@
  * guest accesses (configuration mechanism #1, MMIO and port I/O through
  * the exit switch, BAR-relative accesses that follow wherever the guest put
  * the BARs, device-side MSI-X signals) into a machine built from the device
- * table with the pci-test function and a virtio-net interface (virtio-pci,
+ * table with the pci-test function and a virtio-net interface of 2 queue
+ * pairs (virtio-pci, 5 queues with the control queue,
  * its vhost-user socket with no backend, RAM in a memfd), on a fake KVM.
  * After every access the model's invariants are checked: the buses' ranges
  * are sorted and apart, every mapped BAR is claimed where pci.c says and
@@ -314,6 +315,7 @@ static void fuzz_setup(struct vmm_config *cfg)
     cfg->nnet = 1;
     snprintf(cfg->net[0].vhost_user, sizeof(cfg->net[0].vhost_user), "%s/net.sock", fuzz_dir);
     config_parse_mac("02:00:00:00:00:01", cfg->net[0].mac);
+    cfg->net[0].queues = 2; /* MQ: 5 queues, the control queue among them */
 }
 
 /* One port I/O or MMIO exit, as KVM would hand it over. */

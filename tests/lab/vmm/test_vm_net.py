@@ -67,6 +67,9 @@ mkdir -p /www
 dd if=/dev/urandom of=/www/blob bs=1024 count=512 2>/dev/null
 httpd -p 80 -h /www
 echo "evr-net: ready mac=$(cat /sys/class/net/$e/address) sha=$(sha256sum /www/blob | cut -d' ' -f1)"
+"""
+# The end of every guest script: each carrier change of $e on the console.
+CARRIER_LOOP = r"""
 last=
 while :; do
     c=$(cat /sys/class/net/$e/carrier 2>/dev/null)
@@ -77,23 +80,29 @@ done
 
 
 class Vm:
-    """One evr-vmm process with its console file and control socket."""
+    """One evr-vmm process with its console file and control socket. net:
+    a function of the vhost-user socket path giving the "net" list (by
+    default this test's, by role); keys: more of the VM config (vcpus,
+    on_reboot)."""
 
-    def __init__(self, name, vmm, kernel, initrd, tmp, role):
+    def __init__(self, name, vmm, kernel, initrd, tmp, role, net=None, **keys):
         self.name = name
         self.sock = os.path.join(tmp, f"{name}.0.sock")  # evrd's RUN_DIR/VM.K.sock
         self.control = os.path.join(tmp, f"{name}.control")
         self.console = os.path.join(tmp, f"{name}.console")
         self.err_path = os.path.join(tmp, f"{name}.err")
         cfg = os.path.join(tmp, f"{name}.json")
-        net = [{"vhost_user": self.sock, "mac": MACS[name]}]
-        if role == "a":
-            net.append({"tap": MGMT_TAP, "mac": MGMT_MAC})
+        if net is None:
+            ifaces = [{"vhost_user": self.sock, "mac": MACS[name]}]
+            if role == "a":
+                ifaces.append({"tap": MGMT_TAP, "mac": MGMT_MAC})
+        else:
+            ifaces = net(self.sock)
         with open(cfg, "w") as f:
             json.dump({"kernel": kernel, "initrd": initrd, "memory": 256, "vcpus": 1,
                        "console": f"file:{self.console}", "control": self.control,
                        "cmdline": f'console=ttyS0 quiet panic=-1 evr_run="sh /net-guest.sh {role}"',
-                       "net": net}, f)
+                       "net": ifaces, **keys}, f)
         self.err = open(self.err_path, "w")
         self.proc = subprocess.Popen([vmm, "--config", cfg], stdout=self.err,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -193,11 +202,12 @@ def wire_up(b):
     return False
 
 
-def make_initrd(initrd, tmp):
+def make_initrd(initrd, tmp, script=GUEST):
+    """The initrd with script as /net-guest.sh."""
     extra = os.path.join(tmp, "extra")
     os.makedirs(extra)
     with open(os.path.join(extra, "net-guest.sh"), "w") as f:
-        f.write(GUEST)
+        f.write(script + CARRIER_LOOP)
     cpio = subprocess.run("echo net-guest.sh | cpio -o -H newc 2>/dev/null | gzip",
                           shell=True, cwd=extra, check=True, stdout=subprocess.PIPE).stdout
     path = os.path.join(tmp, "initrd")

@@ -135,7 +135,15 @@ static void net_lists_interfaces_in_order(void **state)
             {"{\"net\":[{\"vhost_user\":\"/a\",\"tap\":\"t0\"}]}",
              "net[0]: both vhost_user and tap"},
             {"{\"net\":[{\"vhost\":\"/a\"}]}",
-             "net[0]: unknown key 'vhost' (vhost_user, tap, mac)"},
+             "net[0]: unknown key 'vhost' (vhost_user, tap, mac, queues)"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"queues\":0}]}",
+             "net[0]: key 'queues' must be a number 1 to 8"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"queues\":9}]}",
+             "net[0]: key 'queues' must be a number 1 to 8"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"queues\":\"2\"}]}",
+             "net[0]: key 'queues' must be a number 1 to 8"},
+            {"{\"net\":[{\"vhost_user\":\"/a\"},{\"tap\":\"m0\",\"queues\":2}]}",
+             "net[1]: tap m0: queues 2: a tap interface has one queue pair"},
             {"{\"net\":[{\"tap\":\"a-name-too-long-for-linux\"}]}",
              "net[0]: tap: 25 bytes is too long"},
             {"{\"net\":[{\"tap\":\"a/b\"}]}", "net[0]: tap: 'a/b' is not an interface name"},
@@ -157,6 +165,7 @@ static void net_lists_interfaces_in_order(void **state)
                                       "vm.json", &err),
                      0);
     assert_int_equal(cfg.nnet, 2);
+    assert_int_equal(cfg.net[0].queues, 1); /* the default */
     assert_string_equal(cfg.net[0].vhost_user, "/run/evr/vm-a.0.sock");
     assert_string_equal(cfg.net[1].vhost_user, "/run/evr/vm-a.1.sock");
     assert_memory_equal(cfg.net[1].mac, ((uint8_t[]){0x52, 0x54, 0, 0xab, 0xcd, 1}), 6);
@@ -174,6 +183,45 @@ static void net_lists_interfaces_in_order(void **state)
     assert_int_equal(cfg.net[3].mac[0], 0x02);
     assert_int_equal(config_set(&cfg, "net", "tun:t0", &err), -1);
     assert_non_null(strstr(err.msg, "is not vhost_user:PATH or tap:IFNAME"));
+    /* queue pairs, in either order with the MAC */
+    assert_int_equal(config_set(&cfg, "net", "vhost_user:/run/q.sock,queues=4", &err), 0);
+    assert_string_equal(cfg.net[4].vhost_user, "/run/q.sock");
+    assert_int_equal(cfg.net[4].queues, 4);
+    assert_int_equal(
+            config_set(&cfg, "net", "vhost_user:/run/r.sock,queues=2,mac=02:00:00:00:00:0a", &err),
+            0);
+    assert_string_equal(cfg.net[5].vhost_user, "/run/r.sock");
+    assert_int_equal(cfg.net[5].queues, 2);
+    assert_int_equal(cfg.net[5].mac[5], 10);
+    assert_int_equal(config_load_json(&cfg,
+                                      "{\"net\":[{\"vhost_user\":\"/run/s.sock\","
+                                      "\"queues\":8}]}",
+                                      "vm.json", &err),
+                     0);
+    assert_int_equal(cfg.net[0].queues, 8);
+    {
+        static const struct {
+            const char *spec, *msg;
+        } flags[] = {
+                {"vhost_user:/a,queues=0", "net: vhost_user /a: queues 0 is not 1 to 8"},
+                {"vhost_user:/a,queues=9", "net: queues 9 is not 1 to 8"},
+                {"vhost_user:/a,queues=", "net: vhost_user /a: 'queues=' is not mac=MAC or "
+                                          "queues=N (each once)"},
+                {"vhost_user:/a,queues=2x", "'queues=2x' is not mac=MAC or queues=N"},
+                {"vhost_user:/a,queues=2,queues=3", "'queues=3' is not mac=MAC or queues=N"},
+                {"vhost_user:/a,mac=02:00:00:00:00:01,speed=10",
+                 "'speed=10' is not mac=MAC or queues=N"},
+                {"tap:m1,queues=2", "net: tap m1: queues 2: a tap interface has one queue pair"},
+        };
+        for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+            unsigned before = cfg.nnet;
+            if (config_set(&cfg, "net", flags[i].spec, &err) != -1)
+                fail_msg("%s: accepted", flags[i].spec);
+            if (strcmp(err.msg, flags[i].msg) && !strstr(err.msg, flags[i].msg))
+                fail_msg("%s: message '%s' lacks '%s'", flags[i].spec, err.msg, flags[i].msg);
+            assert_int_equal(cfg.nnet, before);
+        }
+    }
     assert_int_equal(config_load_json(&cfg,
                                       "{\"net\":[{\"tap\":\"m0\",\"mac\":\"02:00:00:00:00:07\"}]}",
                                       "vm.json", &err),

@@ -494,10 +494,10 @@ static void negotiates_maps_memory_and_passes_eventfds(void **state)
     fake_end(&f);
     assert_int_equal(step(), VHOST_USER_LINK_DOWN);
     assert_string_equal(err, "the backend closed the connection");
-    /* The next backend has one queue pair; the driver runs queues 0, 2, 3. */
+    /* The next backend has one queue pair; the device has two. */
     fake_start(&f, F_VERSION_1 | F_MQ | F_PROTOCOL, P_MQ | P_REPLY_ACK, 1, F_NONE, 0);
     assert_int_equal(step(), VHOST_USER_REFUSED);
-    assert_string_equal(err, "the backend offers 1 queue pairs; the driver runs queue 2");
+    assert_string_equal(err, "the backend offers 1 queue pair, fewer than the 2 configured");
     fake_end(&f);
     vhost_user_destroy(&s);
 }
@@ -556,13 +556,21 @@ static void reconnect_replays_the_driver_state(void **state)
 }
 
 /* A backend with no protocol features: no reply-acks, no queue count, rings
- * enabled by the kick as the specification says, not by SET_VRING_ENABLE. */
+ * enabled by the kick as the specification says, not by SET_VRING_ENABLE.
+ * It has one queue pair: a device with two refuses it. */
 static void backend_without_protocol_features(void **state)
 {
     struct fake f;
 
     (void)state;
     create_session(F_VERSION_1 | F_MQ, 2);
+    fake_start(&f, F_VERSION_1, 0, 0, F_NONE, 0);
+    assert_int_equal(step(), VHOST_USER_REFUSED);
+    assert_string_equal(err, "the backend offers 1 queue pair, fewer than the 2 configured (it "
+                             "has no multiqueue protocol feature)");
+    fake_end(&f);
+    vhost_user_destroy(&s);
+    create_session(F_VERSION_1 | F_MQ, 1);
     fake_start(&f, F_VERSION_1, 0, 0, F_NONE, 0);
     assert_int_equal(step(), VHOST_USER_LINK_UP);
     assert_int_equal(vhost_user_queue_pairs(&s), 1);
@@ -748,6 +756,69 @@ static void socket_is_private_and_checked(void **state)
     assert_string_equal(err, "vhost-user: 9 queue pairs, not 1 to 8");
 }
 
+/* VQ_PAIRS_SET's rings: a ring disabled before it starts is set up without
+ * SET_VRING_ENABLE 1 (bit 30 acked: it starts disabled); enabling and
+ * disabling a started ring sends SET_VRING_ENABLE; a new backend is given
+ * the rings as the driver left them. */
+static void rings_enabled_as_the_driver_asks(void **state)
+{
+    struct fake f;
+
+    (void)state;
+    create_session(F_VERSION_1 | F_MQ, 2);
+    assert_int_equal(vhost_user_vring_enable(&s, 4, false, err, sizeof(err)), -1);
+    assert_string_equal(err, "vhost-user: queue 4 is beyond the 4 queues of the device");
+    assert_int_equal(vhost_user_vring_enable(&s, 2, false, err, sizeof(err)), 0);
+    assert_int_equal(vhost_user_vring_enable(&s, 3, false, err, sizeof(err)), 0);
+    fake_start(&f, F_VERSION_1 | F_PROTOCOL, P_MQ | P_REPLY_ACK, 2, F_NONE, 0);
+    assert_int_equal(step(), VHOST_USER_LINK_UP);
+    assert_int_equal(vhost_user_set_features(&s, F_VERSION_1, err, sizeof(err)), 0);
+    start_rings(4);
+    pthread_mutex_lock(&f.lock);
+    assert_int_equal(count_req(&f, VHOST_USER_SET_VRING_KICK), 4);
+    assert_int_equal(count_req(&f, VHOST_USER_SET_VRING_ENABLE), 2);
+    assert_int_equal(f.enable[0], 1);
+    assert_int_equal(f.enable[1], 1);
+    assert_int_equal(f.enable[2], -1); /* never sent: still disabled */
+    assert_int_equal(f.enable[3], -1);
+    pthread_mutex_unlock(&f.lock);
+    /* VQ_PAIRS_SET 2: both rings of pair 1 on; asking again sends nothing */
+    assert_int_equal(vhost_user_vring_enable(&s, 2, true, err, sizeof(err)), 0);
+    assert_int_equal(vhost_user_vring_enable(&s, 3, true, err, sizeof(err)), 0);
+    assert_int_equal(vhost_user_vring_enable(&s, 3, true, err, sizeof(err)), 0);
+    pthread_mutex_lock(&f.lock);
+    assert_int_equal(count_req(&f, VHOST_USER_SET_VRING_ENABLE), 4);
+    assert_int_equal(f.enable[2], 1);
+    assert_int_equal(f.enable[3], 1);
+    pthread_mutex_unlock(&f.lock);
+    /* VQ_PAIRS_SET 1: off again */
+    assert_int_equal(vhost_user_vring_enable(&s, 2, false, err, sizeof(err)), 0);
+    assert_int_equal(vhost_user_vring_enable(&s, 3, false, err, sizeof(err)), 0);
+    pthread_mutex_lock(&f.lock);
+    assert_int_equal(f.enable[2], 0);
+    assert_int_equal(f.enable[3], 0);
+    pthread_mutex_unlock(&f.lock);
+    fake_end(&f);
+    assert_int_equal(step(), VHOST_USER_LINK_DOWN);
+    /* The next backend gets pair 0 enabled, pair 1 set up but idle. */
+    fake_start(&f, F_VERSION_1 | F_PROTOCOL, P_MQ | P_REPLY_ACK, 2, F_NONE, 0);
+    assert_int_equal(step(), VHOST_USER_LINK_UP);
+    pthread_mutex_lock(&f.lock);
+    assert_int_equal(count_req(&f, VHOST_USER_SET_VRING_KICK), 4);
+    assert_int_equal(count_req(&f, VHOST_USER_SET_VRING_ENABLE), 2);
+    assert_int_equal(f.enable[2], -1);
+    pthread_mutex_unlock(&f.lock);
+    /* A backend that fails the exchange is dropped; the choice is kept. */
+    fake_end(&f);
+    assert_int_equal(step(), VHOST_USER_LINK_DOWN);
+    fake_start(&f, F_VERSION_1 | F_PROTOCOL, P_MQ | P_REPLY_ACK, 2, F_NACK,
+               VHOST_USER_SET_VRING_ENABLE);
+    assert_int_equal(step(), VHOST_USER_REFUSED); /* pair 0's enable at replay */
+    fake_end(&f);
+    assert_true(s.vrings[2].enabled == false && s.vrings[0].enabled);
+    vhost_user_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -756,6 +827,7 @@ int main(void)
             cmocka_unit_test(backend_without_protocol_features),
             cmocka_unit_test(misbehaving_backends_are_refused),
             cmocka_unit_test(bad_rings_are_refused),
+            cmocka_unit_test(rings_enabled_as_the_driver_asks),
             cmocka_unit_test(socket_is_private_and_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
