@@ -17,6 +17,10 @@
 struct vfio_group_ref {
     struct evr_vfio_group g; /* g.fd -1: a free entry */
     unsigned users;          /* functions of the VM in the group */
+    /* functions of the group taken off while another stays: given back
+     * when the group closes (release is refused while it is open) */
+    unsigned npending;
+    struct evr_vfio_binding pending[CONFIG_MAX_PASSTHROUGH];
 };
 
 struct vfio_fn {
@@ -204,7 +208,8 @@ static int map_memory(struct vfio_pci *s, const struct guest_mem *mem, const cha
 /* Everything of f undone, in the order that lets each step succeed: off
  * the bus (its memory slots go), vectors disconnected, the device reset,
  * unmapped and closed, its group put, and only then the function given
- * back (release is refused while the group is open). f is freed unless it
+ * back (release is refused while the group is open: a function whose group
+ * holds another of the VM's waits for the group to close). f is freed unless it
  * was on the bus, where a vCPU may still hold an access to it: then it is
  * kept, inert, until the VM ends. */
 static void fn_teardown(struct machine *m, struct vfio_pci *s, struct vfio_fn *f)
@@ -231,8 +236,18 @@ static void fn_teardown(struct machine *m, struct vfio_pci *s, struct vfio_fn *f
     if (f->dev_open)
         evr_vfio_device_close(&f->dev);
     f->dev_open = false;
-    if (f->group)
-        group_put(s, f->group);
+    if (f->group) {
+        struct vfio_group_ref *r = f->group;
+        if (f->bound)
+            r->pending[r->npending++] = f->binding;
+        f->bound = false;
+        group_put(s, r);
+        for (unsigned i = 0; !r->users && i < r->npending; i++)
+            if (evr_vfio_release(VFIO_ROOT, &r->pending[i], &verr))
+                fprintf(stderr, "evr-vmm: passthrough %s\n", verr.msg);
+        if (!r->users)
+            r->npending = 0;
+    }
     f->group = NULL;
     if (f->bound && evr_vfio_release(VFIO_ROOT, &f->binding, &verr))
         fprintf(stderr, "evr-vmm: passthrough %s\n", verr.msg);
