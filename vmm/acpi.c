@@ -2,6 +2,7 @@
 #include "fw_bytes.h"
 #include "acpi.h"
 #include "layout.h"
+#include "pci.h"
 #include "pci_hotplug.h"
 
 #include <stdio.h>
@@ -334,10 +335,34 @@ static void hotplug_slots_aml(struct aml *a, uint32_t slots)
     aml_close(a); /* PCNT */
 }
 
+/* Name (_PRT, Package () { Package () { nn << 16 | 0xffff, 0, 0, GSI }, ... }):
+ * INTA# of every slot 1-31 wired straight to its IOAPIC pin (pci.h's
+ * pci_intx_gsi; no link devices). Only a passthrough function without
+ * MSI-X or MSI has a pin. */
+static void prt_aml(struct aml *a)
+{
+    aml_name(a, "_PRT");
+    aml_byte(a, 0x12); /* PackageOp */
+    aml_open(a);
+    aml_byte(a, PCI_SLOTS - 1);
+    for (unsigned slot = 1; slot < PCI_SLOTS; slot++) {
+        aml_byte(a, 0x12);
+        aml_open(a);
+        aml_byte(a, 4);
+        aml_dword(a, slot << 16 | 0xffff); /* any function of the slot */
+        aml_byte(a, AML_ZERO);             /* INTA# */
+        aml_byte(a, AML_ZERO);             /* no link device: a GSI */
+        aml_byte(a, AML_BYTE);
+        aml_byte(a, (uint8_t)pci_intx_gsi(slot));
+        aml_close(a);
+    }
+    aml_close(a);
+}
+
 /* The DSDT body:
  *   Name (_S5, Package (2) { 5, 5 })
  *   Scope (\_SB) { Device (PCI0) {
- *       Name (_HID, EisaId ("PNP0A03"))  Name (_UID, 0)
+ *       Name (_HID, EisaId ("PNP0A03"))  Name (_UID, 0)  Name (_PRT, ...) (prt_aml)
  *       Name (_CRS, ResourceTemplate () {  bus 0, I/O 0-0xcf7 and
  *           0xd00-0xffff, memory GUEST_PCI_MMIO_START..END })
  *       and, when hotplug_slots is not 0, the slots (hotplug_slots_aml) } }
@@ -374,6 +399,7 @@ static size_t dsdt_aml(uint8_t *buf, size_t cap, uint32_t hotplug_slots)
     aml_dword(&a, EISA_PNP0A03);
     aml_name(&a, "_UID");
     aml_byte(&a, 0x00); /* ZeroOp */
+    prt_aml(&a);
     aml_name(&a, "_CRS");
     aml_byte(&a, 0x11); /* BufferOp */
     aml_open(&a);

@@ -59,7 +59,7 @@ void pci_function_init(struct pci_function *fn, const char *name, uint16_t vendo
     fn->cfg[PCI_HEADER_TYPE] = 0x00; /* type 0, single function */
     /* Decoding, bus master and INTx disable; nothing else of the command
      * register. INTx disable is writable so that a driver's choice reads
-     * back, though no function here has an INTx pin. */
+     * back (only a passthrough function may have an INTx pin). */
     pci_set(fn->wmask, PCI_COMMAND, 2,
             PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_OFF);
     fn->wmask[PCI_INTERRUPT_LINE] = 0xff; /* firmware's scratch byte */

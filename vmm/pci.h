@@ -203,6 +203,16 @@ uint32_t pci_cfg_read(struct pci_host *host, unsigned slot, unsigned func, unsig
 void pci_cfg_write(struct pci_host *host, unsigned slot, unsigned func, unsigned reg, unsigned size,
                    uint32_t value);
 
+/* The IOAPIC pin a slot's INTA# is wired to (the DSDT's _PRT says so):
+ * pins 16-23 in turn, as no ISA device uses them. Only passthrough
+ * functions without MSI-X or MSI have a pin. */
+#define PCI_INTX_GSI_BASE 16
+#define PCI_INTX_GSIS     8
+static inline unsigned pci_intx_gsi(unsigned slot)
+{
+    return PCI_INTX_GSI_BASE + slot % PCI_INTX_GSIS;
+}
+
 /* Little-endian accessors of configuration space. */
 static inline uint32_t pci_get(const struct pci_function *fn, unsigned reg, unsigned size)
 {

@@ -108,12 +108,27 @@ static int io_msi_connect(void *ctx, int efd)
     return rc ? io_failed(f, &err) : 0;
 }
 
+static int io_intx_connect(void *ctx, int efd, int resample_efd)
+{
+    struct vfio_fn *f = ctx;
+    struct evr_err err;
+    int rc;
+
+    if (efd < 0)
+        rc = evr_vfio_irq_disable(&f->dev, VFIO_PCI_INTX_IRQ_INDEX, &err);
+    else
+        rc = evr_vfio_irq_set_eventfds(&f->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd, &err) ||
+             evr_vfio_irq_unmask_eventfd(&f->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, resample_efd, &err);
+    return rc ? io_failed(f, &err) : 0;
+}
+
 static const struct pci_passthru_io vfio_io = {
         .cfg_write = io_cfg_write,
         .bar_read = io_bar_read,
         .bar_write = io_bar_write,
         .msix_connect = io_msix_connect,
         .msi_connect = io_msi_connect,
+        .intx_connect = io_intx_connect,
 };
 
 static struct vfio_group_ref *group_get(struct vfio_pci *s, int id, struct evr_err *err)

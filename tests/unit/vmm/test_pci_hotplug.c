@@ -3,7 +3,8 @@
  * machine of the device table over the fake KVM (the SCI's level recorded);
  * and the AML acpi.c emits for it, decoded term by term: one device per
  * hotpluggable slot with its _ADR, _SUN, _STA and _EJ0, the notify method
- * and the GPE method, the FADT's GPE0 block. */
+ * and the GPE method, the FADT's GPE0 block; and the _PRT that routes each
+ * slot's INTA# (a passthrough function's INTx). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -295,6 +296,7 @@ struct found {
     uint32_t adr_ok, sun_ok; /* _ADR nn << 16, _SUN nn */
     uint32_t sta_ok, ej0_ok; /* _STA tests 1 << nn of PRES; _EJ0 (1 arg) stores 1 << nn to B0EJ */
     uint32_t check, eject;   /* PCNT: Notify (Snn, 1) / (Snn, 3) */
+    uint32_t prt;            /* _PRT: INTA# of slot nn on pci_intx_gsi (nn) */
     bool opregion, field, gpe, pcnt;
 };
 
@@ -379,6 +381,36 @@ static void pcnt_body(struct found *f, const uint8_t *p, const uint8_t *end)
     f->pcnt = true;
 }
 
+/* _PRT: Package (31) { Package (4) { nn << 16 | 0xffff, 0, 0, GSI }, ... } */
+static void prt_entries(struct found *f, const uint8_t *v)
+{
+    size_t n, len = pkglen(v + 1, &n);
+    const uint8_t *e = v + 1 + n + 1, *end = v + 1 + len;
+
+    assert_int_equal(*v, 0x12);
+    assert_int_equal(v[1 + n], PCI_SLOTS - 1);
+    while (e < end) {
+        size_t en, elen = pkglen(e + 1, &en);
+        const uint8_t *b = e + 1 + en;
+        uint32_t adr;
+        unsigned slot;
+
+        assert_int_equal(*e, 0x12);
+        assert_int_equal(b[0], 4);
+        assert_int_equal(b[1], 0x0c);
+        adr = rd32(b + 2);
+        slot = adr >> 16;
+        assert_int_equal(adr & 0xffff, 0xffff);
+        assert_int_equal(b[6], 0x00); /* INTA# */
+        assert_int_equal(b[7], 0x00); /* a GSI, no link device */
+        assert_int_equal(b[8], 0x0a);
+        if (b[9] == pci_intx_gsi(slot) && elen == en + 10)
+            f->prt |= 1u << slot;
+        e += 1 + elen;
+    }
+    assert_ptr_equal(e, end);
+}
+
 /* Walks a term list of the DSDT: names, scopes, devices, methods, the
  * operation region and field; any other opcode fails the test. */
 static void walk(struct found *f, const uint8_t *p, const uint8_t *end, int in_pci0)
@@ -389,6 +421,8 @@ static void walk(struct found *f, const uint8_t *p, const uint8_t *end, int in_p
         switch (*p) {
         case 0x08: { /* Name: NameSeg, then a data object we skip */
             const uint8_t *v = p + 5;
+            if (!memcmp(p + 1, "_PRT", 4))
+                prt_entries(f, v);
             if (*v == 0x0a)
                 p = v + 2;
             else if (*v == 0x0c)
@@ -505,11 +539,13 @@ static void aml_describes_each_hotplug_slot(void **state)
         assert_int_equal(f.check, m);
         assert_int_equal(f.eject, m);
         assert_true(f.opregion && f.field && f.pcnt && f.gpe);
+        assert_int_equal(f.prt, 0xfffffffeu);
     }
     /* no slots: no hotplug objects, the GPE block stays in the FADT */
     build_and_walk(0, &f);
     assert_int_equal(f.devices, 0);
     assert_false(f.opregion || f.field || f.pcnt || f.gpe);
+    assert_int_equal(f.prt, 0xfffffffeu); /* INTx routing is there anyway */
 }
 
 /* The DSDT the machine of the test gets: its slots, the controller's ports. */
