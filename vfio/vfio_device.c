@@ -178,6 +178,25 @@ int evr_vfio_irq_set_eventfds(const struct evr_vfio_device *d, unsigned index, u
     return rc;
 }
 
+int evr_vfio_irq_unmask_eventfd(const struct evr_vfio_device *d, unsigned index, unsigned start,
+                                int fd, struct evr_err *err)
+{
+    struct {
+        struct vfio_irq_set set;
+        int32_t fd;
+    } req = {.set = {.argsz = sizeof(req),
+                     .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
+                     .index = index,
+                     .start = start,
+                     .count = 1},
+             .fd = fd};
+
+    if (ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &req))
+        return evr_fail(err, errno, "%s: VFIO_DEVICE_SET_IRQS (index %u, unmask eventfd %d): %s",
+                        d->addr, index, fd, strerror(errno));
+    return 0;
+}
+
 int evr_vfio_irq_trigger(const struct evr_vfio_device *d, unsigned index, unsigned vector,
                          struct evr_err *err)
 {

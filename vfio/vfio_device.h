@@ -76,6 +76,11 @@ int evr_vfio_irq_info(const struct evr_vfio_device *d, unsigned index, struct vf
  * (-1 leaves a vector unconnected). */
 int evr_vfio_irq_set_eventfds(const struct evr_vfio_device *d, unsigned index, unsigned start,
                               unsigned count, const int *fds, struct evr_err *err);
+/* Unmasks vector start of an interrupt index whenever fd is written (fd
+ * -1: no longer): a level interrupt (INTx) that the host masks at each
+ * interrupt is unmasked by the guest's EOI through KVM's resample eventfd. */
+int evr_vfio_irq_unmask_eventfd(const struct evr_vfio_device *d, unsigned index, unsigned start,
+                                int fd, struct evr_err *err);
 /* Fires a connected vector from software, as the device would. */
 int evr_vfio_irq_trigger(const struct evr_vfio_device *d, unsigned index, unsigned vector,
                          struct evr_err *err);

@@ -173,3 +173,20 @@ int gsi_irqfd(struct gsi_router *r, unsigned gsi, int efd, bool bind)
     }
     return kvm_vm_ioctl(r->kvm, KVM_IRQFD, &req) < 0 ? -1 : 0;
 }
+
+int gsi_irqfd_resample(struct gsi_router *r, unsigned gsi, int efd, int resample_efd, bool bind)
+{
+    struct kvm_irqfd req = {.fd = (uint32_t)efd, .gsi = gsi};
+
+    if (efd < 0 || gsi >= GSI_IOAPIC_PINS || (bind && resample_efd < 0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (bind) {
+        req.flags = KVM_IRQFD_FLAG_RESAMPLE;
+        req.resamplefd = (uint32_t)resample_efd;
+    } else {
+        req.flags = KVM_IRQFD_FLAG_DEASSIGN;
+    }
+    return kvm_vm_ioctl(r->kvm, KVM_IRQFD, &req) < 0 ? -1 : 0;
+}

@@ -62,6 +62,12 @@ int gsi_unroute(struct gsi_router *r, unsigned gsi);
 /* Binds (bind true) or unbinds eventfd efd to gsi with KVM_IRQFD. */
 int gsi_irqfd(struct gsi_router *r, unsigned gsi, int efd, bool bind);
 
+/* A level interrupt on an IOAPIC pin (gsi < GSI_IOAPIC_PINS): a write to
+ * efd asserts it (KVM_IRQFD_FLAG_RESAMPLE); when the guest ends it (EOI)
+ * KVM lowers the line and writes resample_efd, so the source is asked again
+ * (a passthrough function's INTx: VFIO unmasks the device on that write). */
+int gsi_irqfd_resample(struct gsi_router *r, unsigned gsi, int efd, int resample_efd, bool bind);
+
 /* The table gsi_route_msi would send, for tests and messages: writes at most
  * max entries into out and returns how many there are. */
 unsigned gsi_routing_entries(struct gsi_router *r, struct kvm_irq_routing_entry *out, unsigned max);

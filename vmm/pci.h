@@ -122,6 +122,7 @@ struct pci_function {
     unsigned cap_next; /* where pci_cap_add puts the next capability */
     unsigned cap_last; /* offset of the last capability, 0 if none */
     struct msix *msix; /* set by msix_init */
+    bool removable;    /* the guest may eject it (pci_hotplug.h): a passthrough function */
 };
 
 struct pci_host {
@@ -163,6 +164,12 @@ int pci_bar_add(struct pci_function *fn, unsigned bar, enum pci_bar_kind kind, u
 int pci_host_add(struct pci_host *host, unsigned slot, struct pci_function *fn, char *err,
                  size_t errlen);
 
+/* pci_host_add for a function hot-added while the guest runs: its BARs
+ * are left at address 0 (not decoding) for the guest to assign, as on a
+ * hot-added card, so adding and removing never uses up the windows. */
+int pci_host_plug(struct pci_host *host, unsigned slot, struct pci_function *fn, char *err,
+                  size_t errlen);
+
 /* Places fn's BARs in host's windows (pci_host_add's part in pci_bar.c). */
 int pci_bar_place(struct pci_host *host, struct pci_function *fn, char *err, size_t errlen);
 
@@ -195,6 +202,16 @@ uint32_t pci_cfg_read(struct pci_host *host, unsigned slot, unsigned func, unsig
                       unsigned size);
 void pci_cfg_write(struct pci_host *host, unsigned slot, unsigned func, unsigned reg, unsigned size,
                    uint32_t value);
+
+/* The IOAPIC pin a slot's INTA# is wired to (the DSDT's _PRT says so):
+ * pins 16-23 in turn, as no ISA device uses them. Only passthrough
+ * functions without MSI-X or MSI have a pin. */
+#define PCI_INTX_GSI_BASE 16
+#define PCI_INTX_GSIS     8
+static inline unsigned pci_intx_gsi(unsigned slot)
+{
+    return PCI_INTX_GSI_BASE + slot % PCI_INTX_GSIS;
+}
 
 /* Little-endian accessors of configuration space. */
 static inline uint32_t pci_get(const struct pci_function *fn, unsigned reg, unsigned size)

@@ -55,18 +55,52 @@ static void msi_sync(struct pci_passthru *p)
     }
 }
 
+/* INTx as the guest left it: bound to the slot's pin and connected while
+ * the function is on a bus, INTx is not disabled in its command register
+ * and off is false (the function is going away); neither otherwise. */
+static void intx_sync(struct pci_passthru *p, bool off)
+{
+    bool want = !off && p->fn.host && !(pci_get(&p->fn, PCI_COMMAND, 2) & PCI_COMMAND_INTX_OFF);
+
+    if (want && !p->intx_on) {
+        p->intx_gsi = pci_intx_gsi(p->fn.slot);
+        if (gsi_irqfd_resample(p->gsi, p->intx_gsi, p->intx_efd, p->intx_resample_efd, true)) {
+            p->io_errors++;
+            return;
+        }
+        if (p->io->intx_connect(p->ctx, p->intx_efd, p->intx_resample_efd)) {
+            gsi_irqfd_resample(p->gsi, p->intx_gsi, p->intx_efd, -1, false);
+            p->io_errors++;
+            return;
+        }
+        p->intx_on = true;
+    } else if (!want && p->intx_on) {
+        if (p->io->intx_connect(p->ctx, -1, -1))
+            p->io_errors++;
+        gsi_irqfd_resample(p->gsi, p->intx_gsi, p->intx_efd, -1, false);
+        p->intx_on = false;
+    }
+}
+
 static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, uint32_t value)
 {
     struct pci_passthru *p = fn->priv;
 
     (void)value;
+    if (p->unplugged)
+        return;
     if (overlaps(reg, size, PCI_COMMAND, 2)) {
-        /* The enables the guest chose, and never INTx: no pin is emulated,
-         * so a device asserting one would only raise a host interrupt. */
-        uint16_t cmd =
-                (uint16_t)((pci_get(fn, PCI_COMMAND, 2) & CMD_PASSED) | PCI_COMMAND_INTX_OFF);
+        /* The enables the guest chose; INTx only for a function that has
+         * it emulated, else a device asserting it would only raise a host
+         * interrupt. */
+        uint16_t cmd = (uint16_t)(pci_get(fn, PCI_COMMAND, 2) &
+                                  (p->intx ? CMD_PASSED | PCI_COMMAND_INTX_OFF : CMD_PASSED));
+        if (!p->intx)
+            cmd |= PCI_COMMAND_INTX_OFF;
         if (p->io->cfg_write(p->ctx, PCI_COMMAND, &cmd, sizeof(cmd)))
             p->io_errors++;
+        if (p->intx)
+            intx_sync(p, false);
     }
     if (p->msi_cap && overlaps(reg, size, p->msi_cap, PCI_MSI_CAP_LEN))
         msi_sync(p);
@@ -109,7 +143,7 @@ static uint64_t pt_bar_read(struct pci_function *fn, unsigned bar, uint64_t offs
     struct pci_passthru *p = fn->priv;
     uint64_t v = 0;
 
-    if (straddles_msix(p, bar, offset, size))
+    if (p->unplugged || straddles_msix(p, bar, offset, size))
         return bus_all_ones(size);
     if (p->io->bar_read(p->ctx, bar, offset, &v, size)) {
         p->io_errors++;
@@ -123,6 +157,8 @@ static enum bus_effect pt_bar_write(struct pci_function *fn, unsigned bar, uint6
 {
     struct pci_passthru *p = fn->priv;
 
+    if (p->unplugged)
+        return BUS_OK;
     if (straddles_msix(p, bar, offset, size)) {
         p->refused++;
         return BUS_OK;
@@ -155,6 +191,8 @@ static int pt_bar_activate(struct pci_function *fn, unsigned bar, uint64_t addr)
     struct pci_passthru *p = fn->priv;
     const struct pci_bar *b = &fn->bar[bar];
 
+    if (p->unplugged)
+        return -1;
     if (b->kind != PCI_BAR_IO && (addr < GUEST_PCI_MMIO_START || addr > GUEST_PCI_MMIO_END ||
                                   b->size - 1 > GUEST_PCI_MMIO_END - addr)) {
         p->refused++;
@@ -325,6 +363,25 @@ static int msi_init(struct pci_passthru *p, struct gsi_router *gsi, char *err, s
     return 0;
 }
 
+/* INTA, with its two eventfds; bound and connected by intx_sync. */
+static int intx_init(struct pci_passthru *p, char *err, size_t errlen)
+{
+    p->intx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    p->intx_resample_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p->intx_efd < 0 || p->intx_resample_efd < 0 || !p->io->intx_connect) {
+        snprintf(err, errlen, "%s: INTx: %s", p->name,
+                 p->io->intx_connect ? "no eventfd" : "not offered by its io");
+        if (p->intx_efd >= 0)
+            close(p->intx_efd);
+        if (p->intx_resample_efd >= 0)
+            close(p->intx_resample_efd);
+        return -1;
+    }
+    p->intx = true;
+    p->fn.cfg[PCI_INTERRUPT_PIN] = 1; /* INTA# */
+    return 0;
+}
+
 int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *phys,
                       const struct pci_passthru_bar bars[PCI_BARS],
                       const struct pci_passthru_io *io, void *ctx, struct kvm_vm *kvm,
@@ -351,11 +408,9 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
                  phys[PCI_HEADER_TYPE] & 0x7f);
         return -1;
     }
-    if (!msix_cap && !pci_cap_find(&dev, PCI_CAP_ID_MSI)) {
-        snprintf(err, errlen,
-                 "%s: has neither MSI-X nor MSI; evr-vmm does not emulate INTx for a "
-                 "passthrough function",
-                 p->name);
+    p->gsi = gsi;
+    if (!msix_cap && !pci_cap_find(&dev, PCI_CAP_ID_MSI) && !phys[PCI_INTERRUPT_PIN]) {
+        snprintf(err, errlen, "%s: has neither MSI-X, MSI nor an INTx pin", p->name);
         return -1;
     }
     pci_function_init(&p->fn, p->name, (uint16_t)pci_get(&dev, PCI_VENDOR_ID, 2),
@@ -374,7 +429,10 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
         snprintf(err, errlen, "%s: no room for its capabilities", p->name);
         goto fail;
     }
-    if (!msix_cap) {
+    if (!msix_cap && !pci_cap_find(&dev, PCI_CAP_ID_MSI)) {
+        if (intx_init(p, err, errlen))
+            goto fail;
+    } else if (!msix_cap) {
         if (msi_init(p, gsi, err, errlen))
             goto fail;
     } else {
@@ -393,8 +451,16 @@ fail:
     return -1;
 }
 
-void pci_passthru_destroy(struct pci_passthru *p)
+/* Disconnects and frees the vectors (MSI or MSI-X) once no guest access
+ * can reach them. */
+static void release_vectors(struct pci_passthru *p)
 {
+    if (p->intx) {
+        intx_sync(p, true);
+        close(p->intx_efd);
+        close(p->intx_resample_efd);
+        p->intx = false;
+    }
     if (p->msi_cap) {
         pci_set(p->fn.cfg, p->msi_cap + PCI_MSI_CTRL, 2, PCI_MSI_64BIT);
         msi_sync(p); /* disconnected and unbound */
@@ -406,6 +472,21 @@ void pci_passthru_destroy(struct pci_passthru *p)
         p->io_errors++;
     p->msix_connected = false;
     msix_destroy(&p->msix);
+}
+
+void pci_passthru_unplug(struct pci_passthru *p)
+{
+    pthread_mutex_lock(&p->fn.dev.lock);
+    p->unplugged = true;
+    p->fn.msix = NULL; /* pci.c no longer hands the table or its control to msix.c */
+    pthread_mutex_unlock(&p->fn.dev.lock);
+    release_vectors(p);
+}
+
+void pci_passthru_destroy(struct pci_passthru *p)
+{
+    if (!p->unplugged)
+        release_vectors(p);
     pci_function_destroy(&p->fn);
 }
 

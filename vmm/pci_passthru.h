@@ -36,8 +36,16 @@
  *     (64-bit address, no per-vector mask), routed through a GSI and an
  *     irqfd, the device's MSI connected to its eventfd with io->msi_connect
  *     while the guest has it enabled. With MSI-X, MSI is hidden; VPD,
- *     vendor-specific and every other capability are hidden always; a
- *     function with neither MSI-X nor MSI is refused (no INTx emulation).
+ *     vendor-specific and every other capability are hidden always.
+ *   - INTx, only for a function with neither MSI-X nor MSI (one without a
+ *     pin either is refused): the guest sees pin INTA, wired to IOAPIC pin
+ *     pci_intx_gsi(slot) (the DSDT's _PRT), and the command register's INTx
+ *     disable reaches the device. While the function is on a bus and the
+ *     guest leaves INTx enabled, the device's INTx signals an eventfd bound
+ *     to that pin as a level interrupt with a resample eventfd
+ *     (gsi_irqfd_resample); the host masks the line at each interrupt and
+ *     the guest's EOI unmasks it through the resample eventfd
+ *     (io->intx_connect), with no evr-vmm thread in the path.
  *   - extended configuration space: not reachable (mechanism #1 only).
  *
  * Everything runs under the function's lock (pci.h), like any PCI function. */
@@ -82,6 +90,10 @@ struct pci_passthru_io {
     /* Connects the device's MSI vector 0 to efd, or disconnects it (-1).
      * Called only for functions without MSI-X. */
     int (*msi_connect)(void *ctx, int efd);
+    /* Connects the device's INTx to efd, its unmask to resample_efd, or
+     * disconnects it (both -1). Called only for functions with neither
+     * MSI-X nor MSI. */
+    int (*intx_connect)(void *ctx, int efd, int resample_efd);
 };
 
 /* A BAR as the host offers it: its size (0: not implemented) and, when the
@@ -111,6 +123,7 @@ struct pci_passthru {
     unsigned nseg[PCI_BARS];
     struct pci_passthru_seg seg[PCI_BARS][PCI_PASSTHRU_SEGS];
     bool msix_connected;
+    bool unplugged; /* pci_passthru_unplug: inert, every access dropped */
     /* MSI, for a function without MSI-X (msi_cap 0 otherwise) */
     struct gsi_router *gsi;
     unsigned msi_cap;
@@ -118,7 +131,11 @@ struct pci_passthru {
     bool msi_routed, msi_bound, msi_connected;
     uint64_t msi_addr;
     uint32_t msi_data;
-    char name[32]; /* the host's PCI address, in messages */
+    /* INTx, for a function with neither (intx false otherwise) */
+    bool intx, intx_on;
+    int intx_efd, intx_resample_efd;
+    unsigned intx_gsi; /* the pin it is bound to while intx_on */
+    char name[32];     /* the host's PCI address, in messages */
     /* counters, read by tests and the control socket's counters later */
     unsigned refused;   /* BAR placements outside the PCI window, writes into the MSI-X table */
     unsigned io_errors; /* device accesses that failed */
@@ -128,8 +145,8 @@ struct pci_passthru {
  * (phys, the first 256 bytes) and its BARs. name is the host's PCI address.
  * The function is not on a bus yet: pci_host_add it. -1 with a message
  * naming the address when the device cannot be given to a guest as it is
- * (not a type 0 header, a BAR larger than the PCI window, neither MSI-X
- * nor MSI, an MSI-X table outside its BAR). */
+ * (not a type 0 header, a BAR larger than the PCI window, neither MSI-X,
+ * MSI nor an INTx pin, an MSI-X table outside its BAR). */
 int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *phys,
                       const struct pci_passthru_bar bars[PCI_BARS],
                       const struct pci_passthru_io *io, void *ctx, struct kvm_vm *kvm,
@@ -138,6 +155,14 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
 /* Disconnects the vectors and frees what init made; take the function off
  * its host first (pci_host_remove), which removes its memory slots. */
 void pci_passthru_destroy(struct pci_passthru *p);
+
+/* A function hot-removed while the VM runs (pci_host_remove first): from
+ * now on, under its lock, every access a vCPU still had in flight is
+ * dropped (reads all ones, no BAR maps again, MSI-X no longer emulated) and
+ * never reaches the device; its vectors are disconnected and freed. Only
+ * its lock remains, for such a vCPU: pci_passthru_destroy when the VM ends
+ * (bus.h: a device lives as long as a vCPU may reach it). */
+void pci_passthru_unplug(struct pci_passthru *p);
 
 /* How many of BAR bar's pages are memory slots now (the rest of a decoding
  * BAR traps). */

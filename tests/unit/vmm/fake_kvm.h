@@ -27,6 +27,7 @@ struct fake_kvm {
     struct kvm_irq_routing_entry route[GSI_MAX + 64];
     bool bound[GSI_MAX]; /* an irqfd is bound to the GSI */
     int bound_fd[GSI_MAX];
+    int resample_fd[GSI_MAX]; /* KVM_IRQFD_FLAG_RESAMPLE's fd of a bound GSI, -1 without */
     unsigned irqfd_calls;
     unsigned ioeventfds;
     struct kvm_ioeventfd last_ioeventfd;
@@ -70,6 +71,8 @@ static int fake_kvm_ioctl(int fd, unsigned long request, void *arg)
             }
             fake_kvm.bound[q->gsi] = true;
             fake_kvm.bound_fd[q->gsi] = (int)q->fd;
+            fake_kvm.resample_fd[q->gsi] =
+                    q->flags & KVM_IRQFD_FLAG_RESAMPLE ? (int)q->resamplefd : -1;
         }
     } else if (request == KVM_IOEVENTFD) {
         fake_kvm.ioeventfds++;

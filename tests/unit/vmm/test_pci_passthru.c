@@ -40,6 +40,8 @@ struct fake_dev {
     int efds[MSIX_MAX_VECTORS];
     unsigned msi_connects, msi_disconnects;
     int msi_efd;
+    unsigned intx_connects, intx_disconnects;
+    int intx_efd, intx_resample_efd;
 };
 
 static struct fake_dev dev;
@@ -103,12 +105,25 @@ static int dev_msi_connect(void *ctx, int efd)
     return 0;
 }
 
+static int dev_intx_connect(void *ctx, int efd, int resample_efd)
+{
+    (void)ctx;
+    if (efd >= 0)
+        dev.intx_connects++;
+    else
+        dev.intx_disconnects++;
+    dev.intx_efd = efd;
+    dev.intx_resample_efd = resample_efd;
+    return 0;
+}
+
 static const struct pci_passthru_io dev_io = {
         .cfg_write = dev_cfg_write,
         .bar_read = dev_bar_read,
         .bar_write = dev_bar_write,
         .msix_connect = dev_msix_connect,
         .msi_connect = dev_msi_connect,
+        .intx_connect = dev_intx_connect,
 };
 
 /* KVM memory slots as the fake KVM saw them; other requests go to fake_kvm. */
@@ -559,6 +574,66 @@ static void test_msi(void **state)
     assert_int_equal(pci_passthru_slot_bytes(&p, 3), 0x4000);
 }
 
+/* A function with neither MSI-X nor MSI (e1000e's recording with both
+ * unlinked; its pin is INTA): INTx through a resample irqfd on the slot's
+ * IOAPIC pin, connected while the guest leaves INTx enabled. */
+static int setup_intx_only(void **state)
+{
+    (void)state;
+    if (setup_machine())
+        return -1;
+    load_hex("e1000e-8086-10d3.config.hex", phys, sizeof(phys));
+    phys[0xc9] = 0xe0; /* PM -> PCIe */
+    phys[0xe1] = 0;    /* PCIe -> the end */
+    if (build(e1000e_sizes)) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return pci_host_add(m.pci, PCI_SLOT_ANY, &p.fn, err, sizeof(err));
+}
+
+static void test_intx(void **state)
+{
+    unsigned order[48], n, gsi = pci_intx_gsi(p.fn.slot);
+
+    (void)state;
+    assert_int_equal(phys[PCI_INTERRUPT_PIN], 1);
+    assert_int_equal(find_cap(PCI_CAP_ID_MSI, order, &n), 0);
+    assert_int_equal(n, 2); /* PM, PCI Express */
+    assert_null(p.fn.msix);
+    assert_true(p.intx);
+    assert_int_equal(cfg_rd(PCI_INTERRUPT_PIN, 1), 1);
+    assert_true(gsi >= PCI_INTX_GSI_BASE && gsi < GSI_IOAPIC_PINS);
+    assert_int_equal(dev.intx_connects, 0);
+    assert_false(fake_kvm.bound[gsi]);
+    /* the driver enables the function: INTx is not disabled, so it is live */
+    cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    assert_int_equal(dev.cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    assert_int_equal(dev.intx_connects, 1);
+    assert_int_equal(dev.intx_efd, p.intx_efd);
+    assert_int_equal(dev.intx_resample_efd, p.intx_resample_efd);
+    assert_true(fake_kvm.bound[gsi]);
+    assert_int_equal(fake_kvm.bound_fd[gsi], p.intx_efd);
+    assert_int_equal(fake_kvm.resample_fd[gsi], p.intx_resample_efd);
+    /* another command write changes nothing of it */
+    cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_IO);
+    assert_int_equal(dev.intx_connects, 1);
+    /* INTx disabled by the guest: the device is told, the line let go */
+    cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_OFF);
+    assert_int_equal(dev.cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_OFF);
+    assert_int_equal(dev.intx_disconnects, 1);
+    assert_int_equal(dev.intx_efd, -1);
+    assert_false(fake_kvm.bound[gsi]);
+    cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    assert_int_equal(dev.intx_connects, 2);
+    assert_true(fake_kvm.bound[gsi]);
+    /* unplugged: disconnected and unbound */
+    pci_host_remove(m.pci, &p.fn);
+    pci_passthru_unplug(&p);
+    assert_int_equal(dev.intx_disconnects, 2);
+    assert_false(fake_kvm.bound[gsi]);
+}
+
 /* Refusals, each naming the host's PCI address. */
 static void test_refused(void **state)
 {
@@ -567,14 +642,16 @@ static void test_refused(void **state)
     (void)state;
     assert_int_equal(setup_machine(), 0);
     load_hex("e1000e-8086-10d3.config.hex", phys, sizeof(phys));
-    /* neither MSI-X nor MSI: unlink both (PM at 0xc8 -> MSI at 0xd0 ->
-     * PCIe at 0xe0 -> MSI-X at 0xa0) */
+    /* neither MSI-X nor MSI (unlink both: PM at 0xc8 -> MSI at 0xd0 ->
+     * PCIe at 0xe0 -> MSI-X at 0xa0) nor an INTx pin */
     phys[0xc9] = 0xe0;
     phys[0xe1] = 0;
+    phys[PCI_INTERRUPT_PIN] = 0;
     assert_int_equal(build(e1000e_sizes), -1);
-    assert_non_null(strstr(err, E1000E_ADDR ": has neither MSI-X nor MSI"));
+    assert_non_null(strstr(err, E1000E_ADDR ": has neither MSI-X, MSI nor an INTx pin"));
     phys[0xc9] = 0xd0;
     phys[0xe1] = 0xa0;
+    phys[PCI_INTERRUPT_PIN] = 1;
     /* a BAR larger than the window */
     memcpy(sizes, e1000e_sizes, sizeof(sizes));
     sizes[1] = 2ull << 30;
@@ -615,6 +692,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_io_bar, setup_e1000e, teardown),
             cmocka_unit_test_setup_teardown(test_nvme_vf, setup_nvme_vf, teardown),
             cmocka_unit_test_setup_teardown(test_msi, setup_msi_only, teardown),
+            cmocka_unit_test_setup_teardown(test_intx, setup_intx_only, teardown),
             cmocka_unit_test(test_refused),
     };
 
