@@ -51,41 +51,60 @@ static double mono_us(void)
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
+/* Whether a plan step goes to the passthrough executor (vf_plan.h), not
+ * to the vswitch. */
+static bool via_passthrough(const json_t *step)
+{
+    const char *via = json_string_value(json_object_get(step, "via"));
+    return via && !strcmp(via, "passthrough");
+}
+
+static json_t *step_call(struct evrd *d, const json_t *step, const json_t *req, struct evr_err *err)
+{
+    if (via_passthrough(step))
+        return d->pt ? d->pt->call(d->pt->ctx, req, err)
+                     : (evr_fail(err, EOPNOTSUPP, "this evrd does not pass functions through"),
+                        NULL);
+    return d->vswitch.call(d->vswitch.ctx, req, err);
+}
+
 /* Runs the plan's requests in order; on a refusal undoes the done ones in
  * reverse. Returns 0, or -1 with err naming the step. When an undo fails
  * too, what the vswitch carries is unknown: the next change resyncs. */
-static int run_plan(struct evrd *d, const json_t *plan, struct evr_err *err)
+int evrd_run_plan(struct evrd *d, const json_t *plan, struct evr_err *err)
 {
     size_t n = json_array_size(plan), done;
 
     for (done = 0; done < n; done++) {
-        const json_t *req = json_object_get(json_array_get(plan, done), "request");
+        const json_t *step = json_array_get(plan, done);
+        const json_t *req = json_object_get(step, "request");
+        const json_t *name = json_object_get(req, via_passthrough(step) ? "slice" : "name");
         struct evr_err why;
-        json_t *reply = d->vswitch.call(d->vswitch.ctx, req, &why);
+        json_t *reply = step_call(d, step, req, &why);
         if (reply) {
             json_decref(reply);
             continue;
         }
-        evr_fail(err, why.code,
-                 "vswitch step %zu of %zu (%s %s) refused: %s; %zu done step%s undone", done + 1, n,
-                 json_string_value(json_object_get(req, "op")),
-                 json_string_value(json_object_get(req, "name")), why.msg, done,
-                 done == 1 ? "" : "s");
+        evr_fail(err, why.code, "%s step %zu of %zu (%s %s) refused: %s; %zu done step%s undone",
+                 via_passthrough(step) ? "passthrough" : "vswitch", done + 1, n,
+                 json_string_value(json_object_get(req, "op")), json_string_value(name), why.msg,
+                 done, done == 1 ? "" : "s");
         break;
     }
     if (done == n)
         return 0;
     while (done-- > 0) {
-        const json_t *undo = json_object_get(json_array_get(plan, done), "undo");
+        const json_t *step = json_array_get(plan, done), *undo = json_object_get(step, "undo");
         struct evr_err why = {.msg = "no undo for it"};
-        json_t *reply = json_is_object(undo) ? d->vswitch.call(d->vswitch.ctx, undo, &why) : NULL;
+        json_t *reply = json_is_object(undo) ? step_call(d, step, undo, &why) : NULL;
         if (!reply) {
             /* keep the first reason, say the state is now unknown */
             size_t len = strlen(err->msg);
-            snprintf(err->msg + len, sizeof(err->msg) - len,
-                     "; undoing step %zu failed too (%s): the vswitch will be resynced", done + 1,
-                     why.msg);
-            evrd_vswitch_lost(d);
+            snprintf(err->msg + len, sizeof(err->msg) - len, "; undoing step %zu failed too (%s)%s",
+                     done + 1, why.msg,
+                     via_passthrough(step) ? "" : ": the vswitch will be resynced");
+            if (!via_passthrough(step))
+                evrd_vswitch_lost(d);
             break;
         }
         json_decref(reply);
@@ -101,6 +120,24 @@ static json_t *plan_requests(const json_t *plan)
 
     json_array_foreach(plan, i, s) json_array_append(out, json_object_get(s, "request"));
     return out;
+}
+
+/* The passthrough steps from evrd's partition to next, after the vswitch's
+ * (vf_plan.h); refuses what the ports that carve VFs cannot do. */
+static int add_passthrough_steps(struct evrd *d, const struct evr_partition *next, json_t *plan,
+                                 struct evr_err *err)
+{
+    json_t *steps;
+
+    if (evr_vf_check(next, d->appliance, &d->pt->inv, err))
+        return -1;
+    steps = evr_vf_plan(&d->partition, next, d->appliance, &d->pt->inv,
+                        d->pt->running ? d->pt->running(d->pt->ctx) : 0, err);
+    if (!steps)
+        return -1;
+    json_array_extend(plan, steps);
+    json_decref(steps);
+    return 0;
 }
 
 /* Brings the vswitch and the disk to next (already checked by the rules),
@@ -128,6 +165,10 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
         plan = from ? evr_vswitch_plan(from, to, err) : NULL;
         json_decref(from);
     }
+    if (plan && d->pt && add_passthrough_steps(d, next, plan, err)) {
+        json_decref(plan);
+        plan = NULL;
+    }
     if (!plan)
         goto out;
     t_planned = t_applied = t_saved = mono_us();
@@ -135,7 +176,7 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
         rc = 0;
         goto answer;
     }
-    if (run_plan(d, plan, err))
+    if (evrd_run_plan(d, plan, err))
         goto out;
     t_applied = t_saved = mono_us();
     if (changed) {
@@ -146,10 +187,11 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
             /* the reverse plan: every undo, last step first */
             while (i-- > 0)
                 json_array_append_new(
-                        back, json_pack("{s:O, s:n}", "request",
-                                        json_object_get(json_array_get(plan, i), "undo"), "undo"));
-            evr_fail(err, why.code, "%s; the vswitch change is undone", why.msg);
-            if (run_plan(d, back, &why))
+                        back, json_pack("{s:O, s:n, s:O?}", "request",
+                                        json_object_get(json_array_get(plan, i), "undo"), "undo",
+                                        "via", json_object_get(json_array_get(plan, i), "via")));
+            evr_fail(err, why.code, "%s; the change is undone", why.msg);
+            if (evrd_run_plan(d, back, &why))
                 evrd_vswitch_lost(d);
             json_decref(back);
             goto out;
@@ -163,10 +205,18 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     evr_partition_free(&d->partition);
     d->partition = *next;
     memset(next, 0, sizeof(*next)); /* now d's */
-    if (changed)
-        evr_events_add(d->events, "partition", "change", "%s: generation %llu, %zu vswitch step%s",
-                       what, (unsigned long long)d->partition.generation, json_array_size(plan),
-                       json_array_size(plan) == 1 ? "" : "s");
+    if (changed) {
+        size_t n = json_array_size(plan), npt = 0, i;
+        json_t *step;
+        char more[48] = "";
+        json_array_foreach(plan, i, step) npt += via_passthrough(step);
+        if (npt)
+            snprintf(more, sizeof(more), ", %zu passthrough step%s", npt, npt == 1 ? "" : "s");
+        evr_events_add(d->events, "partition", "change",
+                       "%s: generation %llu, %zu vswitch step%s%s", what,
+                       (unsigned long long)d->partition.generation, n - npt,
+                       n - npt == 1 ? "" : "s", more);
+    }
     rc = 0;
 answer:
     holdings = evr_partition_to_json(rc == 0 && !dry_run ? &d->partition : next, d->appliance);
@@ -202,7 +252,7 @@ int evrd_vswitch_sync(struct evrd *d, struct evr_err *err)
     json_decref(dump);
     want = evr_vswitch_state(&d->partition, d->appliance, d->run_dir, err);
     plan = have && want ? evr_vswitch_plan(have, want, err) : NULL;
-    if (plan && !run_plan(d, plan, err)) {
+    if (plan && !evrd_run_plan(d, plan, err)) {
         d->vs_state = json_incref(want);
         rc = 0;
     }
@@ -218,7 +268,7 @@ static int read_change(struct evrd *d, const json_t *req, enum evr_change_op op,
 {
     const json_t *slices = json_object_get(req, "slices"), *vm = json_object_get(req, "vm");
     const json_t *mode = json_object_get(req, "mode"), *vm_port = json_object_get(req, "vm_port");
-    const json_t *dry = json_object_get(req, "dry_run");
+    const json_t *dry = json_object_get(req, "dry_run"), *vlan = json_object_get(req, "vlan");
     struct evr_parse_error perr;
 
     memset(c, 0, sizeof(*c));
@@ -251,6 +301,13 @@ static int read_change(struct evrd *d, const json_t *req, enum evr_change_op op,
             json_integer_value(vm_port) >= EVR_APPL_VM_PORTS)
             return evr_fail(err, EINVAL, "field 'vm_port': expected 0..%u", EVR_APPL_VM_PORTS - 1);
         c->vm_port = (int)json_integer_value(vm_port);
+    }
+    if (vlan) {
+        if (!json_is_integer(vlan) || json_integer_value(vlan) < EVR_VLAN_MIN ||
+            json_integer_value(vlan) > EVR_VLAN_MAX)
+            return evr_fail(err, EINVAL, "field 'vlan': expected a VLAN id %u..%u", EVR_VLAN_MIN,
+                            EVR_VLAN_MAX);
+        c->vlan = (uint16_t)json_integer_value(vlan);
     }
     if (dry && !json_is_boolean(dry))
         return evr_fail(err, EINVAL, "field 'dry_run': expected true or false");
@@ -334,17 +391,22 @@ static json_t *cores_json(const struct evr_appl_cores *c)
     return a;
 }
 
-static json_t *inventory_json(const struct evr_appliance *a)
+static json_t *inventory_json(struct evrd *d)
 {
+    const struct evr_appliance *a = d->appliance;
     json_t *ports = json_array(), *vms = json_array();
 
     for (unsigned i = 0; i < a->nports; i++) {
         const struct evr_appl_port *p = &a->ports[i];
         char name[16];
         snprintf(name, sizeof(name), "port%u", p->number);
-        json_array_append_new(ports, json_pack("{s:s, s:s, s:s, s:i}", "name", name, "backing",
-                                               backing_names[p->backing], "device",
-                                               p->backing_value, "vfs", p->vfs));
+        json_t *port =
+                json_pack("{s:s, s:s, s:s, s:i}", "name", name, "backing",
+                          backing_names[p->backing], "device", p->backing_value, "vfs", p->vfs);
+        json_t *carved = d->pt ? evrd_passthrough_port_json(d, i) : NULL;
+        if (carved)
+            json_object_update_new(port, carved);
+        json_array_append_new(ports, port);
     }
     for (unsigned i = 0; i < a->nvms; i++)
         json_array_append_new(vms,
@@ -366,7 +428,7 @@ static int op_show(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
         json_object_set_new(reply, "generation", json_integer((json_int_t)d->partition.generation));
         json_object_set_new(reply, "partition", evr_partition_to_json(&d->partition, d->appliance));
     } else if (!strcmp(w, "inventory")) {
-        json_object_set_new(reply, "inventory", inventory_json(d->appliance));
+        json_object_set_new(reply, "inventory", inventory_json(d));
     } else if (!strcmp(w, "vswitch")) {
         json_object_set_new(reply, "vswitch",
                             json_pack("{s:b, s:i, s:i, s:O}", "synced", d->vs_state != NULL, "pid",
@@ -429,7 +491,8 @@ static int op_events(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
     return 0;
 }
 
-static const char *const change_fields[] = {"!slices", "!vm", "mode", "vm_port", "dry_run", NULL};
+static const char *const change_fields[] = {"!slices", "!vm",  "mode", "vm_port",
+                                            "dry_run", "vlan", NULL};
 static const char *const free_fields[] = {"!slices", "dry_run", NULL};
 static const char *const apply_fields[] = {"!holdings", "dry_run", NULL};
 static const char *const show_fields[] = {"what", NULL};

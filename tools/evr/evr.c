@@ -31,14 +31,18 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: evr [-j] [-n] [-s SOCKET] VERB ...\n"
-            "  evr split SLICES VM [--passthrough] [--vm-port N]   give free slices to VM\n"
-            "  evr move SLICES VM [--passthrough|--vswitch]        give owned slices to VM\n"
+            "  evr split SLICES VM [--passthrough] [--vm-port N] [--vlan V]  give free slices to "
+            "VM\n"
+            "  evr move SLICES VM [--passthrough|--vswitch] [--vlan V]       give owned slices to "
+            "VM\n"
             "  evr free SLICES                                     take slices from their owners\n"
             "  evr apply FILE                                      make the partition FILE's\n"
             "  evr show [partition|inventory|vswitch|vms]          what there is [partition]\n"
             "  evr vm start|stop VM                                start or stop a router engine\n"
             "  evr monitor                                         events as they happen\n"
             "SLICES: port0-7, port8.100-199 (VLANs), port2/vf0-3 (VFs), comma-separated\n"
+            "  --vlan V        the VFs' port VLAN: the NIC tags their frames with V and gives\n"
+            "                  them V's frames only (VF slices)\n"
             "  -j, --json      print evrd's JSON reply\n"
             "  -n, --dry-run   print the plan and the partition it gives; change nothing\n"
             "  -s, --socket    evrd's control socket [$EVR_SOCKET or /run/evr/evrd.sock]\n"
@@ -94,13 +98,14 @@ static int call(const struct cli *cli, json_t *req, void (*print)(const json_t *
     return 0;
 }
 
-/* split, move: SLICES VM [--passthrough|--vswitch] [--vm-port N] */
+/* split, move: SLICES VM [--passthrough|--vswitch] [--vm-port N] [--vlan V] */
 static int change_verb(const struct cli *cli, const char *op, int argc, char **argv)
 {
     static const struct option longs[] = {
             {"passthrough", no_argument, NULL, 'p'},
             {"vswitch", no_argument, NULL, 'w'},
             {"vm-port", required_argument, NULL, 'k'},
+            {"vlan", required_argument, NULL, 'l'},
             {0},
     };
     json_t *req = json_pack("{s:s}", "op", op);
@@ -124,6 +129,16 @@ static int change_verb(const struct cli *cli, const char *op, int argc, char **a
                 return EXIT_USAGE;
             }
             json_object_set_new(req, "vm_port", json_integer(k));
+            break;
+        case 'l':
+            errno = 0;
+            k = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || k < 1 || k > 4094) {
+                fprintf(stderr, "evr %s: --vlan '%s' is not a VLAN id (1-4094)\n", op, optarg);
+                json_decref(req);
+                return EXIT_USAGE;
+            }
+            json_object_set_new(req, "vlan", json_integer(k));
             break;
         default:
             json_decref(req);
