@@ -111,8 +111,10 @@ static int change_verb(const struct cli *cli, const char *op, int argc, char **a
     json_t *req = json_pack("{s:s}", "op", op);
     int c;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
+    /* options before or after SLICES and VM (evr split port0/vf0 vm-a --vlan
+     * 100): getopt permutes; optind 0 makes it start over after main's pass */
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end;
         long k;
         switch (c) {
