@@ -2,7 +2,9 @@
 #include "fw_bytes.h"
 #include "acpi.h"
 #include "layout.h"
+#include "pci_hotplug.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define OEM_ID       "EVR   "
@@ -62,15 +64,18 @@ static void gas_io(uint8_t *g, uint16_t port)
     fw_put64(g + 4, port);
 }
 
-/* A minimal AML emitter: enough for the DSDT's names, a scope, a device and
- * a resource template. Packages are written with a 2-byte PkgLength that is
- * patched when the package closes (AML allows a longer encoding than needed
- * for lengths under 4096). */
+/* A minimal AML emitter: enough for the DSDT's names, scopes, devices,
+ * methods and a resource template. A package's PkgLength is reserved when
+ * it opens (2 bytes, or 3 for one that may pass 4095 bytes) and patched
+ * when it closes (AML allows a longer encoding than needed). */
+#define AML_DEPTH 8
+
 struct aml {
     uint8_t *p;
     size_t cap;
     size_t len;
-    size_t open[4];
+    size_t open[AML_DEPTH];
+    unsigned width[AML_DEPTH];
     unsigned depth;
     int overflow;
 };
@@ -90,24 +95,48 @@ static void aml_byte(struct aml *a, uint8_t b)
     aml_bytes(a, &b, 1);
 }
 
+static void aml_open_n(struct aml *a, unsigned width)
+{
+    if (a->depth == AML_DEPTH) {
+        a->overflow = 1;
+        return;
+    }
+    a->open[a->depth] = a->len;
+    a->width[a->depth++] = width;
+    for (unsigned i = 0; i < width; i++)
+        aml_byte(a, 0);
+}
+
 static void aml_open(struct aml *a)
 {
-    a->open[a->depth++] = a->len;
-    aml_byte(a, 0);
-    aml_byte(a, 0);
+    aml_open_n(a, 2);
+}
+
+static void aml_open_wide(struct aml *a)
+{
+    aml_open_n(a, 3);
 }
 
 static void aml_close(struct aml *a)
 {
-    size_t start = a->open[--a->depth];
-    size_t n = a->len - start; /* PkgLength counts its own bytes */
+    size_t start, n;
+    unsigned w;
 
-    if (a->overflow || n >= 4096) {
+    if (a->depth == 0) {
         a->overflow = 1;
         return;
     }
-    a->p[start] = (uint8_t)(0x40 | (n & 0x0f));
+    start = a->open[--a->depth];
+    w = a->width[a->depth];
+    n = a->len - start; /* PkgLength counts its own bytes */
+    if (a->overflow || n >= (w == 2 ? 4096u : 1u << 20)) {
+        a->overflow = 1;
+        return;
+    }
+    a->p[start] = (uint8_t)((w - 1) << 6 | (n & 0x0f));
     a->p[start + 1] = (uint8_t)(n >> 4);
+    if (w == 3)
+        a->p[start + 2] = (uint8_t)(n >> 12);
 }
 
 static void aml_name(struct aml *a, const char seg[4])
@@ -153,16 +182,171 @@ static void res_dword_memory(struct aml *a, uint32_t min, uint32_t max)
 /* EisaId ("PNP0A03"): compressed vendor letters and product number. */
 #define EISA_PNP0A03 0x030ad041u
 
+/* AML opcodes the hotplug part uses (ACPI 6.x, section 20). */
+#define AML_ZERO     0x00
+#define AML_ONE      0x01
+#define AML_BYTE     0x0a
+#define AML_METHOD   0x14
+#define AML_LOCAL0   0x60
+#define AML_LOCAL1   0x61
+#define AML_STORE    0x70
+#define AML_AND      0x7b
+#define AML_NOTIFY   0x86
+#define AML_IF       0xa0
+#define AML_RETURN   0xa4
+#define AML_EXT      0x5b
+#define AML_OPREGION 0x80 /* after AML_EXT */
+#define AML_FIELD    0x81 /* after AML_EXT */
+#define AML_DEVICE   0x82 /* after AML_EXT */
+#define AML_WORD     0x0b
+#define NOTIFY_CHECK 1 /* device check: rescan the slot */
+#define NOTIFY_EJECT 3 /* eject request */
+#define ACPI_STA_ALL 0x0f
+
+/* "S05_": the name of slot 5's device. */
+static void slot_name(char out[4], unsigned slot)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    out[0] = 'S';
+    out[1] = hex[(slot >> 4) & 0xf];
+    out[2] = hex[slot & 0xf];
+    out[3] = '_';
+}
+
+static void aml_method(struct aml *a, const char name[4], uint8_t nargs)
+{
+    aml_byte(a, AML_METHOD);
+    aml_open(a);
+    aml_bytes(a, name, 4);
+    aml_byte(a, nargs); /* not serialized */
+}
+
+/* If (And (reg, bit)) { Notify (Sxx, value) }: reg is a NameSeg or a
+ * LocalN opcode (len 1). */
+static void aml_notify_if(struct aml *a, const void *reg, size_t reglen, unsigned slot,
+                          uint8_t value)
+{
+    char name[4];
+
+    slot_name(name, slot);
+    aml_byte(a, AML_IF);
+    aml_open(a);
+    aml_byte(a, AML_AND);
+    aml_bytes(a, reg, reglen);
+    aml_dword(a, 1u << slot);
+    aml_byte(a, AML_ZERO); /* no target */
+    aml_byte(a, AML_NOTIFY);
+    aml_bytes(a, name, 4);
+    if (value == AML_ONE) {
+        aml_byte(a, AML_ONE);
+    } else {
+        aml_byte(a, AML_BYTE);
+        aml_byte(a, value);
+    }
+    aml_close(a);
+}
+
+/* Inside \_SB.PCI0, for each slot in slots (pci_hotplug.h says what the
+ * registers are):
+ *   OperationRegion (PCST, SystemIO, PORT_PCI_HOTPLUG, PCI_HOTPLUG_LEN)
+ *   Field (PCST, DWordAcc, NoLock, Preserve) { PCIU, 32, PCID, 32, B0EJ, 32, PRES, 32 }
+ *   Device (Snn) { Name (_ADR, nn << 16)  Name (_SUN, nn)
+ *       Method (_STA) { If (And (PRES, 1 << nn)) { Return (0x0f) }  Return (0) }
+ *       Method (_EJ0, 1) { Store (1 << nn, B0EJ) } }
+ *   Method (PCNT) { Store (PCIU, Local0)  Store (PCID, Local1)
+ *       If (And (Local0, 1 << nn)) { Notify (Snn, 1) }   device check
+ *       If (And (Local1, 1 << nn)) { Notify (Snn, 3) } } eject request */
+static void hotplug_slots_aml(struct aml *a, uint32_t slots)
+{
+    aml_byte(a, AML_EXT);
+    aml_byte(a, AML_OPREGION);
+    aml_bytes(a, "PCST", 4);
+    aml_byte(a, 1); /* SystemIO */
+    aml_byte(a, AML_WORD);
+    aml_byte(a, (uint8_t)PORT_PCI_HOTPLUG);
+    aml_byte(a, (uint8_t)(PORT_PCI_HOTPLUG >> 8));
+    aml_byte(a, AML_BYTE);
+    aml_byte(a, PCI_HOTPLUG_LEN);
+    aml_byte(a, AML_EXT);
+    aml_byte(a, AML_FIELD);
+    aml_open(a);
+    aml_bytes(a, "PCST", 4);
+    aml_byte(a, 0x03);                 /* DWordAcc, NoLock, Preserve */
+    for (unsigned i = 0; i < 4; i++) { /* four 32-bit fields */
+        aml_bytes(a, &"PCIUPCIDB0EJPRES"[4 * i], 4);
+        aml_byte(a, 32);
+    }
+    aml_close(a);
+
+    for (unsigned slot = 1; slot < 32; slot++) {
+        char name[4];
+
+        if (!(slots & (1u << slot)))
+            continue;
+        slot_name(name, slot);
+        aml_byte(a, AML_EXT);
+        aml_byte(a, AML_DEVICE);
+        aml_open(a);
+        aml_bytes(a, name, 4);
+        aml_name(a, "_ADR");
+        aml_dword(a, slot << 16);
+        aml_name(a, "_SUN");
+        aml_byte(a, AML_BYTE);
+        aml_byte(a, (uint8_t)slot);
+        aml_method(a, "_STA", 0);
+        aml_byte(a, AML_IF);
+        aml_open(a);
+        aml_byte(a, AML_AND);
+        aml_bytes(a, "PRES", 4);
+        aml_dword(a, 1u << slot);
+        aml_byte(a, AML_ZERO);
+        aml_byte(a, AML_RETURN);
+        aml_byte(a, AML_BYTE);
+        aml_byte(a, ACPI_STA_ALL);
+        aml_close(a); /* If */
+        aml_byte(a, AML_RETURN);
+        aml_byte(a, AML_ZERO);
+        aml_close(a); /* _STA */
+        aml_method(a, "_EJ0", 1);
+        aml_byte(a, AML_STORE);
+        aml_dword(a, 1u << slot);
+        aml_bytes(a, "B0EJ", 4);
+        aml_close(a); /* _EJ0 */
+        aml_close(a); /* Device */
+    }
+
+    aml_method(a, "PCNT", 0);
+    aml_byte(a, AML_STORE);
+    aml_bytes(a, "PCIU", 4);
+    aml_byte(a, AML_LOCAL0);
+    aml_byte(a, AML_STORE);
+    aml_bytes(a, "PCID", 4);
+    aml_byte(a, AML_LOCAL1);
+    for (unsigned slot = 1; slot < 32; slot++) {
+        static const uint8_t local0 = AML_LOCAL0, local1 = AML_LOCAL1;
+
+        if (!(slots & (1u << slot)))
+            continue;
+        aml_notify_if(a, &local0, 1, slot, NOTIFY_CHECK);
+        aml_notify_if(a, &local1, 1, slot, NOTIFY_EJECT);
+    }
+    aml_close(a); /* PCNT */
+}
+
 /* The DSDT body:
  *   Name (_S5, Package (2) { 5, 5 })
  *   Scope (\_SB) { Device (PCI0) {
  *       Name (_HID, EisaId ("PNP0A03"))  Name (_UID, 0)
  *       Name (_CRS, ResourceTemplate () {  bus 0, I/O 0-0xcf7 and
- *           0xd00-0xffff, memory GUEST_PCI_MMIO_START..END }) } } */
-static size_t dsdt_aml(uint8_t *buf, size_t cap)
+ *           0xd00-0xffff, memory GUEST_PCI_MMIO_START..END })
+ *       and, when hotplug_slots is not 0, the slots (hotplug_slots_aml) } }
+ *   Scope (\_GPE) { Method (_E01) { \_SB.PCI0.PCNT () } }   (with slots only) */
+static size_t dsdt_aml(uint8_t *buf, size_t cap, uint32_t hotplug_slots)
 {
     struct aml a = {.p = buf, .cap = cap};
     size_t crs_start;
+    char gpe_method[5];
 
     aml_name(&a, "_S5_");
     aml_byte(&a, 0x12); /* PackageOp */
@@ -175,10 +359,16 @@ static size_t dsdt_aml(uint8_t *buf, size_t cap)
     aml_close(&a);
 
     aml_byte(&a, 0x10); /* ScopeOp */
-    aml_open(&a);
+    if (hotplug_slots)
+        aml_open_wide(&a);
+    else
+        aml_open(&a);
     aml_bytes(&a, "\\_SB_", 5);
     aml_bytes(&a, "\x5b\x82", 2); /* DeviceOp */
-    aml_open(&a);
+    if (hotplug_slots)
+        aml_open_wide(&a);
+    else
+        aml_open(&a);
     aml_bytes(&a, "PCI0", 4);
     aml_name(&a, "_HID");
     aml_dword(&a, EISA_PNP0A03);
@@ -199,14 +389,28 @@ static size_t dsdt_aml(uint8_t *buf, size_t cap)
     if (!a.overflow)
         a.p[crs_start] = (uint8_t)(a.len - crs_start - 1);
     aml_close(&a); /* buffer */
+    if (hotplug_slots)
+        hotplug_slots_aml(&a, hotplug_slots);
     aml_close(&a); /* device */
     aml_close(&a); /* scope */
+    if (!hotplug_slots)
+        return a.overflow ? 0 : a.len;
+
+    aml_byte(&a, 0x10); /* ScopeOp */
+    aml_open(&a);
+    aml_bytes(&a, "\\_GPE", 5);
+    snprintf(gpe_method, sizeof(gpe_method), "_E%02X", PCI_HOTPLUG_GPE);
+    aml_method(&a, gpe_method, 0);
+    aml_bytes(&a, "\\\x2f\x03_SB_PCI0PCNT", 15); /* \_SB.PCI0.PCNT: a call, no arguments */
+    aml_close(&a);                               /* method */
+    aml_close(&a);                               /* scope */
     return a.overflow ? 0 : a.len;
 }
 
-#define DSDT_AML_MAX 512
+#define DSDT_AML_MAX 8192
 
-size_t acpi_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus)
+size_t acpi_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus,
+                  uint32_t hotplug_slots)
 {
     struct writer w = {.buf = buf, .len = len};
     uint8_t *rsdp, *xsdt, *fadt, *facs, *madt, *dsdt, *e;
@@ -228,7 +432,7 @@ size_t acpi_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus)
     madt = reserve(&w, madt_len);
     dsdt_gpa = base_gpa + ALIGN16(w.pos);
     uint8_t aml[DSDT_AML_MAX];
-    size_t aml_len = dsdt_aml(aml, sizeof(aml));
+    size_t aml_len = dsdt_aml(aml, sizeof(aml), hotplug_slots);
     dsdt = reserve(&w, 36 + aml_len);
     if (w.overflow || !aml_len)
         return 0;
@@ -253,8 +457,10 @@ size_t acpi_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus)
     /* SMI_CMD 0: the platform is always in ACPI mode (SCI_EN reads as 1). */
     fw_put32(fadt + 56, PORT_ACPI_PM1_EVT);
     fw_put32(fadt + 64, PORT_ACPI_PM1_CNT);
-    fadt[88] = 4; /* PM1 event block length */
-    fadt[89] = 2; /* PM1 control block length */
+    fw_put32(fadt + 80, PORT_ACPI_GPE0);
+    fadt[88] = 4;             /* PM1 event block length */
+    fadt[89] = 2;             /* PM1 control block length */
+    fadt[92] = ACPI_GPE0_LEN; /* GPE0 block: status and enable halves */
     fw_put16(fadt + 109, ACPI_BOOT_NO_VGA | ACPI_BOOT_NO_CMOS);
     fw_put32(fadt + 112, ACPI_FADT_WBINVD | ACPI_FADT_RESET_REG_SUP | ACPI_FADT_PWR_BUTTON |
                                  ACPI_FADT_SLP_BUTTON);

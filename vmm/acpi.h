@@ -11,7 +11,11 @@
  *     reset line Linux also tries;
  *   - PCI: the DSDT's \_SB.PCI0 (PNP0A03) with bus 0, all I/O ports but the
  *     configuration ports, and the 32-bit MMIO window as its resources; Linux
- *     reaches its configuration space with mechanism #1 (no MCFG). */
+ *     reaches its configuration space with mechanism #1 (no MCFG);
+ *   - PCI hotplug (pci_hotplug.h): a device per hotpluggable slot with _ADR,
+ *     _SUN, _STA and _EJ0 over the hotplug registers, a method PCNT that
+ *     notifies the slots the registers name, run by \_GPE._E01; the FADT's
+ *     GPE0 block (PORT_ACPI_GPE0) raises the SCI. Linux's acpiphp drives it. */
 #ifndef EVR_VMM_ACPI_H
 #define EVR_VMM_ACPI_H
 
@@ -35,7 +39,10 @@
 
 /* Builds all tables into buf, which the guest will see at base_gpa. Returns
  * the number of bytes used, or 0 if ncpus is out of range or buf too small.
- * The RSDP is at the start of buf. */
-size_t acpi_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus);
+ * The RSDP is at the start of buf. hotplug_slots (bit n: slot n of bus 0,
+ * pci_hotplug_slots) are the slots the DSDT describes for ACPI PCI
+ * hotplug; 0 leaves hotplug out (the FADT's GPE0 block is there anyway). */
+size_t acpi_build(uint8_t *buf, size_t len, uint64_t base_gpa, unsigned ncpus,
+                  uint32_t hotplug_slots);
 
 #endif

@@ -1,5 +1,8 @@
 /* The VM's control ops and the thread serving them; see control.h. */
 #include "control.h"
+#include "pci_hotplug.h"
+#include "vfio/pci.h"
+#include "vfio_pci.h"
 #include "virtio_net.h"
 
 #include <errno.h>
@@ -9,6 +12,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define DEL_TIMEOUT_MS     5000 /* device-del's wait for the guest, unless told */
+#define DEL_TIMEOUT_MAX_MS 60000
+#define DEL_POLL_MS        100 /* how soon a waiting device-del sees the VM end */
 
 static const char *state_of(struct vm *vm)
 {
@@ -44,6 +51,26 @@ static double uptime(struct vm *vm)
     return ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)vm->start_ns) / 1e9;
 }
 
+static void guest_addr(char out[8], unsigned slot)
+{
+    snprintf(out, 8, "00:%02x.0", slot & 0x1f);
+}
+
+/* The passthrough functions: [{"host":"0000:01:10.0","guest":"00:05.0"}, ...] */
+static json_t *assigned_json(struct vm *vm)
+{
+    struct vfio_pci_assigned a[CONFIG_MAX_PASSTHROUGH];
+    unsigned n = vm ? vfio_pci_list(&vm->machine, a, CONFIG_MAX_PASSTHROUGH) : 0;
+    json_t *list = json_array();
+
+    for (unsigned i = 0; i < n; i++) {
+        char g[8];
+        guest_addr(g, a[i].slot);
+        json_array_append_new(list, json_pack("{s:s,s:s}", "host", a[i].host, "guest", g));
+    }
+    return list;
+}
+
 static int status(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
 {
     struct vmm_host *host = ctx;
@@ -59,6 +86,7 @@ static int status(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
                         json_integer(vm ? (json_int_t)vm->cfg->memory_mib : 0));
     json_object_set_new(reply, "boots", json_integer(host->boots));
     json_object_set_new(reply, "uptime_s", json_real(uptime(vm)));
+    json_object_set_new(reply, "passthrough", assigned_json(vm));
     pthread_mutex_unlock(&host->lock);
     return 0;
 }
@@ -146,11 +174,134 @@ static int link_op(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
     return 0;
 }
 
+/* The host function a device-add or device-del names. */
+static int host_field(json_t *req, char addr[CONFIG_PCI_ADDR_LEN], struct evr_err *err)
+{
+    json_t *h = json_object_get(req, "host");
+    struct evr_err e;
+
+    if (!json_is_string(h))
+        return evr_fail(err, EINVAL, "field 'host': a PCI address like 0000:01:10.0");
+    if (evr_pci_addr_check(json_string_value(h), &e))
+        return evr_fail(err, EINVAL, "field 'host': %s", e.msg);
+    snprintf(addr, CONFIG_PCI_ADDR_LEN, "%s", json_string_value(h));
+    return 0;
+}
+
+static bool vm_running(struct vm *vm)
+{
+    bool r;
+
+    pthread_mutex_lock(&vm->lock);
+    r = vm->outcome == VM_RUNNING;
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+/* Binds the function and puts it in a free slot, then tells the guest;
+ * under host->lock throughout (binding and the reset take a moment). */
+static int device_add(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct vmm_host *host = ctx;
+    char addr[CONFIG_PCI_ADDR_LEN], g[8];
+    unsigned slot = 0;
+    int rc;
+
+    if (host_field(req, addr, err))
+        return -1;
+    pthread_mutex_lock(&host->lock);
+    if (!host->vm || !vm_running(host->vm))
+        rc = evr_fail(err, EAGAIN, "device-add %s: the VM is between boots; try again", addr);
+    else if ((rc = vfio_pci_plug(&host->vm->machine, addr, &slot, err)) == 0)
+        pci_hotplug_insert(pci_hotplug_of(&host->vm->machine), slot);
+    pthread_mutex_unlock(&host->lock);
+    if (rc)
+        return -1;
+    guest_addr(g, slot);
+    json_object_set_new(reply, "host", json_string(addr));
+    json_object_set_new(reply, "guest", json_string(g));
+    return 0;
+}
+
+/* Asks the guest to eject, waits for its eject without host->lock (the
+ * console, the signal thread and the next boot go on; vCPUs never wait for
+ * this thread), then gives the function back. host->busy keeps the VM from
+ * being destroyed under the wait (main.c waits for it after vm_run); a VM
+ * that ends meanwhile ends the wait within DEL_POLL_MS. */
+static int device_del(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct vmm_host *host = ctx;
+    json_t *t = json_object_get(req, "timeout_ms");
+    char addr[CONFIG_PCI_ADDR_LEN];
+    json_int_t timeout = DEL_TIMEOUT_MS, waited = 0;
+    struct pci_hotplug *hp;
+    struct vm *vm;
+    unsigned slot;
+    bool ejected = false, ended = false;
+    int rc = 0;
+
+    if (host_field(req, addr, err))
+        return -1;
+    if (t && (!json_is_integer(t) || (timeout = json_integer_value(t)) < 1 ||
+              timeout > DEL_TIMEOUT_MAX_MS))
+        return evr_fail(err, EINVAL, "field 'timeout_ms': milliseconds, 1 to %d",
+                        DEL_TIMEOUT_MAX_MS);
+    pthread_mutex_lock(&host->lock);
+    vm = host->vm;
+    if (!vm || !vm_running(vm)) {
+        pthread_mutex_unlock(&host->lock);
+        return evr_fail(err, EAGAIN, "device-del %s: the VM is between boots; try again", addr);
+    }
+    if (vfio_pci_slot_of(&vm->machine, addr, &slot)) {
+        pthread_mutex_unlock(&host->lock);
+        return evr_fail(err, ENOENT, "device-del %s: not assigned to this VM", addr);
+    }
+    hp = pci_hotplug_of(&vm->machine);
+    pci_hotplug_request_eject(hp, slot);
+    host->busy++;
+    pthread_mutex_unlock(&host->lock);
+
+    while (!ejected && waited < timeout && !ended) {
+        json_int_t step = timeout - waited < DEL_POLL_MS ? timeout - waited : DEL_POLL_MS;
+        ejected = pci_hotplug_wait(hp, slot, (unsigned)step);
+        waited += step;
+        ended = !vm_running(vm);
+    }
+
+    pthread_mutex_lock(&host->lock);
+    if (--host->busy == 0)
+        pthread_cond_broadcast(&host->idle);
+    if (host->vm != vm || ended) {
+        /* The VM is ending: its teardown gives every function back. */
+        rc = evr_fail(err, EAGAIN, "device-del %s: the VM stopped before the guest ejected it",
+                      addr);
+    } else if (!ejected && !pci_hotplug_cancel(hp, slot)) {
+        rc = evr_fail(err, ETIMEDOUT, "guest did not eject %s within %lld ms", addr,
+                      (long long)timeout);
+    } else {
+        rc = vfio_pci_unplug(&vm->machine, addr, err);
+        pci_hotplug_removed(hp, slot);
+    }
+    pthread_mutex_unlock(&host->lock);
+    if (rc)
+        return -1;
+    json_object_set_new(reply, "host", json_string(addr));
+    return 0;
+}
+
 static const char *const link_fields[] = {"!iface", "up", NULL};
+static const char *const device_add_fields[] = {"!host", NULL};
+static const char *const device_del_fields[] = {"!host", "timeout_ms", NULL};
 
 const struct ctl_op control_ops[] = {
-        {"status", NULL, status}, {"pause", NULL, pause_op},    {"resume", NULL, resume_op},
-        {"stop", NULL, stop_op},  {"counters", NULL, counters}, {"link", link_fields, link_op},
+        {"status", NULL, status},
+        {"pause", NULL, pause_op},
+        {"resume", NULL, resume_op},
+        {"stop", NULL, stop_op},
+        {"counters", NULL, counters},
+        {"link", link_fields, link_op},
+        {"device-add", device_add_fields, device_add},
+        {"device-del", device_del_fields, device_del},
 };
 const size_t control_n_ops = sizeof(control_ops) / sizeof(control_ops[0]);
 

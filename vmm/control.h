@@ -12,10 +12,26 @@
  *                         sets interface K's link (the controller's choice) when "up"
  *                         is given; "up" in the reply is what the guest sees
  *
- * Only link takes fields. pause, resume, stop and link between two boots
- * (on-reboot restart) are refused with EAGAIN; link of an interface the VM
- * does not have with ENOENT. The socket is served by a thread of its
- * own that polls the server's fd beside a stop pipe. */
+ *   {"op":"device-add","host":"0000:01:10.0"}
+ *                      -> {"ok":true,"host":"0000:01:10.0","guest":"00:05.0"}
+ *                         binds the host function as the passthrough key does, puts
+ *                         it in a free slot and notifies the guest (pci_hotplug.h);
+ *                         EEXIST if the VM has it, ENOSPC when no slot is free, the
+ *                         binding's errno (ENOENT, EBUSY, ...) when it cannot be bound
+ *   {"op":"device-del","host":"0000:01:10.0"[,"timeout_ms":5000]}
+ *                      -> {"ok":true,"host":"0000:01:10.0"} once the guest ejected it
+ *                         and the function is back with its previous driver;
+ *                         ETIMEDOUT "guest did not eject ADDR within N ms" (the
+ *                         function stays assigned and in use), ENOENT if the VM
+ *                         does not have it; timeout_ms 1 to 60000, 5000 by default
+ *   status also lists "passthrough":[{"host":ADDR,"guest":"00:05.0"},...]
+ *
+ * Only link and device-* take fields. pause, resume, stop, link and device-*
+ * between two boots (on-reboot restart) are refused with EAGAIN; link of an
+ * interface the VM does not have with ENOENT. The socket is served by a
+ * thread of its own that polls the server's fd beside a stop pipe; a
+ * device-del waiting for the guest holds that thread (requests of other
+ * clients are answered after it, within timeout_ms), never a vCPU. */
 #ifndef EVR_VMM_CONTROL_H
 #define EVR_VMM_CONTROL_H
 
@@ -33,6 +49,11 @@ struct vmm_host {
     struct vm *vm;
     unsigned boots;
     bool stop_requested;
+    /* Control ops using vm without the lock (device-del while it waits for
+     * the guest): the boot loop, having set vm to NULL, waits on idle until
+     * busy is 0 before it destroys the VM. */
+    unsigned busy;
+    pthread_cond_t idle;
 };
 
 /* The ops above; their handlers take a struct vmm_host * as ctx. */

@@ -1,6 +1,7 @@
 /* The device table and the machine that realizes it; see device.h. */
 #include "device.h"
 #include "pci.h"
+#include "pci_hotplug.h"
 #include "pci_testdev.h"
 #include "power.h"
 #include "uart.h"
@@ -13,8 +14,9 @@
 /* One list, not constructors in each file: evr-vmm is a static library, and
  * the linker drops an object nothing references, constructor or not. */
 const struct device_type *const device_types[] = {
-        &pci_host_device,    &uart_device,       &acpi_pm_device,  &i8042_device,
-        &pci_testdev_device, &virtio_net_device, &vfio_pci_device, NULL,
+        &pci_host_device,    &uart_device,     &acpi_pm_device,
+        &pci_hotplug_device, &i8042_device,    &pci_testdev_device,
+        &virtio_net_device,  &vfio_pci_device, NULL,
 };
 
 int machine_init(struct machine *m, const struct vmm_config *cfg, struct kvm_vm kvm,

@@ -47,6 +47,8 @@
 #define PORT_ACPI_RESET    0x608 /* FADT reset register */
 #define PORT_ACPI_PM_LEN   9
 #define ACPI_RESET_VALUE   0x01
+#define PORT_ACPI_GPE0     0x620 /* the FADT's GPE0 block (pci_hotplug.h) */
+#define PORT_PCI_HOTPLUG   0x630 /* ACPI PCI hotplug registers (pci_hotplug.h) */
 #define ACPI_SCI_IRQ       9
 
 #define MIB (1024ull * 1024ull)

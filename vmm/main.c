@@ -148,7 +148,7 @@ out:
     return rc;
 }
 
-static struct vmm_host host = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct vmm_host host = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
 static const char *stop_signal_name; /* under host.lock: the signal that stopped the guest */
 
 /* Console input goes to the UART of the VM of the current boot. */
@@ -191,6 +191,8 @@ static int run(const struct vmm_config *cfg, struct console *console)
         o = vm_run(vm);
         pthread_mutex_lock(&host.lock);
         host.vm = NULL;
+        while (host.busy) /* a device-del still waiting: it sees the VM end */
+            pthread_cond_wait(&host.idle, &host.lock);
         stop = host.stop_requested;
         pthread_mutex_unlock(&host.lock);
         vm_destroy(vm);

@@ -139,8 +139,8 @@ static void host_unrealize(struct machine *m, void *state)
 const struct device_type pci_host_device = {
         .name = "pci-host", .realize = host_realize, .unrealize = host_unrealize};
 
-int pci_host_add(struct pci_host *host, unsigned slot, struct pci_function *fn, char *err,
-                 size_t errlen)
+static int host_add(struct pci_host *host, unsigned slot, struct pci_function *fn, bool place,
+                    char *err, size_t errlen)
 {
     for (unsigned i = 1; slot == PCI_SLOT_ANY && i < PCI_SLOTS; i++)
         if (!host->slot[i])
@@ -156,10 +156,22 @@ int pci_host_add(struct pci_host *host, unsigned slot, struct pci_function *fn, 
     }
     fn->host = host;
     fn->slot = slot;
-    if (pci_bar_place(host, fn, err, errlen))
+    if (place && pci_bar_place(host, fn, err, errlen))
         return -1;
     __atomic_store_n(&host->slot[slot], fn, __ATOMIC_RELEASE);
     return 0;
+}
+
+int pci_host_add(struct pci_host *host, unsigned slot, struct pci_function *fn, char *err,
+                 size_t errlen)
+{
+    return host_add(host, slot, fn, true, err, errlen);
+}
+
+int pci_host_plug(struct pci_host *host, unsigned slot, struct pci_function *fn, char *err,
+                  size_t errlen)
+{
+    return host_add(host, slot, fn, false, err, errlen);
 }
 
 void pci_host_remove(struct pci_host *host, struct pci_function *fn)

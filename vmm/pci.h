@@ -122,6 +122,7 @@ struct pci_function {
     unsigned cap_next; /* where pci_cap_add puts the next capability */
     unsigned cap_last; /* offset of the last capability, 0 if none */
     struct msix *msix; /* set by msix_init */
+    bool removable;    /* the guest may eject it (pci_hotplug.h): a passthrough function */
 };
 
 struct pci_host {
@@ -162,6 +163,12 @@ int pci_bar_add(struct pci_function *fn, unsigned bar, enum pci_bar_kind kind, u
  * of range, or a window is full. */
 int pci_host_add(struct pci_host *host, unsigned slot, struct pci_function *fn, char *err,
                  size_t errlen);
+
+/* pci_host_add for a function hot-added while the guest runs: its BARs
+ * are left at address 0 (not decoding) for the guest to assign, as on a
+ * hot-added card, so adding and removing never uses up the windows. */
+int pci_host_plug(struct pci_host *host, unsigned slot, struct pci_function *fn, char *err,
+                  size_t errlen);
 
 /* Places fn's BARs in host's windows (pci_host_add's part in pci_bar.c). */
 int pci_bar_place(struct pci_host *host, struct pci_function *fn, char *err, size_t errlen);

@@ -60,6 +60,8 @@ static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, u
     struct pci_passthru *p = fn->priv;
 
     (void)value;
+    if (p->unplugged)
+        return;
     if (overlaps(reg, size, PCI_COMMAND, 2)) {
         /* The enables the guest chose, and never INTx: no pin is emulated,
          * so a device asserting one would only raise a host interrupt. */
@@ -109,7 +111,7 @@ static uint64_t pt_bar_read(struct pci_function *fn, unsigned bar, uint64_t offs
     struct pci_passthru *p = fn->priv;
     uint64_t v = 0;
 
-    if (straddles_msix(p, bar, offset, size))
+    if (p->unplugged || straddles_msix(p, bar, offset, size))
         return bus_all_ones(size);
     if (p->io->bar_read(p->ctx, bar, offset, &v, size)) {
         p->io_errors++;
@@ -123,6 +125,8 @@ static enum bus_effect pt_bar_write(struct pci_function *fn, unsigned bar, uint6
 {
     struct pci_passthru *p = fn->priv;
 
+    if (p->unplugged)
+        return BUS_OK;
     if (straddles_msix(p, bar, offset, size)) {
         p->refused++;
         return BUS_OK;
@@ -155,6 +159,8 @@ static int pt_bar_activate(struct pci_function *fn, unsigned bar, uint64_t addr)
     struct pci_passthru *p = fn->priv;
     const struct pci_bar *b = &fn->bar[bar];
 
+    if (p->unplugged)
+        return -1;
     if (b->kind != PCI_BAR_IO && (addr < GUEST_PCI_MMIO_START || addr > GUEST_PCI_MMIO_END ||
                                   b->size - 1 > GUEST_PCI_MMIO_END - addr)) {
         p->refused++;
@@ -393,7 +399,9 @@ fail:
     return -1;
 }
 
-void pci_passthru_destroy(struct pci_passthru *p)
+/* Disconnects and frees the vectors (MSI or MSI-X) once no guest access
+ * can reach them. */
+static void release_vectors(struct pci_passthru *p)
 {
     if (p->msi_cap) {
         pci_set(p->fn.cfg, p->msi_cap + PCI_MSI_CTRL, 2, PCI_MSI_64BIT);
@@ -406,6 +414,21 @@ void pci_passthru_destroy(struct pci_passthru *p)
         p->io_errors++;
     p->msix_connected = false;
     msix_destroy(&p->msix);
+}
+
+void pci_passthru_unplug(struct pci_passthru *p)
+{
+    pthread_mutex_lock(&p->fn.dev.lock);
+    p->unplugged = true;
+    p->fn.msix = NULL; /* pci.c no longer hands the table or its control to msix.c */
+    pthread_mutex_unlock(&p->fn.dev.lock);
+    release_vectors(p);
+}
+
+void pci_passthru_destroy(struct pci_passthru *p)
+{
+    if (!p->unplugged)
+        release_vectors(p);
     pci_function_destroy(&p->fn);
 }
 

@@ -111,6 +111,7 @@ struct pci_passthru {
     unsigned nseg[PCI_BARS];
     struct pci_passthru_seg seg[PCI_BARS][PCI_PASSTHRU_SEGS];
     bool msix_connected;
+    bool unplugged; /* pci_passthru_unplug: inert, every access dropped */
     /* MSI, for a function without MSI-X (msi_cap 0 otherwise) */
     struct gsi_router *gsi;
     unsigned msi_cap;
@@ -138,6 +139,14 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
 /* Disconnects the vectors and frees what init made; take the function off
  * its host first (pci_host_remove), which removes its memory slots. */
 void pci_passthru_destroy(struct pci_passthru *p);
+
+/* A function hot-removed while the VM runs (pci_host_remove first): from
+ * now on, under its lock, every access a vCPU still had in flight is
+ * dropped (reads all ones, no BAR maps again, MSI-X no longer emulated) and
+ * never reaches the device; its vectors are disconnected and freed. Only
+ * its lock remains, for such a vCPU: pci_passthru_destroy when the VM ends
+ * (bus.h: a device lives as long as a vCPU may reach it). */
+void pci_passthru_unplug(struct pci_passthru *p);
 
 /* How many of BAR bar's pages are memory slots now (the rest of a decoding
  * BAR traps). */

@@ -5,6 +5,7 @@
 #include "console.h"
 #include "layout.h"
 #include "mptable.h"
+#include "pci_hotplug.h"
 #include "vcpu.h"
 #include "x86_boot.h"
 
@@ -218,7 +219,7 @@ static int load_guest(struct vm *vm, uint64_t *entry, char *err, size_t errlen)
         goto out;
     }
     acpi_len = acpi_build(guest_mem_ptr(&vm->mem, GUEST_ACPI_ADDR, ACPI_AREA), ACPI_AREA,
-                          GUEST_ACPI_ADDR, vm->nvcpus);
+                          GUEST_ACPI_ADDR, vm->nvcpus, pci_hotplug_slots(&vm->machine));
     if (!acpi_len || !mptable_build(guest_mem_ptr(&vm->mem, GUEST_MPTABLE_ADDR, MPTABLE_AREA),
                                     MPTABLE_AREA, GUEST_MPTABLE_ADDR, vm->nvcpus)) {
         snprintf(err, errlen, "vcpus: ACPI and MP tables cannot describe %u vCPUs", vm->nvcpus);

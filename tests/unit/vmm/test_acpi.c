@@ -53,7 +53,7 @@ static void rsdp_and_xsdt_are_valid(void **state)
     const uint8_t *xsdt;
 
     (void)state;
-    assert_true(acpi_build(buf, sizeof(buf), BASE, 2) > 0);
+    assert_true(acpi_build(buf, sizeof(buf), BASE, 2, 0) > 0);
     assert_memory_equal(buf, "RSD PTR ", 8);
     assert_int_equal(fw_sum(buf, 20), 0);
     assert_int_equal(fw_sum(buf, 36), 0);
@@ -71,7 +71,7 @@ static void madt_lists_each_vcpu_and_the_ioapic(void **state)
     unsigned lapics = 0, ioapics = 0, overrides = 0;
 
     (void)state;
-    assert_true(acpi_build(buf, sizeof(buf), BASE, 5) > 0);
+    assert_true(acpi_build(buf, sizeof(buf), BASE, 5, 0) > 0);
     madt = table("APIC");
     assert_non_null(madt);
     assert_int_equal(rd32(madt + 36), GUEST_LAPIC_ADDR);
@@ -111,7 +111,7 @@ static void fadt_points_at_pm_registers_facs_and_dsdt(void **state)
     const uint8_t *fadt, *facs, *dsdt;
 
     (void)state;
-    assert_true(acpi_build(buf, sizeof(buf), BASE, 1) > 0);
+    assert_true(acpi_build(buf, sizeof(buf), BASE, 1, 0) > 0);
     fadt = table("FACP");
     assert_non_null(fadt);
     assert_int_equal(rd32(fadt + 4), ACPI_FADT_LEN);
@@ -165,7 +165,7 @@ static void dsdt_has_s5_and_the_pci_root_bridge(void **state)
     uint32_t len;
 
     (void)state;
-    assert_true(acpi_build(buf, sizeof(buf), BASE, 1) > 0);
+    assert_true(acpi_build(buf, sizeof(buf), BASE, 1, 0) > 0);
     fadt = table("FACP");
     dsdt = at(rd64(fadt + 140));
     len = rd32(dsdt + 4);
@@ -183,10 +183,10 @@ static void dsdt_has_s5_and_the_pci_root_bridge(void **state)
 static void refuses_vcpu_counts_it_cannot_describe(void **state)
 {
     (void)state;
-    assert_int_equal(acpi_build(buf, sizeof(buf), BASE, 0), 0);
-    assert_int_equal(acpi_build(buf, sizeof(buf), BASE, ACPI_MAX_CPUS + 1), 0);
-    assert_true(acpi_build(buf, sizeof(buf), BASE, ACPI_MAX_CPUS) > 0);
-    assert_int_equal(acpi_build(buf, 64, BASE, 1), 0); /* buffer too small */
+    assert_int_equal(acpi_build(buf, sizeof(buf), BASE, 0, 0), 0);
+    assert_int_equal(acpi_build(buf, sizeof(buf), BASE, ACPI_MAX_CPUS + 1, 0), 0);
+    assert_true(acpi_build(buf, sizeof(buf), BASE, ACPI_MAX_CPUS, 0) > 0);
+    assert_int_equal(acpi_build(buf, 64, BASE, 1, 0), 0); /* buffer too small */
 }
 
 static void cpuid_topology_for_n_vcpus(void **state)

@@ -117,6 +117,39 @@ static void link_requests_are_checked(void **state)
     assert_non_null(strstr(reply, "\"code\":\"EAGAIN\""));
 }
 
+/* device-add and device-del: fields, and a VM without the function or
+ * without the devices to take one (the hotplug itself: test_pci_hotplug.c
+ * and the lab's vmm-hotplug). */
+static void device_requests_are_checked(void **state)
+{
+    (void)state;
+    handle("{\"op\":\"device-add\"}");
+    assert_non_null(strstr(reply, "field 'host': missing"));
+    handle("{\"op\":\"device-add\",\"host\":5}");
+    assert_non_null(strstr(reply, "field 'host': a PCI address like 0000:01:10.0"));
+    handle("{\"op\":\"device-add\",\"host\":\"01:10.0\"}");
+    assert_non_null(strstr(reply, "\"code\":\"EINVAL\",\"message\":\"field 'host': "));
+    handle("{\"op\":\"device-add\",\"host\":\"0000:01:10.0\"}");
+    assert_string_equal(reply, "{\"ok\":false,\"error\":{\"code\":\"EOPNOTSUPP\",\"message\":"
+                               "\"device-add 0000:01:10.0: this VM cannot take PCI functions\"}}");
+    handle("{\"op\":\"device-del\",\"host\":\"0000:01:10.0\",\"timeout_ms\":0}");
+    assert_non_null(strstr(reply, "field 'timeout_ms': milliseconds, 1 to 60000"));
+    handle("{\"op\":\"device-del\",\"host\":\"0000:01:10.0\",\"timeout_ms\":60001}");
+    assert_non_null(strstr(reply, "field 'timeout_ms': milliseconds, 1 to 60000"));
+    handle("{\"op\":\"device-del\",\"host\":\"0000:01:10.0\",\"timeout_ms\":\"5\"}");
+    assert_non_null(strstr(reply, "field 'timeout_ms'"));
+    handle("{\"op\":\"device-del\",\"host\":\"0000:01:10.0\",\"timeout_ms\":60000}");
+    assert_string_equal(reply, "{\"ok\":false,\"error\":{\"code\":\"ENOENT\",\"message\":"
+                               "\"device-del 0000:01:10.0: not assigned to this VM\"}}");
+    handle("{\"op\":\"status\"}");
+    assert_non_null(strstr(reply, "\"passthrough\":[]"));
+    host.vm = NULL;
+    handle("{\"op\":\"device-del\",\"host\":\"0000:01:10.0\"}");
+    assert_non_null(strstr(reply, "\"code\":\"EAGAIN\""));
+    handle("{\"op\":\"device-add\",\"host\":\"0000:01:10.0\"}");
+    assert_non_null(strstr(reply, "\"code\":\"EAGAIN\""));
+}
+
 static void counters_of_many_vcpus(void **state)
 {
     static struct vcpu vcpus[CONFIG_MAX_VCPUS];
@@ -180,6 +213,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(status_pause_resume_stop, setup, teardown),
             cmocka_unit_test_setup_teardown(bad_requests_say_what_is_wrong, setup, teardown),
             cmocka_unit_test_setup_teardown(link_requests_are_checked, setup, teardown),
+            cmocka_unit_test_setup_teardown(device_requests_are_checked, setup, teardown),
             cmocka_unit_test_setup_teardown(counters_of_many_vcpus, setup, teardown),
             cmocka_unit_test_setup_teardown(between_boots, setup, teardown),
             cmocka_unit_test_setup_teardown(the_socket_says_hello_and_serves, setup, teardown),
