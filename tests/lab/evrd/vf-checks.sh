@@ -14,6 +14,10 @@
 #     and not untagged, and the guest pings the test host;
 #   kill -9 of evr-vmm: evrd restarts the VM, its configuration still has
 #     the VF, and the guest answers again;
+#   at runtime (evr-vmm's ACPI hot-plug): evr move port0/vf0 vm-b --vlan 200
+#     (vm-b declared, not running) takes the VF out of vm-a's running guest
+#     and gives it vm-b's MAC and VLAN 200; evr move port0/vf0 vm-a --vlan
+#     100 hot-adds it back, and the guest answers on VLAN 100 again;
 #   evr vm stop vm-a, evr free port0/vf0: the VF is reset (no MAC, no VLAN)
 #     and unbound, as it was carved.
 set -uo pipefail
@@ -66,7 +70,7 @@ done
 PF=${pfs[0]} PEER=${pfs[1]}
 pf_if=$(ls "/sys/bus/pci/devices/$PF/net")
 peer_if=$(ls "/sys/bus/pci/devices/$PEER/net")
-modprobe vfio-pci
+modprobe vfio-pci 2>/dev/null
 echo "port0: igb PF $PF ($pf_if); the test host: $PEER ($peer_if) in netns th"
 
 ip netns add th
@@ -83,14 +87,16 @@ mkdir -p $run
 # The guest addresses its one NIC (the VF, eth0) on both subnets and stays
 # up; it pings the test host's VLAN 100 address once its link is up. The
 # kernel command line carries no quotes inside evr_run.
-guest='for i in $(seq 120); do [ -e /sys/class/net/eth0/carrier ] && [ $(cat /sys/class/net/eth0/carrier) = 1 ] && break; sleep 1; done; echo vf-guest: eth0 $(cat /sys/class/net/eth0/address) driver $(basename $(readlink /sys/class/net/eth0/device/driver)); ip addr add 10.0.1.2/24 dev eth0; ip addr add 10.0.0.2/24 dev eth0; ping -c 3 -W 2 10.0.1.1 && echo vf-guest: ping ok; sleep 100000'
+guest='pinged=0; while true; do for i in /sys/class/net/eth*; do n=${i##*/}; [ -e $i ] || continue; ip -4 addr show dev $n | grep -q 10.0.1.2 || { ip link set $n up; ip addr add 10.0.1.2/24 dev $n; ip addr add 10.0.0.2/24 dev $n; echo vf-guest: $n $(cat $i/address) driver $(basename $(readlink $i/device/driver)) configured; }; [ $pinged = 0 ] && grep -q 1 $i/carrier 2>/dev/null && ping -c 3 -W 2 10.0.1.1 >/dev/null && pinged=1 && echo vf-guest: ping ok; done; sleep 1; done'
 cat >$run/appliance.json <<EOF
 {"state_dir": "$run/state", "share_cores": true,
  "vswitch": {"cores": [0, 1], "memory": 256, "idle_sleep_us": 1000},
  "ports": [{"name": "port0", "pci": "$PF", "vfs": 2}],
  "vms": [{"name": "vm-a", "ports": 0, "cores": [1],
           "vmm": {"kernel": "$kernel", "initrd": "$initrd", "memory": 256, "vcpus": 1,
-                  "cmdline": "console=ttyS0 panic=-1 evr_run=\"$guest\""}}]}
+                  "cmdline": "console=ttyS0 panic=-1 evr_run=\"$guest\""}},
+         {"name": "vm-b", "ports": 0, "cores": [1],
+          "vmm": {"kernel": "$kernel", "initrd": "$initrd", "memory": 256, "vcpus": 1}}]}
 EOF
 
 say "evrd starts with --no-vms: port0's PF carves its VFs"
@@ -117,10 +123,10 @@ check "the inventory lists port0's PF and its VFs" \
     bash -c "'$evr' -j show inventory | python3 -c 'import json,sys; p=json.load(sys.stdin)[\"inventory\"][\"ports\"][0]; assert p[\"pci\"] == \"$PF\" and p[\"carved\"] == 2 and [v[\"host\"] for v in p[\"vf\"]] == [\"$VF0\", \"$VF1\"], p'"
 
 say "refusals change nothing"
-out=$("$evr" split port0.100 vm-a 2>&1)
+out=$("$evr" split port0 vm-a --passthrough 2>&1)
 rc=$?
 echo "$out"
-check "port0 through the vswitch is refused (exit 2), naming the reason" \
+check "port0's PF given whole is refused (exit 2), naming the reason" \
     test "$rc" = 2 -a -n "$(echo "$out" | grep 'carves VFs')"
 "$evr" split port0/vf9 vm-a >/dev/null 2>&1
 check "a VF port0 does not have is refused (exit 2)" test $? = 2
@@ -182,6 +188,33 @@ check "evrd restarted vm-a (pid $pid, now $(vm_pid))" test "$(vm_pid)" != "$pid"
 check "its configuration still has the VF" \
     python3 -c "import json; c=json.load(open('$run/vm-a.json')); assert c['passthrough'] == ['$VF0'], c"
 check "the restarted guest answers on VLAN 100 again" guest_answers
+
+# move_timed SLICE VM [ARGS]: evr move, printing where its time went
+move_timed() {
+    "$evr" -j move "$@" >$run/move.json
+    local rc=$?
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("moved: plan", [s["op"] for s in r["plan"]], "time_us", r["time_us"])' $run/move.json
+    return $rc
+}
+say "at runtime: evr move port0/vf0 vm-b --vlan 200 (vm-b stopped): vm-a's guest lets the VF go (hot-unplug)"
+move_timed port0/vf0 vm-b --vlan 200
+check "the move succeeded" test $? = 0
+mac_b=$("$evr" -j show inventory | python3 -c 'import json,sys; print(json.load(sys.stdin)["inventory"]["ports"][0]["vf"][0]["mac"])')
+echo "VF 0: $(vf_line 0)"
+check "VF 0 is with vfio-pci again, out of the guest" test "$(drv "$VF0")" = vfio-pci
+check "VF 0 has vm-b's MAC ($mac_b, not $mac) and VLAN 200" \
+    bash -c "[ '$mac_b' != '$mac' ] && ip link show $pf_if | grep -E '^ +vf 0 ' | grep -q 'link/ether $mac_b.*vlan 200'"
+check "vm-a's guest no longer answers on VLAN 100" bash -c "! ip netns exec th ping -c 2 -W 2 10.0.1.2 >/dev/null 2>&1"
+check "vm-a still runs" test "$(vm_state)" = running
+say "evr move port0/vf0 vm-a --vlan 100: hot-added to the running guest"
+TH ip neigh flush all
+configured=$(grep -ac 'vf-guest: .* configured' $run/vm-a.console.log)
+move_timed port0/vf0 vm-a --vlan 100
+check "the move succeeded" test $? = 0
+check "the guest answers on VLAN 100 again, through the hot-added VF" guest_answers
+check "with vm-a's MAC again ($mac)" bash -c "ip netns exec th ip neigh show 10.0.1.2 | grep -q '$mac'"
+check "the guest configured the hot-added VF's interface" \
+    test "$(grep -ac 'vf-guest: .* configured' $run/vm-a.console.log)" -gt "$configured"
 
 say "evr vm stop vm-a; evr free port0/vf0"
 "$evr" vm stop vm-a
