@@ -244,6 +244,10 @@ int main(int argc, char **argv)
     m.d.pt = &m.pt;
     m.vms.passthrough = evrd_vm_passthrough;
     m.vms.passthrough_ctx = &m.d;
+    /* VMs still running from before an evrd restart hold functions the
+     * sync must know of (and may take out of them) */
+    for (unsigned i = 0; i < m.vms.n && !o.no_vms; i++)
+        vm_supervisor_adopt(&m.vms, i);
     if (evrd_passthrough_sync(&m.d, &err)) {
         fprintf(stderr, "evrd: bringing the VFs to the partition: %s\n", err.msg);
         vf_host_uncarve(&m.vf, &m.pt);

@@ -3,9 +3,11 @@
  * so that unit tests put a model of the host and of evr-vmm there instead
  * of sysfs, rtnetlink and VM control sockets (vf_host.h is the real one).
  *
- * The executor answers the steps of vf_plan.h and one query:
+ * The executor answers the steps of vf_plan.h and two queries:
  *   vf-show {pf, vfs}  ->  {"vf": [{vf, host, driver, mac, vlan, spoofchk, trust}]}
- * for `evr show inventory`. */
+ *                          for `evr show inventory`;
+ *   vm-functions {vm}  ->  {"functions": [PCI address...]}: what a running
+ *                          VM's evr-vmm holds (its status). */
 #ifndef EVR_ROUTER_PASSTHROUGH_H
 #define EVR_ROUTER_PASSTHROUGH_H
 
@@ -27,10 +29,12 @@ struct evrd_passthrough {
 
 struct evrd;
 
-/* Brings every carved VF to evrd's partition (evrd's start, after its VFs
- * are carved): owned VFs bound to vfio-pci with their owner's settings,
- * free ones reset and unbound. On a refusal the steps done are undone and
- * err names the step's VF. */
+/* Brings the host and the running VMs to evrd's partition (evrd's start,
+ * after its VFs are carved and running VMs adopted): every function a
+ * running VM holds and does not own leaves it, every carved VF is brought
+ * to its settings (owned: bound to vfio-pci and set; free: reset and
+ * unbound), and every function a running VM owns and lacks is hot-added.
+ * On a refusal the steps done are undone and err names the step. */
 int evrd_passthrough_sync(struct evrd *d, struct evr_err *err);
 
 /* The PCI functions VM vm holds in evrd's partition, for its evr-vmm

@@ -264,13 +264,32 @@ static void wrap(struct evr_err *err, const char *slice, const char *op, const c
     evr_fail(err, err->code, "%s: %s %s on %s: %s", slice, op, host, vm, msg);
 }
 
+/* One request to VM vm's evr-vmm, waiting up to wait_s for its answer. */
+static json_t *vm_call(struct vf_host *h, const char *vm, const json_t *req, int wait_s,
+                       struct evr_err *err)
+{
+    struct ctl_client c;
+    struct timeval tv = {.tv_sec = wait_s};
+    int i = evr_appliance_vm(h->a, vm);
+    json_t *reply;
+
+    if (i < 0 || !h->vms) {
+        evr_fail(err, ENOENT, "no VM %s", vm);
+        return NULL;
+    }
+    if (ctl_client_open(&c, h->vms->vms[i].control, NULL, err))
+        return NULL;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    reply = ctl_client_call(&c, req, err);
+    ctl_client_close(&c);
+    return reply;
+}
+
 /* device-add and device-del, to the VM's evr-vmm. */
 static json_t *device_op(struct vf_host *h, const json_t *req, struct evr_err *err)
 {
     const char *op, *slice, *vm, *host;
-    int timeout_ms = 0, i;
-    struct ctl_client c;
-    struct timeval tv;
+    int timeout_ms = 0;
     json_t *out, *reply;
 
     if (json_unpack((json_t *)req, "{s:s, s:s, s:s, s:s, s?:i}", "op", &op, "slice", &slice, "vm",
@@ -281,28 +300,42 @@ static json_t *device_op(struct vf_host *h, const json_t *req, struct evr_err *e
     }
     if (evr_pci_addr_check(host, err))
         return NULL;
-    i = evr_appliance_vm(h->a, vm);
-    if (i < 0 || !h->vms) {
-        evr_fail(err, ENOENT, "%s: no VM %s to %s it", slice, vm, op);
-        return NULL;
-    }
-    if (ctl_client_open(&c, h->vms->vms[i].control, NULL, err)) {
-        wrap(err, slice, op, host, vm);
-        return NULL;
-    }
-    /* the guest has timeout_ms to let go; evr-vmm's reset and give-back
-     * after that take well under the margin */
-    tv = (struct timeval){.tv_sec = timeout_ms / 1000 + 10};
-    setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     out = timeout_ms
                   ? json_pack("{s:s, s:s, s:i}", "op", op, "host", host, "timeout_ms", timeout_ms)
                   : json_pack("{s:s, s:s}", "op", op, "host", host);
-    reply = ctl_client_call(&c, out, err);
+    /* the guest has timeout_ms to let go; evr-vmm's reset and give-back
+     * after that take well under the margin */
+    reply = vm_call(h, vm, out, timeout_ms / 1000 + 10, err);
     json_decref(out);
-    ctl_client_close(&c);
     if (!reply)
         wrap(err, slice, op, host, vm);
     return reply;
+}
+
+/* vm-functions: the hosts a running VM's evr-vmm lists in its status. */
+static json_t *vm_functions(struct vf_host *h, const json_t *req, struct evr_err *err)
+{
+    const char *vm = json_string_value(json_object_get(req, "vm"));
+    json_t *status = json_pack("{s:s}", "op", "status"), *reply, *list = json_array(), *f;
+    size_t i;
+
+    reply = vm ? vm_call(h, vm, status, 10, err) : NULL;
+    json_decref(status);
+    if (!reply) {
+        json_decref(list);
+        if (vm) {
+            char msg[sizeof(err->msg)];
+            snprintf(msg, sizeof(msg), "%s", err->msg);
+            evr_fail(err, err->code, "asking VM %s what it holds: %s", vm, msg);
+        } else {
+            evr_fail(err, EINVAL, "vm-functions needs vm");
+        }
+        return NULL;
+    }
+    json_array_foreach(json_object_get(reply, "passthrough"), i, f)
+            json_array_append(list, json_object_get(f, "host"));
+    json_decref(reply);
+    return json_pack("{s:o}", "functions", list);
 }
 
 /* vf-show: each VF's address, driver and settings, for the inventory. */
@@ -362,6 +395,8 @@ json_t *vf_host_call(void *ctx, const json_t *req, struct evr_err *err)
         return device_op(h, req, err);
     if (!strcmp(op, "vf-show"))
         return vf_show(h, req, err);
+    if (!strcmp(op, "vm-functions"))
+        return vm_functions(h, req, err);
     if (read_vf_step(req, &s, err))
         return NULL;
     if (!strcmp(op, "vf-assign"))

@@ -228,3 +228,64 @@ json_t *evr_vf_passthrough(const struct evr_partition *p, const struct evr_appli
             json_array_append_new(list, json_string(a->ports[i].backing_value));
     return list;
 }
+
+/* The slice name of a function evrd manages ("port2/vf1", "port3"); false
+ * for one it does not. */
+static bool managed(const struct evr_appliance *a, const struct evr_vf_inventory *inv,
+                    const char *host, char *name, size_t len)
+{
+    for (unsigned i = 0; i < a->nports; i++) {
+        const struct evr_vf_pf *pf = inv ? inv->port[i] : NULL;
+        for (unsigned v = 0; pf && v < pf->nvfs; v++)
+            if (!strcmp(pf->vf[v], host)) {
+                slice_name(name, len, a->ports[i].number, (int)v);
+                return true;
+            }
+        if (a->ports[i].backing == EVR_BACKING_PCI && !strcmp(a->ports[i].backing_value, host)) {
+            slice_name(name, len, a->ports[i].number, -1);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool listed(const json_t *list, const char *host)
+{
+    const json_t *item;
+    size_t i;
+
+    json_array_foreach(list, i,
+                       item) if (!strcmp(json_string_value(item) ? json_string_value(item) : "",
+                                         host)) return true;
+    return false;
+}
+
+int evr_vf_device_sync(const struct evr_partition *p, const struct evr_appliance *a,
+                       const struct evr_vf_inventory *inv, unsigned vm, const json_t *held,
+                       json_t *dels, json_t *adds, struct evr_err *err)
+{
+    json_t *want = evr_vf_passthrough(p, a, inv, vm), *item;
+    uint8_t x = (uint8_t)(vm + 1);
+    char name[48];
+    size_t i;
+    int rc = want ? 0 : evr_fail(err, ENOMEM, "passthrough plan: out of memory");
+
+    json_array_foreach(held, i, item)
+    {
+        const char *host = json_string_value(item);
+        if (rc || !host || listed(want, host) || !managed(a, inv, host, name, sizeof(name)))
+            continue;
+        rc = add_step(dels, device_request("device-del", a, name, x, host),
+                      device_request("device-add", a, name, x, host), err);
+    }
+    json_array_foreach(want, i, item)
+    {
+        const char *host = json_string_value(item);
+        if (rc || listed(held, host) || !managed(a, inv, host, name, sizeof(name)))
+            continue;
+        rc = add_step(adds, device_request("device-add", a, name, x, host),
+                      device_request("device-del", a, name, x, host), err);
+    }
+    json_decref(want);
+    return rc;
+}

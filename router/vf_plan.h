@@ -78,6 +78,16 @@ json_t *evr_vf_plan(const struct evr_partition *from, const struct evr_partition
 json_t *evr_vf_sync_plan(const struct evr_partition *p, const struct evr_appliance *a,
                          const struct evr_vf_inventory *inv, struct evr_err *err);
 
+/* The device steps that bring running VM vm, whose evr-vmm holds the
+ * functions `held` (an array of PCI addresses, from its status), to
+ * partition p: a device-del of each function evrd manages (a carved VF, a
+ * PCI port) that it holds and p does not give it, appended to dels; a
+ * device-add of each function p gives it and it does not hold, appended to
+ * adds (evrd's start, after a restart adopted running VMs). */
+int evr_vf_device_sync(const struct evr_partition *p, const struct evr_appliance *a,
+                       const struct evr_vf_inventory *inv, unsigned vm, const json_t *held,
+                       json_t *dels, json_t *adds, struct evr_err *err);
+
 /* The PCI addresses VM vm is given in p, for its evr-vmm configuration's
  * "passthrough": its VFs (port order, then VF order), then the ports it
  * holds whole in passthrough mode. */

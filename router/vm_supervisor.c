@@ -162,6 +162,20 @@ static bool adopt(struct vm_proc *p)
     return ok;
 }
 
+bool vm_supervisor_adopt(struct vm_supervisor *s, unsigned i)
+{
+    struct vm_proc *p = &s->vms[i];
+
+    if (p->state == VM_STATE_RUNNING || p->state == VM_STATE_STOPPING)
+        return true;
+    if (!adopt(p))
+        return false;
+    p->state = VM_STATE_RUNNING;
+    p->started_at = mono_now();
+    evr_events_add(s->events, "vm", p->vm->name, "adopted, pid %d", (int)p->pid);
+    return true;
+}
+
 int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err)
 {
     struct vm_proc *p = &s->vms[i];
@@ -169,12 +183,8 @@ int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err
 
     if (p->state == VM_STATE_RUNNING || p->state == VM_STATE_STOPPING)
         return 0;
-    if (adopt(p)) {
-        p->state = VM_STATE_RUNNING;
-        p->started_at = mono_now();
-        evr_events_add(s->events, "vm", p->vm->name, "adopted, pid %d", (int)p->pid);
+    if (vm_supervisor_adopt(s, i))
         return 0;
-    }
     if (write_config(s, p, err))
         return -1;
     pid = fork();

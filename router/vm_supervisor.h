@@ -68,6 +68,10 @@ struct vm_supervisor {
 int vm_supervisor_init(struct vm_supervisor *s, const struct evr_appliance *a, const char *binary,
                        const char *run_dir, struct evr_events *events, struct evr_err *err);
 
+/* Adopts VM i when its evr-vmm answers already (an evrd restart); returns
+ * whether it runs now. */
+bool vm_supervisor_adopt(struct vm_supervisor *s, unsigned i);
+
 /* Starts (or adopts) VM i; a running one is left as it is. */
 int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err);
 

@@ -194,7 +194,7 @@ static void refusals_name_the_port_and_the_function(void **state)
     json_decref(req);
     assert_null(r);
     assert_int_equal(err.code, ENOENT);
-    assert_string_equal(err.msg, "port0/vf0: no VM vm-z to device-add it");
+    assert_string_equal(err.msg, "port0/vf0: device-add 0000:01:00.1 on vm-z: no VM vm-z");
 }
 
 int main(void)

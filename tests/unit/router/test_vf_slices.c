@@ -101,6 +101,15 @@ static json_t *host_call(void *ctx, const json_t *req, struct evr_err *err)
                                                     : NULL;
     size_t len = strlen(h->log);
 
+    if (!strcmp(op, "vm-functions")) {
+        json_t *list = json_array();
+        for (int i = 0; i < NVFS; i++)
+            if (h->st.vf[i].in_vm == x)
+                json_array_append_new(list, json_string(vf_addr[i]));
+        if (h->st.port2_in_vm == x)
+            json_array_append_new(list, json_string(PORT2_PCI));
+        return json_pack("{s:o}", "functions", list);
+    }
     if (!strcmp(op, "vf-show")) {
         json_t *list = json_array();
         for (int i = 0; i < NVFS; i++)
@@ -540,6 +549,25 @@ static void state_reload_brings_the_host_back(void **state)
     assert_string_equal(f->host.log, "vf-assign port0/vf0; vf-assign port0/vf1; "
                                      "vf-assign port0/vf2; vf-release port0/vf3; ");
     host_matches_partition(f);
+
+    /* evrd killed in the middle of a move to running vm-a: vm-a's guest has
+     * vf3 (free on disk) but not vf1 (vm-a's on disk); the sync takes vf3
+     * out, releases it, and hot-adds vf1, so vm-a holds what the disk says */
+    f->host.running = 1;
+    f->host.st.vf[0].in_vm = 0;
+    f->host.st.vf[2].in_vm = 0;
+    f->host.st.vf[3] = f->host.st.vf[2];
+    f->host.st.vf[3].vlan = 0;
+    f->host.log[0] = 0;
+    if (evrd_passthrough_sync(&f->d, &err))
+        fail_msg("%s", err.msg);
+    assert_string_equal(f->host.log, "device-del port0/vf3 vm-a; vf-assign port0/vf0; vf-assign "
+                                     "port0/vf1; vf-assign port0/vf2; vf-release port0/vf3; "
+                                     "device-add port0/vf1 vm-a; ");
+    host_matches_partition(f);
+    f->host.running = 0;
+    for (int i = 0; i < NVFS; i++)
+        f->host.st.vf[i].in_vm = -1;
     /* a sync that fails half-way undoes what it did */
     {
         struct host_state before;
