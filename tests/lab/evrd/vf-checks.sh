@@ -158,7 +158,10 @@ while True:
         time.sleep(0.1)
         continue
     while True:
-        d = s.recv(4096)
+        try:
+            d = s.recv(4096)
+        except OSError:  # evr-vmm killed: connect to the next one
+            break
         if not d:
             break
         out.write(d)
