@@ -18,10 +18,13 @@
 #     (vm-b declared, not running) takes the VF out of vm-a's running guest
 #     and gives it vm-b's MAC and VLAN 200; evr move port0/vf0 vm-a --vlan
 #     100 hot-adds it back, and the guest answers on VLAN 100 again;
+#   with "two" (evrd-lab-vf-two, two nested guests at once): vm-b started
+#     too, and evr move port0/vf0 vm-b --vlan 200 takes the VF from running
+#     vm-a to running vm-b, whose guest answers on VLAN 200;
 #   evr vm stop vm-a, evr free port0/vf0: the VF is reset (no MAC, no VLAN)
 #     and unbound, as it was carved.
 set -uo pipefail
-build=$1 kernel=$2 initrd=$3
+build=$1 kernel=$2 initrd=$3 mode=${4:-one}
 run=/run/evr
 export EVR_SOCKET=$run/evrd.sock
 evr="$build/tools/evr"
@@ -34,29 +37,32 @@ check() { # check "what" command...: prints ok/FAIL, counts failures
     shift
     if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
 }
-console_pid=""
+console_pids=""
 cleanup() {
-    pkill_vm
+    pkill_vm vm-a
+    pkill_vm vm-b
     [ -n "$evrd_pid" ] && kill -TERM "$evrd_pid" 2>/dev/null
-    [ -n "$console_pid" ] && kill "$console_pid" 2>/dev/null
+    [ -n "$console_pids" ] && kill $console_pids 2>/dev/null
     ip netns del th 2>/dev/null
 }
-# the evr-vmm evrd started for vm-a, by its pid in evrd's own report
-vm_pid() { "$evr" -j show vms | python3 -c 'import json,sys; print([v["pid"] for v in json.load(sys.stdin)["vms"] if v["name"] == "vm-a"][0])'; }
-vm_state() { "$evr" -j show vms | python3 -c 'import json,sys; print([v["state"] for v in json.load(sys.stdin)["vms"] if v["name"] == "vm-a"][0])'; }
+# vm_pid [VM], vm_state [VM]: VM's (vm-a's) evr-vmm pid and state in evrd's own report
+vm_field() { "$evr" -j show vms | python3 -c 'import json,sys; print([v[sys.argv[1]] for v in json.load(sys.stdin)["vms"] if v["name"] == sys.argv[2]][0])' "$1" "$2"; }
+vm_pid() { vm_field pid "${1:-vm-a}"; }
+vm_state() { vm_field state "${1:-vm-a}"; }
 pkill_vm() {
     local p
-    p=$(vm_pid 2>/dev/null) && [ "${p:-0}" -gt 0 ] && kill -TERM "$p" 2>/dev/null
+    p=$(vm_pid "$1" 2>/dev/null) && [ "${p:-0}" -gt 0 ] && kill -TERM "$p" 2>/dev/null
     return 0
 }
 trap cleanup EXIT
 TH() { ip netns exec th "$@"; }
 drv() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
 vf_line() { ip link show "$pf_if" | grep -E "^ +vf $1 "; }
-# the guest answers the test host on VLAN 100 within 420 s (a nested boot)
+# guest_answers [ADDRESS]: a guest answers the test host at ADDRESS (vm-a's
+# on VLAN 100) within 420 s (a nested boot)
 guest_answers() {
     local deadline=$((SECONDS + 420))
-    until TH ping -c 1 -W 2 10.0.1.2 >/dev/null 2>&1; do
+    until TH ping -c 1 -W 2 "${1:-10.0.1.2}" >/dev/null 2>&1; do
         [ $SECONDS -ge $deadline ] && return 1
         sleep 2
     done
@@ -82,21 +88,25 @@ TH ip addr add 10.0.0.1/24 dev peer
 TH ip link add link peer name v100 type vlan id 100
 TH ip addr add 10.0.1.1/24 dev v100
 TH ip link set v100 up
+TH ip link add link peer name v200 type vlan id 200
+TH ip addr add 10.0.2.1/24 dev v200
+TH ip link set v200 up
 
 mkdir -p $run
-# The guest addresses its one NIC (the VF, eth0) on both subnets and stays
-# up; it pings the test host's VLAN 100 address once its link is up. The
-# kernel command line carries no quotes inside evr_run.
-guest='pinged=0; while true; do for i in /sys/class/net/eth*; do n=${i##*/}; [ -e $i ] || continue; ip -4 addr show dev $n | grep -q 10.0.1.2 || { ip link set $n up; ip addr add 10.0.1.2/24 dev $n; ip addr add 10.0.0.2/24 dev $n; echo vf-guest: $n $(cat $i/address) driver $(basename $(readlink $i/device/driver)) configured; }; [ $pinged = 0 ] && grep -q 1 $i/carrier 2>/dev/null && ping -c 3 -W 2 10.0.1.1 >/dev/null && pinged=1 && echo vf-guest: ping ok; done; sleep 1; done'
+# The guest addresses every VF interface it gets (at boot or hot-added) on
+# its VLAN's subnet (evr_addr) and the untagged one (evr_untagged), stays
+# up, and pings the test host (evr_peer) once a link is up. The kernel
+# command line carries no quotes inside evr_run.
+guest='pinged=0; while true; do for i in /sys/class/net/eth*; do n=${i##*/}; [ -e $i ] || continue; ip -4 addr show dev $n | grep -q $evr_addr/ || { ip link set $n up; ip addr add $evr_addr/24 dev $n; ip addr add $evr_untagged/24 dev $n; echo vf-guest: $n $(cat $i/address) driver $(basename $(readlink $i/device/driver)) configured; }; [ $pinged = 0 ] && grep -q 1 $i/carrier 2>/dev/null && ping -c 3 -W 2 $evr_peer >/dev/null && pinged=1 && echo vf-guest: ping ok; done; sleep 1; done'
+vm() { # name VLAN-address peer untagged-address
+    printf '{"name": "%s", "ports": 0, "cores": [1], "vmm": {"kernel": "%s", "initrd": "%s", "memory": 256, "vcpus": 1, "cmdline": "console=ttyS0 panic=-1 evr_addr=%s evr_peer=%s evr_untagged=%s evr_run=\\"%s\\""}}' \
+        "$1" "$kernel" "$initrd" "$2" "$3" "$4" "$guest"
+}
 cat >$run/appliance.json <<EOF
 {"state_dir": "$run/state", "share_cores": true,
  "vswitch": {"cores": [0, 1], "memory": 256, "idle_sleep_us": 1000},
  "ports": [{"name": "port0", "pci": "$PF", "vfs": 2}],
- "vms": [{"name": "vm-a", "ports": 0, "cores": [1],
-          "vmm": {"kernel": "$kernel", "initrd": "$initrd", "memory": 256, "vcpus": 1,
-                  "cmdline": "console=ttyS0 panic=-1 evr_run=\"$guest\""}},
-         {"name": "vm-b", "ports": 0, "cores": [1],
-          "vmm": {"kernel": "$kernel", "initrd": "$initrd", "memory": 256, "vcpus": 1}}]}
+ "vms": [$(vm vm-a 10.0.1.2 10.0.1.1 10.0.0.2), $(vm vm-b 10.0.2.2 10.0.2.1 10.0.0.3)]}
 EOF
 
 say "evrd starts with --no-vms: port0's PF carves its VFs"
@@ -144,9 +154,11 @@ check "VF 1 stays free and unbound" test "$(drv "$VF1")" = ""
 check "vm-a's evr-vmm configuration will have the VF" \
     bash -c "'$evr' vm start vm-a && python3 -c 'import json; c=json.load(open(\"$run/vm-a.json\")); assert c[\"passthrough\"] == [\"$VF0\"], c'"
 
-# the guest's console, kept: evr-vmm drops console output while no client
-# is connected, so a reader connects (again after every restart)
-python3 -c '
+# console_keep VM: VM's guest console, kept in RUN_DIR/VM.console.log:
+# evr-vmm drops console output while no client is connected, so a reader
+# connects (again after every restart)
+console_keep() {
+    python3 -c '
 import socket, sys, time
 out = open(sys.argv[2], "ab", 0)
 while True:
@@ -166,8 +178,10 @@ while True:
             break
         out.write(d)
     s.close()
-' $run/vm-a.console $run/vm-a.console.log &
-console_pid=$!
+' $run/$1.console $run/$1.console.log &
+    console_pids="$console_pids $!"
+}
+console_keep vm-a
 
 say "vm-a boots with the VF (nested KVM under emulation: a minute or two)"
 if guest_answers; then
@@ -219,11 +233,30 @@ check "with vm-a's MAC again ($mac)" bash -c "ip netns exec th ip neigh show 10.
 check "the guest configured the hot-added VF's interface" \
     test "$(grep -ac 'vf-guest: .* configured' $run/vm-a.console.log)" -gt "$configured"
 
+if [ "$mode" = two ]; then
+    say "two running VMs: evr vm start vm-b; evr move port0/vf0 vm-b --vlan 200 from running vm-a"
+    console_keep vm-b
+    "$evr" vm start vm-b
+    deadline=$((SECONDS + 420))
+    until grep -aq 'evr-guest: init reached' $run/vm-b.console.log 2>/dev/null || [ $SECONDS -ge $deadline ]; do sleep 2; done
+    check "vm-b's guest booted (no VF yet)" grep -aq 'evr-guest: init reached' $run/vm-b.console.log
+    TH ip neigh flush all
+    move_timed port0/vf0 vm-b --vlan 200
+    check "the move succeeded, as device-del, vf-set, device-add" \
+        python3 -c "import json; assert [s['op'] for s in json.load(open('$run/move.json'))['plan']] == ['device-del', 'vf-set', 'device-add']"
+    check "vm-b's guest answers on VLAN 200 through the VF" guest_answers 10.0.2.2
+    check "with vm-b's MAC ($mac_b)" bash -c "ip netns exec th ip neigh show 10.0.2.2 | grep -q '$mac_b'"
+    check "vm-a's guest no longer answers on VLAN 100" bash -c "! ip netns exec th ping -c 2 -W 2 10.0.1.2 >/dev/null 2>&1"
+    "$evr" vm stop vm-b
+    for _ in $(seq 150); do [ "$(vm_state vm-b)" = stopped ] && break; sleep 0.2; done
+    check "vm-b stopped" test "$(vm_state vm-b)" = stopped
+fi
+
 say "evr vm stop vm-a; evr free port0/vf0"
 "$evr" vm stop vm-a
 for _ in $(seq 150); do [ "$(vm_state)" = stopped ] && break; sleep 0.2; done
 check "vm-a stopped" test "$(vm_state)" = stopped
-check "the VF is back with vfio-pci while vm-a owns it" test "$(drv "$VF0")" = vfio-pci
+check "the VF is back with vfio-pci while a VM owns it" test "$(drv "$VF0")" = vfio-pci
 "$evr" free port0/vf0
 echo "VF 0: $(vf_line 0)"
 check "the freed VF is reset: no MAC, no VLAN" \
