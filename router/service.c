@@ -140,6 +140,20 @@ static int add_passthrough_steps(struct evrd *d, const struct evr_partition *nex
     return 0;
 }
 
+/* Whether the vswitch carries the same for next as for evrd's partition (a
+ * change of passthrough slices alone): such a change goes on while the
+ * vswitch is away, which is brought to the partition when it is back. */
+static bool vswitch_has_no_part(struct evrd *d, const struct evr_partition *next)
+{
+    json_t *from = evr_vswitch_state(&d->partition, d->appliance, d->run_dir, NULL);
+    json_t *to = evr_vswitch_state(next, d->appliance, d->run_dir, NULL);
+    bool same = from && to && json_equal(from, to);
+
+    json_decref(from);
+    json_decref(to);
+    return same;
+}
+
 /* Brings the vswitch and the disk to next (already checked by the rules),
  * or changes nothing. */
 static int transact(struct evrd *d, struct evr_partition *next, bool changed, bool dry_run,
@@ -148,9 +162,11 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     struct evr_err why;
     json_t *to, *plan = NULL, *holdings;
     double t0 = mono_us(), t_planned = 0, t_applied = 0, t_saved = 0;
+    bool vs_absent = false; /* no vswitch, and the change needs none */
     int rc = -1;
 
-    if (!d->vs_state && !dry_run && evrd_vswitch_sync(d, &why))
+    if (!d->vs_state && !dry_run && evrd_vswitch_sync(d, &why) &&
+        !(vs_absent = vswitch_has_no_part(d, next)))
         return evr_fail(err, why.code == ENOTCONN ? EAGAIN : why.code,
                         "the vswitch is not there to carry the change (%s); nothing changed",
                         why.msg);
@@ -200,8 +216,10 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     } else {
         next->generation = d->partition.generation;
     }
-    json_decref(d->vs_state);
-    d->vs_state = json_incref(to);
+    if (!vs_absent) {
+        json_decref(d->vs_state);
+        d->vs_state = json_incref(to);
+    }
     evr_partition_free(&d->partition);
     d->partition = *next;
     memset(next, 0, sizeof(*next)); /* now d's */

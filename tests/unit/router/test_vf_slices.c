@@ -59,6 +59,7 @@ struct fixture {
     char dir[32];
     struct evr_appliance a;
     struct vs_config vs;
+    bool vs_gone; /* the vswitch's socket is closed */
     struct fake_host host;
     struct evrd_passthrough pt;
     struct evr_events events;
@@ -68,11 +69,14 @@ struct fixture {
 /* evr-vswitch's own rules stand for the vswitch (no VF change reaches it). */
 static json_t *vswitch_rules(void *ctx, const json_t *request, struct evr_err *err)
 {
-    struct vs_config *cfg = ctx;
+    struct fixture *f = ctx;
+    struct vs_config *cfg = &f->vs;
     json_t *copy = json_deep_copy(request), *reply = NULL;
     struct vs_request req;
 
-    if (!vs_request_from_json(copy, &req, err) && vs_request_apply(cfg, &req, err) >= 0)
+    if (f->vs_gone)
+        evr_fail(err, ENOTCONN, "the vswitch's socket is closed");
+    else if (!vs_request_from_json(copy, &req, err) && vs_request_apply(cfg, &req, err) >= 0)
         reply = req.op == VS_OP_DUMP ? json_pack("{s:o}", "dump", vs_config_to_json(cfg))
                                      : json_object();
     json_decref(copy);
@@ -174,7 +178,7 @@ static uint64_t host_running(void *ctx)
 
 static void start_evrd(struct fixture *f)
 {
-    struct evrd_vswitch link = {.call = vswitch_rules, .ctx = &f->vs};
+    struct evrd_vswitch link = {.call = vswitch_rules, .ctx = f};
     struct evr_err err;
 
     evr_events_init(&f->events);
@@ -441,6 +445,24 @@ static void a_refused_step_anywhere_changes_nothing(void **state)
     json_decref(ok(f, move));
 }
 
+/* With the vswitch away, a change of VF slices alone goes on; one that
+ * needs the vswitch is refused and changes nothing. */
+static void vf_changes_do_not_wait_for_the_vswitch(void **state)
+{
+    struct fixture *f = *state;
+
+    evrd_vswitch_lost(&f->d);
+    f->vs_gone = true;
+    ok_log(f, "{\"op\": \"split\", \"slices\": \"port0/vf1\", \"vm\": \"vm-b\", \"vlan\": 9}",
+           "vf-assign port0/vf1; ");
+    assert_null(f->d.vs_state); /* still unknown: synced when it is back */
+    changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\"}", "EAGAIN",
+                    "the vswitch is not there to carry the change");
+    f->vs_gone = false;
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\"}"));
+    assert_non_null(f->d.vs_state);
+}
+
 /* A dry run names the passthrough steps and touches nothing. */
 static void dry_run_lists_the_steps(void **state)
 {
@@ -614,6 +636,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(a_refused_step_anywhere_changes_nothing, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(dry_run_lists_the_steps, setup, teardown),
+            cmocka_unit_test_setup_teardown(vf_changes_do_not_wait_for_the_vswitch, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(refusals, setup, teardown),
             cmocka_unit_test_setup_teardown(state_reload_brings_the_host_back, setup, teardown),
             cmocka_unit_test_setup_teardown(inventory_shows_the_vfs, setup, teardown),
