@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "ctl/client.h"
@@ -265,11 +264,10 @@ static void wrap(struct evr_err *err, const char *slice, const char *op, const c
 }
 
 /* One request to VM vm's evr-vmm, waiting up to wait_s for its answer. */
-static json_t *vm_call(struct vf_host *h, const char *vm, const json_t *req, int wait_s,
+static json_t *vm_call(struct vf_host *h, const char *vm, const json_t *req, unsigned wait_s,
                        struct evr_err *err)
 {
     struct ctl_client c;
-    struct timeval tv = {.tv_sec = wait_s};
     int i = evr_appliance_vm(h->a, vm);
     json_t *reply;
 
@@ -277,9 +275,8 @@ static json_t *vm_call(struct vf_host *h, const char *vm, const json_t *req, int
         evr_fail(err, ENOENT, "no VM %s", vm);
         return NULL;
     }
-    if (ctl_client_open(&c, h->vms->vms[i].control, NULL, err))
+    if (ctl_client_open_within(&c, h->vms->vms[i].control, wait_s * 1000u, NULL, err))
         return NULL;
-    setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     reply = ctl_client_call(&c, req, err);
     ctl_client_close(&c);
     return reply;
@@ -305,7 +302,7 @@ static json_t *device_op(struct vf_host *h, const json_t *req, struct evr_err *e
                   : json_pack("{s:s, s:s}", "op", op, "host", host);
     /* the guest has timeout_ms to let go; evr-vmm's reset and give-back
      * after that take well under the margin */
-    reply = vm_call(h, vm, out, timeout_ms / 1000 + 10, err);
+    reply = vm_call(h, vm, out, (unsigned)timeout_ms / 1000u + 10u, err);
     json_decref(out);
     if (!reply)
         wrap(err, slice, op, host, vm);

@@ -111,8 +111,9 @@ static int change_verb(const struct cli *cli, const char *op, int argc, char **a
     json_t *req = json_pack("{s:s}", "op", op);
     int c;
 
-    /* options before or after SLICES and VM (evr split port0/vf0 vm-a --vlan
-     * 100): getopt permutes; optind 0 makes it start over after main's pass */
+    /* 0, not 1: glibc then starts afresh, and permutes, so options may
+     * follow the slices and the VM as the man page shows them (the
+     * verb-level parse before stops at the verb) */
     optind = 0;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end;
