@@ -98,6 +98,21 @@ static int call(const struct cli *cli, json_t *req, void (*print)(const json_t *
     return 0;
 }
 
+/* The integer value of option name, min..max; says what is wrong when not. */
+static int int_option(const char *op, const char *name, const char *text, long min, long max,
+                      long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtol(text, &end, 10);
+    if (errno || *end || end == text || *out < min || *out > max) {
+        fprintf(stderr, "evr %s: %s '%s' is not a number %ld-%ld\n", op, name, text, min, max);
+        return -1;
+    }
+    return 0;
+}
+
 /* split, move: SLICES VM [--passthrough|--vswitch] [--vm-port N] [--vlan V] */
 static int change_verb(const struct cli *cli, const char *op, int argc, char **argv)
 {
@@ -116,7 +131,6 @@ static int change_verb(const struct cli *cli, const char *op, int argc, char **a
      * verb-level parse before stops at the verb) */
     optind = 0;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        char *end;
         long k;
         switch (c) {
         case 'p':
@@ -124,24 +138,13 @@ static int change_verb(const struct cli *cli, const char *op, int argc, char **a
             json_object_set_new(req, "mode", json_string(c == 'p' ? "passthrough" : "vswitch"));
             break;
         case 'k':
-            errno = 0;
-            k = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || k < 0 || k > 255) {
-                fprintf(stderr, "evr %s: --vm-port '%s' is not a port number\n", op, optarg);
-                json_decref(req);
-                return EXIT_USAGE;
-            }
-            json_object_set_new(req, "vm_port", json_integer(k));
-            break;
         case 'l':
-            errno = 0;
-            k = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || k < 1 || k > 4094) {
-                fprintf(stderr, "evr %s: --vlan '%s' is not a VLAN id (1-4094)\n", op, optarg);
+            if (int_option(op, c == 'k' ? "--vm-port" : "--vlan", optarg, c == 'k' ? 0 : 1,
+                           c == 'k' ? 255 : 4094, &k)) {
                 json_decref(req);
                 return EXIT_USAGE;
             }
-            json_object_set_new(req, "vlan", json_integer(k));
+            json_object_set_new(req, c == 'k' ? "vm_port" : "vlan", json_integer(k));
             break;
         default:
             json_decref(req);
