@@ -26,6 +26,7 @@
 #include "ctl/server.h"
 #include "events.h"
 #include "service.h"
+#include "vf_host.h"
 #include "vm_supervisor.h"
 #include "vswitch_link.h"
 
@@ -148,6 +149,8 @@ struct daemon {
     struct evrd d;
     struct vswitch_link link;
     struct vm_supervisor vms;
+    struct vf_host vf;
+    struct evrd_passthrough pt;
     struct ctl_server server;
     struct backoff vs_backoff;
     double vs_started_at, vs_retry_at; /* vs_retry_at 0: nothing pending */
@@ -253,6 +256,24 @@ int main(int argc, char **argv)
             evr_appliance_free(&m.appliance);
             return 1;
         }
+    }
+    /* the VFs: carved, each brought to the partition (bound and set, or
+     * reset and unbound); the VMs get theirs in their configuration */
+    if (vf_host_open(&m.vf, "", &m.appliance, &m.vms, &m.pt, &err)) {
+        fprintf(stderr, "evrd: %s\n", err.msg);
+        goto out;
+    }
+    m.d.pt = &m.pt;
+    m.vms.passthrough = evrd_vm_passthrough;
+    m.vms.passthrough_ctx = &m.d;
+    /* VMs still running from before an evrd restart hold functions the
+     * sync must know of (and may take out of them) */
+    for (unsigned i = 0; i < m.vms.n && !o.no_vms; i++)
+        vm_supervisor_adopt(&m.vms, i);
+    if (evrd_passthrough_sync(&m.d, &err)) {
+        fprintf(stderr, "evrd: bringing the VFs to the partition: %s\n", err.msg);
+        vf_host_uncarve(&m.vf, &m.pt);
+        goto out;
     }
     scfg = (struct ctl_server_config){.path = o.control,
                                       .group = CTL_NO_GROUP,
@@ -362,6 +383,7 @@ out:
         close(sfd);
     vswitch_link_release(&m.link);
     vm_supervisor_release(&m.vms);
+    vf_host_close(&m.vf, &m.pt);
     evrd_fini(&m.d);
     evr_appliance_free(&m.appliance);
     return rc;

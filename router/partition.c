@@ -172,6 +172,7 @@ static int whole_port(struct job *j, unsigned n)
         sh->whole = 0;
         memset(sh->vlan, 0, sizeof(sh->vlan));
         memset(sh->vf, 0, sizeof(sh->vf));
+        memset(sh->vf_vlan, 0, sizeof(sh->vf_vlan));
         return 0;
     }
     if (mode == EVR_MODE_PASSTHROUGH && j->a->ports[idx].backing != EVR_BACKING_PCI)
@@ -195,6 +196,40 @@ static int whole_port(struct job *j, unsigned n)
     sh->whole = j->x;
     sh->whole_mode = (uint8_t)mode;
     j->changed = true;
+    return 0;
+}
+
+/* VF i's port VLAN after the change: none once free, the one given, or
+ * (a move that gives none) the one it had. */
+static void set_vf_vlan(struct job *j, struct evr_port_share *sh, unsigned i)
+{
+    uint16_t to = j->c->op == EVR_CHANGE_FREE                  ? 0
+                  : j->c->vlan || j->c->op == EVR_CHANGE_SPLIT ? j->c->vlan
+                                                               : sh->vf_vlan[i];
+
+    j->changed = j->changed || sh->vf_vlan[i] != to;
+    sh->vf_vlan[i] = to;
+}
+
+/* A VLAN of a port has one owner: VFs of the port that carry the same port
+ * VLAN belong to one VM. */
+static int check_vf_vlans(struct job *j)
+{
+    for (unsigned i = 0; i < j->a->nports; i++) {
+        const struct evr_port_share *sh = &j->next.ports[i];
+        for (unsigned v = 0; v <= EVR_VF_MAX; v++) {
+            if (!sh->vf[v] || !sh->vf_vlan[v])
+                continue;
+            for (unsigned w = v + 1; w <= EVR_VF_MAX; w++)
+                if (sh->vf[w] && sh->vf[w] != sh->vf[v] && sh->vf_vlan[w] == sh->vf_vlan[v])
+                    return evr_fail(j->err, EBUSY,
+                                    "port%u/vf%u and port%u/vf%u would both carry VLAN %u, for "
+                                    "%s and %s: a VLAN of a port has one owner",
+                                    j->a->ports[i].number, v, j->a->ports[i].number, w,
+                                    sh->vf_vlan[v], owner_name(j, sh->vf[v]),
+                                    owner_name(j, sh->vf[w]));
+        }
+    }
     return 0;
 }
 
@@ -234,6 +269,8 @@ static int pieces(struct job *j, const struct evr_slice *s)
         uint8_t to = c->op == EVR_CHANGE_FREE ? 0 : j->x;
         j->changed = j->changed || own[i] != to;
         own[i] = to;
+        if (!vlan)
+            set_vf_vlan(j, sh, i);
     }
     return 0;
 }
@@ -314,6 +351,18 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
         return evr_fail(err, EINVAL, "a VM network port can be named when splitting one port only");
     if (c->slices.count == 0)
         return evr_fail(err, EINVAL, "no slices given");
+    if (c->vlan && (c->op == EVR_CHANGE_FREE || c->vlan < EVR_VLAN_MIN || c->vlan > EVR_VLAN_MAX))
+        return evr_fail(err, EINVAL, "VLAN %u: a VF's port VLAN is %u..%u, given on split or move",
+                        c->vlan, EVR_VLAN_MIN, EVR_VLAN_MAX);
+    for (size_t i = 0; i < c->slices.count && c->vlan; i++)
+        if (c->slices.items[i].kind != EVR_SLICE_VF) {
+            char name[48];
+            evr_slice_format(&c->slices.items[i], name, sizeof(name));
+            return evr_fail(err, EINVAL,
+                            "%s: a VLAN is given to VF slices only (a port's VLANs are slices "
+                            "of their own: port8.100)",
+                            name);
+        }
     for (size_t i = 0; i < c->slices.count; i++)
         if (check_exists(&j, &c->slices.items[i]))
             return -1;
@@ -331,6 +380,8 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
             rc = whole_port(&j, n);
     }
     if (!rc)
+        rc = check_vf_vlans(&j);
+    if (!rc)
         rc = bind_vm_ports(&j);
     if (rc) {
         free(j.next.ports);
@@ -346,7 +397,7 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
 }
 
 static int add_holding(json_t *out, const struct evr_appliance *a, const struct evr_slice *s,
-                       uint8_t owner, enum evr_slice_mode mode, uint8_t vm_port)
+                       uint8_t owner, enum evr_slice_mode mode, uint8_t vm_port, uint16_t vf_vlan)
 {
     char name[48];
     json_t *h;
@@ -356,6 +407,8 @@ static int add_holding(json_t *out, const struct evr_appliance *a, const struct 
                   evr_slice_mode_name(mode));
     if (h && mode == EVR_MODE_VSWITCH)
         json_object_set_new(h, "vm_port", json_integer(vm_port));
+    if (h && vf_vlan)
+        json_object_set_new(h, "vlan", json_integer(vf_vlan));
     return h ? json_array_append_new(out, h) : -1;
 }
 
@@ -367,6 +420,10 @@ static int add_runs(json_t *out, const struct evr_appliance *a, const struct evr
     unsigned r0, r1;
 
     for (unsigned i = first; first_run(own, i, last, RUN_OWNED, 0, &r0, &r1); i = r1 + 1) {
+        /* a run of VFs also keeps one port VLAN */
+        for (unsigned k = r0; !vlan && k < r1; k++)
+            if (sh->vf_vlan[k + 1] != sh->vf_vlan[r0])
+                r1 = k;
         struct evr_slice s = {
                 .kind = vlan ? EVR_SLICE_VLAN : EVR_SLICE_VF,
                 .port_first = (uint16_t)port,
@@ -375,7 +432,7 @@ static int add_runs(json_t *out, const struct evr_appliance *a, const struct evr
                 .last = (uint16_t)r1,
         };
         if (add_holding(out, a, &s, own[r0], vlan ? EVR_MODE_VSWITCH : EVR_MODE_PASSTHROUGH,
-                        sh->vm_port[own[r0] - 1]))
+                        sh->vm_port[own[r0] - 1], vlan ? 0 : sh->vf_vlan[r0]))
             return -1;
         if (r1 == last)
             break;
@@ -406,7 +463,7 @@ json_t *evr_partition_to_json(const struct evr_partition *p, const struct evr_ap
                                   .port_first = order[k]->number,
                                   .port_last = order[k]->number};
         int rc = sh->whole ? add_holding(out, a, &whole, sh->whole, sh->whole_mode,
-                                         sh->vm_port[sh->whole - 1])
+                                         sh->vm_port[sh->whole - 1], 0)
                            : add_runs(out, a, sh, order[k]->number, true) ||
                                      add_runs(out, a, sh, order[k]->number, false);
         if (rc) {
@@ -422,13 +479,13 @@ static int holding_change(const struct evr_appliance *a, const json_t *h, struct
                           const char *where, struct evr_err *err)
 {
     const char *slice = NULL, *vm = NULL, *mode = NULL;
-    json_int_t vm_port = -1;
+    json_int_t vm_port = -1, vlan = 0;
     json_error_t jerr;
     struct evr_parse_error perr;
 
     memset(c, 0, sizeof(*c));
-    if (json_unpack_ex((json_t *)h, &jerr, JSON_STRICT, "{s:s, s:s, s:s, s?:I}", "slice", &slice,
-                       "vm", &vm, "mode", &mode, "vm_port", &vm_port))
+    if (json_unpack_ex((json_t *)h, &jerr, JSON_STRICT, "{s:s, s:s, s:s, s?:I, s?:I}", "slice",
+                       &slice, "vm", &vm, "mode", &mode, "vm_port", &vm_port, "vlan", &vlan))
         return evr_fail(err, EINVAL, "%s: %s", where, jerr.text);
     c->op = EVR_CHANGE_SPLIT;
     c->vm_port = -1;
@@ -449,6 +506,10 @@ static int holding_change(const struct evr_appliance *a, const json_t *h, struct
                         c->mode == EVR_MODE_VSWITCH ? "a vswitch slice needs vm_port 0..255"
                                                     : "a passthrough slice has no vm_port");
     c->vm_port = (int)vm_port;
+    if (vlan < 0 || vlan > EVR_VLAN_MAX)
+        return evr_fail(err, EINVAL, "%s: %s: vlan %lld is not %u..%u", where, slice,
+                        (long long)vlan, EVR_VLAN_MIN, EVR_VLAN_MAX);
+    c->vlan = (uint16_t)vlan;
     return 0;
 }
 

@@ -10,6 +10,9 @@
  *   - VLAN slices go through the vswitch ("vswitch" mode), VF slices are
  *     passed through ("passthrough" mode), a whole port is either (passthrough
  *     only when a PCI function backs it);
+ *   - a VF may carry a port VLAN (`evr split port2/vf0 vm-a --vlan 100`): the
+ *     NIC tags its frames and gives it only that VLAN's; VFs of one port on
+ *     the same VLAN belong to one VM, as a VLAN has one owner;
  *   - each VM that owns anything of a port in vswitch mode reaches it on one
  *     of its own network ports (virtio-net), the same one for as long as it
  *     owns any of it, so the guest's interface order never changes under it.
@@ -42,6 +45,8 @@ struct evr_port_share {
     uint8_t whole_mode;             /* enum evr_slice_mode, when whole != 0 */
     uint8_t vlan[EVR_VLAN_MAX + 1]; /* [0] unused */
     uint8_t vf[EVR_VF_MAX + 1];
+    uint16_t
+            vf_vlan[EVR_VF_MAX + 1]; /* a VF's port VLAN, which the NIC tags and filters; 0: none */
     uint8_t vm_port[EVR_APPL_VM_MAX]; /* per VM: its port carrying this one, or EVR_NO_VM_PORT */
 };
 
@@ -64,6 +69,7 @@ struct evr_change {
     enum evr_slice_mode mode; /* for whole ports; VLANs are vswitch, VFs passthrough */
     bool mode_given;          /* mode was asked for; else split means vswitch, move keeps it */
     int vm_port;              /* split of one port: which VM port carries it; -1: the first free */
+    uint16_t vlan;            /* VF slices: their port VLAN; 0: none (a move keeps the VFs') */
 };
 
 /* An empty partition for appliance a. */
@@ -82,7 +88,8 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
 
 /* The partition as a JSON array of holdings, one per owned run, in port
  * order: {"slice":"port8.100-199","vm":"vm-b","mode":"vswitch","vm_port":0}.
- * "vm_port" is there for vswitch mode only. The same objects are the state
+ * "vm_port" is there for vswitch mode only, "vlan" for VFs with a port VLAN
+ * ({"slice":"port2/vf0","vm":"vm-a","mode":"passthrough","vlan":100}). The same objects are the state
  * file, `evr show partition -j` and `evr apply`'s input. */
 json_t *evr_partition_to_json(const struct evr_partition *p, const struct evr_appliance *a);
 

@@ -51,54 +51,74 @@ static double mono_us(void)
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
+/* Whether a plan step goes to the passthrough executor (vf_plan.h), not
+ * to the vswitch. */
+static bool via_passthrough(const json_t *step)
+{
+    const char *via = json_string_value(json_object_get(step, "via"));
+    return via && !strcmp(via, "passthrough");
+}
+
+static json_t *step_call(struct evrd *d, const json_t *step, const json_t *req, struct evr_err *err)
+{
+    if (via_passthrough(step))
+        return d->pt ? d->pt->call(d->pt->ctx, req, err)
+                     : (evr_fail(err, EOPNOTSUPP, "this evrd does not pass functions through"),
+                        NULL);
+    return d->vswitch.call(d->vswitch.ctx, req, err);
+}
+
 /* Runs the plan's requests in order; on a refusal undoes the done ones in
  * reverse. Returns 0, or -1 with err naming the step. When an undo fails
  * too, what the vswitch carries is unknown: the next change resyncs. */
-static int run_plan(struct evrd *d, const json_t *plan, struct evr_err *err)
+int evrd_run_plan(struct evrd *d, const json_t *plan, struct evr_err *err)
 {
     size_t n = json_array_size(plan), done;
 
     for (done = 0; done < n; done++) {
-        const json_t *req = json_object_get(json_array_get(plan, done), "request");
+        const json_t *step = json_array_get(plan, done);
+        const json_t *req = json_object_get(step, "request");
+        const json_t *name = json_object_get(req, via_passthrough(step) ? "slice" : "name");
         struct evr_err why;
-        json_t *reply = d->vswitch.call(d->vswitch.ctx, req, &why);
+        json_t *reply = step_call(d, step, req, &why);
         if (reply) {
             json_decref(reply);
             continue;
         }
-        if (why.code == ENOTCONN) {
+        if (why.code == ENOTCONN && !via_passthrough(step)) {
             /* No answer: whether the vswitch took the step is unknown, and
              * undoing the others could not be checked against it. evrd
              * forgets what it carries and resyncs it from its dump to the
-             * saved partition (evrd.c's loop does at once). */
+             * saved partition (evrd.c's loop does at once). The vswitch's
+             * steps come first: no passthrough step was taken yet. */
             evr_fail(err, EAGAIN,
                      "vswitch step %zu of %zu (%s %s): %s; nothing changed in the partition, and "
                      "the vswitch is being resynced to it",
                      done + 1, n, json_string_value(json_object_get(req, "op")),
-                     json_string_value(json_object_get(req, "name")), why.msg);
+                     json_string_value(name), why.msg);
             evrd_vswitch_lost(d);
             return -1;
         }
-        evr_fail(err, why.code,
-                 "vswitch step %zu of %zu (%s %s) refused: %s; %zu done step%s undone", done + 1, n,
-                 json_string_value(json_object_get(req, "op")),
-                 json_string_value(json_object_get(req, "name")), why.msg, done,
-                 done == 1 ? "" : "s");
+        evr_fail(err, why.code, "%s step %zu of %zu (%s %s) refused: %s; %zu done step%s undone",
+                 via_passthrough(step) ? "passthrough" : "vswitch", done + 1, n,
+                 json_string_value(json_object_get(req, "op")), json_string_value(name), why.msg,
+                 done, done == 1 ? "" : "s");
         break;
     }
     if (done == n)
         return 0;
     while (done-- > 0) {
-        const json_t *undo = json_object_get(json_array_get(plan, done), "undo");
+        const json_t *step = json_array_get(plan, done), *undo = json_object_get(step, "undo");
         struct evr_err why = {.msg = "no undo for it"};
-        json_t *reply = json_is_object(undo) ? d->vswitch.call(d->vswitch.ctx, undo, &why) : NULL;
+        json_t *reply = json_is_object(undo) ? step_call(d, step, undo, &why) : NULL;
         if (!reply) {
             /* keep the first reason, say the state is now unknown */
             size_t len = strlen(err->msg);
-            snprintf(err->msg + len, sizeof(err->msg) - len,
-                     "; undoing step %zu failed too (%s): the vswitch will be resynced", done + 1,
-                     why.msg);
-            evrd_vswitch_lost(d);
+            snprintf(err->msg + len, sizeof(err->msg) - len, "; undoing step %zu failed too (%s)%s",
+                     done + 1, why.msg,
+                     via_passthrough(step) ? "" : ": the vswitch will be resynced");
+            if (!via_passthrough(step))
+                evrd_vswitch_lost(d);
             break;
         }
         json_decref(reply);
@@ -116,6 +136,38 @@ static json_t *plan_requests(const json_t *plan)
     return out;
 }
 
+/* The passthrough steps from evrd's partition to next, after the vswitch's
+ * (vf_plan.h); refuses what the ports that carve VFs cannot do. */
+static int add_passthrough_steps(struct evrd *d, const struct evr_partition *next, json_t *plan,
+                                 struct evr_err *err)
+{
+    json_t *steps;
+
+    if (evr_vf_check(next, d->appliance, &d->pt->inv, err))
+        return -1;
+    steps = evr_vf_plan(&d->partition, next, d->appliance, &d->pt->inv,
+                        d->pt->running ? d->pt->running(d->pt->ctx) : 0, err);
+    if (!steps)
+        return -1;
+    json_array_extend(plan, steps);
+    json_decref(steps);
+    return 0;
+}
+
+/* Whether the vswitch carries the same for next as for evrd's partition (a
+ * change of passthrough slices alone): such a change goes on while the
+ * vswitch is away, which is brought to the partition when it is back. */
+static bool vswitch_has_no_part(struct evrd *d, const struct evr_partition *next)
+{
+    json_t *from = evr_vswitch_state(&d->partition, d->appliance, d->run_dir, NULL);
+    json_t *to = evr_vswitch_state(next, d->appliance, d->run_dir, NULL);
+    bool same = from && to && json_equal(from, to);
+
+    json_decref(from);
+    json_decref(to);
+    return same;
+}
+
 /* Brings the vswitch and the disk to next (already checked by the rules),
  * or changes nothing. */
 static int transact(struct evrd *d, struct evr_partition *next, bool changed, bool dry_run,
@@ -124,9 +176,11 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     struct evr_err why;
     json_t *to, *plan = NULL, *holdings;
     double t0 = mono_us(), t_planned = 0, t_applied = 0, t_saved = 0;
+    bool vs_absent = false; /* no vswitch, and the change needs none */
     int rc = -1;
 
-    if (!d->vs_state && !dry_run && evrd_vswitch_sync(d, &why))
+    if (!d->vs_state && !dry_run && evrd_vswitch_sync(d, &why) &&
+        !(vs_absent = vswitch_has_no_part(d, next)))
         return evr_fail(err, why.code == ENOTCONN ? EAGAIN : why.code,
                         "the vswitch is not there to carry the change (%s); nothing changed",
                         why.msg);
@@ -141,6 +195,10 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
         plan = from ? evr_vswitch_plan(from, to, err) : NULL;
         json_decref(from);
     }
+    if (plan && d->pt && add_passthrough_steps(d, next, plan, err)) {
+        json_decref(plan);
+        plan = NULL;
+    }
     if (!plan)
         goto out;
     t_planned = t_applied = t_saved = mono_us();
@@ -148,7 +206,7 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
         rc = 0;
         goto answer;
     }
-    if (run_plan(d, plan, err))
+    if (evrd_run_plan(d, plan, err))
         goto out;
     t_applied = t_saved = mono_us();
     if (changed) {
@@ -159,18 +217,19 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
             /* the reverse plan: every undo, last step first */
             while (i-- > 0)
                 json_array_append_new(
-                        back, json_pack("{s:O, s:n}", "request",
-                                        json_object_get(json_array_get(plan, i), "undo"), "undo"));
+                        back, json_pack("{s:O, s:n, s:O?}", "request",
+                                        json_object_get(json_array_get(plan, i), "undo"), "undo",
+                                        "via", json_object_get(json_array_get(plan, i), "via")));
             {
                 struct evr_err saved = why, undo;
-                if (run_plan(d, back, &undo)) {
+                if (evrd_run_plan(d, back, &undo)) {
                     evrd_vswitch_lost(d);
                     evr_fail(err, saved.code,
-                             "%s; undoing the vswitch change failed too (%.300s): it is being "
+                             "%s; undoing the change failed too (%.300s): the vswitch is being "
                              "resynced to the saved partition",
                              saved.msg, undo.msg);
                 } else {
-                    evr_fail(err, saved.code, "%s; the vswitch change is undone", saved.msg);
+                    evr_fail(err, saved.code, "%s; the change is undone", saved.msg);
                 }
             }
             json_decref(back);
@@ -180,15 +239,25 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     } else {
         next->generation = d->partition.generation;
     }
-    json_decref(d->vs_state);
-    d->vs_state = json_incref(to);
+    if (!vs_absent) {
+        json_decref(d->vs_state);
+        d->vs_state = json_incref(to);
+    }
     evr_partition_free(&d->partition);
     d->partition = *next;
     memset(next, 0, sizeof(*next)); /* now d's */
-    if (changed)
-        evr_events_add(d->events, "partition", "change", "%s: generation %llu, %zu vswitch step%s",
-                       what, (unsigned long long)d->partition.generation, json_array_size(plan),
-                       json_array_size(plan) == 1 ? "" : "s");
+    if (changed) {
+        size_t n = json_array_size(plan), npt = 0, i;
+        json_t *step;
+        char more[48] = "";
+        json_array_foreach(plan, i, step) npt += via_passthrough(step);
+        if (npt)
+            snprintf(more, sizeof(more), ", %zu passthrough step%s", npt, npt == 1 ? "" : "s");
+        evr_events_add(d->events, "partition", "change",
+                       "%s: generation %llu, %zu vswitch step%s%s", what,
+                       (unsigned long long)d->partition.generation, n - npt,
+                       n - npt == 1 ? "" : "s", more);
+    }
     rc = 0;
 answer:
     holdings = evr_partition_to_json(rc == 0 && !dry_run ? &d->partition : next, d->appliance);
@@ -224,7 +293,7 @@ int evrd_vswitch_sync(struct evrd *d, struct evr_err *err)
     json_decref(dump);
     want = evr_vswitch_state(&d->partition, d->appliance, d->run_dir, err);
     plan = have && want ? evr_vswitch_plan(have, want, err) : NULL;
-    if (plan && !run_plan(d, plan, err)) {
+    if (plan && !evrd_run_plan(d, plan, err)) {
         d->vs_state = json_incref(want);
         rc = 0;
     }
@@ -240,7 +309,7 @@ static int read_change(struct evrd *d, const json_t *req, enum evr_change_op op,
 {
     const json_t *slices = json_object_get(req, "slices"), *vm = json_object_get(req, "vm");
     const json_t *mode = json_object_get(req, "mode"), *vm_port = json_object_get(req, "vm_port");
-    const json_t *dry = json_object_get(req, "dry_run");
+    const json_t *dry = json_object_get(req, "dry_run"), *vlan = json_object_get(req, "vlan");
     struct evr_parse_error perr;
 
     memset(c, 0, sizeof(*c));
@@ -273,6 +342,13 @@ static int read_change(struct evrd *d, const json_t *req, enum evr_change_op op,
             json_integer_value(vm_port) >= EVR_APPL_VM_PORTS)
             return evr_fail(err, EINVAL, "field 'vm_port': expected 0..%u", EVR_APPL_VM_PORTS - 1);
         c->vm_port = (int)json_integer_value(vm_port);
+    }
+    if (vlan) {
+        if (!json_is_integer(vlan) || json_integer_value(vlan) < EVR_VLAN_MIN ||
+            json_integer_value(vlan) > EVR_VLAN_MAX)
+            return evr_fail(err, EINVAL, "field 'vlan': expected a VLAN id %u..%u", EVR_VLAN_MIN,
+                            EVR_VLAN_MAX);
+        c->vlan = (uint16_t)json_integer_value(vlan);
     }
     if (dry && !json_is_boolean(dry))
         return evr_fail(err, EINVAL, "field 'dry_run': expected true or false");
@@ -356,17 +432,22 @@ static json_t *cores_json(const struct evr_appl_cores *c)
     return a;
 }
 
-static json_t *inventory_json(const struct evr_appliance *a)
+static json_t *inventory_json(struct evrd *d)
 {
+    const struct evr_appliance *a = d->appliance;
     json_t *ports = json_array(), *vms = json_array();
 
     for (unsigned i = 0; i < a->nports; i++) {
         const struct evr_appl_port *p = &a->ports[i];
         char name[16];
         snprintf(name, sizeof(name), "port%u", p->number);
-        json_array_append_new(ports, json_pack("{s:s, s:s, s:s, s:i}", "name", name, "backing",
-                                               backing_names[p->backing], "device",
-                                               p->backing_value, "vfs", p->vfs));
+        json_t *port =
+                json_pack("{s:s, s:s, s:s, s:i}", "name", name, "backing",
+                          backing_names[p->backing], "device", p->backing_value, "vfs", p->vfs);
+        json_t *carved = d->pt ? evrd_passthrough_port_json(d, i) : NULL;
+        if (carved)
+            json_object_update_new(port, carved);
+        json_array_append_new(ports, port);
     }
     for (unsigned i = 0; i < a->nvms; i++)
         json_array_append_new(vms,
@@ -388,7 +469,7 @@ static int op_show(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
         json_object_set_new(reply, "generation", json_integer((json_int_t)d->partition.generation));
         json_object_set_new(reply, "partition", evr_partition_to_json(&d->partition, d->appliance));
     } else if (!strcmp(w, "inventory")) {
-        json_object_set_new(reply, "inventory", inventory_json(d->appliance));
+        json_object_set_new(reply, "inventory", inventory_json(d));
     } else if (!strcmp(w, "vswitch")) {
         json_object_set_new(reply, "vswitch",
                             json_pack("{s:b, s:i, s:i, s:O}", "synced", d->vs_state != NULL, "pid",
@@ -451,7 +532,8 @@ static int op_events(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
     return 0;
 }
 
-static const char *const change_fields[] = {"!slices", "!vm", "mode", "vm_port", "dry_run", NULL};
+static const char *const change_fields[] = {"!slices", "!vm",  "mode", "vm_port",
+                                            "dry_run", "vlan", NULL};
 static const char *const free_fields[] = {"!slices", "dry_run", NULL};
 static const char *const apply_fields[] = {"!holdings", "dry_run", NULL};
 static const char *const show_fields[] = {"what", NULL};

@@ -5,8 +5,9 @@
  *   1. checked: applied to a copy of the partition by its rules
  *      (partition.h), refused whole with the slice and owner in conflict;
  *   2. planned: the vswitch requests from what the vswitch has to what the
- *      new partition needs (vswitch_plan.h); with "dry_run" the reply is the
- *      plan and the partition it would give, and nothing changes;
+ *      new partition needs (vswitch_plan.h), then the passthrough steps (VF
+ *      settings and binding, hot-plug: vf_plan.h); with "dry_run" the reply
+ *      is the plan and the partition it would give, and nothing changes;
  *   3. applied: each request in order; when one is refused, the ones done
  *      are undone in reverse, and the reply names the step and the reason;
  *   4. persisted: the new partition is saved (state.h) before the reply, and
@@ -30,6 +31,7 @@
 #include "ctl/protocol.h"
 #include "events.h"
 #include "partition.h"
+#include "passthrough.h"
 #include "vm_supervisor.h"
 
 struct evrd_vswitch {
@@ -49,6 +51,9 @@ struct evrd {
     int vs_pid; /* the vswitch process, for show; 0: none */
     struct evr_events *events;
     struct vm_supervisor *vms; /* NULL: evrd does not run the VMs (unit tests) */
+    /* The passthrough side: VF settings and binding, hot-plug (passthrough.h).
+     * NULL: passthrough slices are checked and kept, not given to the VMs. */
+    struct evrd_passthrough *pt;
 };
 
 /* Ready to serve: the partition on disk (or an empty one) for appliance a.
@@ -64,6 +69,10 @@ int evrd_vswitch_sync(struct evrd *d, struct evr_err *err);
 
 /* The vswitch went away: what it carries is unknown until the next sync. */
 void evrd_vswitch_lost(struct evrd *d);
+
+/* Runs plan steps (vswitch_plan.h, vf_plan.h) in order; on a refusal undoes
+ * the done ones in reverse, and err names the step. */
+int evrd_run_plan(struct evrd *d, const json_t *plan, struct evr_err *err);
 
 /* The control socket's ops, for ctl_server_open. */
 extern const struct ctl_op evrd_ops[];

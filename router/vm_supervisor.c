@@ -37,8 +37,29 @@ static double mono_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Appends the functions the partition gives the VM to the configuration's
+ * "passthrough" (after the appliance's own). */
+static int add_passthrough(const struct vm_supervisor *s, const struct vm_proc *p, json_t *cfg,
+                           struct evr_err *err)
+{
+    json_t *given, *list;
+
+    if (!s->passthrough)
+        return 0;
+    given = s->passthrough(s->passthrough_ctx, (unsigned)(p - s->vms));
+    if (!given)
+        return evr_fail(err, ENOMEM, "VM %s: out of memory", p->vm->name);
+    list = json_object_get(cfg, "passthrough");
+    if (json_array_size(given) && !list)
+        json_object_set(cfg, "passthrough", given);
+    else if (json_is_array(list))
+        json_array_extend(list, given);
+    json_decref(given);
+    return 0;
+}
+
 /* RUN_DIR/NAME.json: the appliance's evr-vmm object and evrd's keys. */
-static int write_config(struct vm_proc *p, struct evr_err *err)
+static int write_config(const struct vm_supervisor *s, struct vm_proc *p, struct evr_err *err)
 {
     json_t *cfg = json_deep_copy(p->vm->vmm), *pin = json_array();
     char console[PATH_MAX + 8];
@@ -75,6 +96,10 @@ static int write_config(struct vm_proc *p, struct evr_err *err)
             }
             json_array_append_new(net, json_pack("{s:s}", "vhost_user", path));
         }
+    }
+    if (add_passthrough(s, p, cfg, err)) {
+        json_decref(cfg);
+        return -1;
     }
     rc = json_dump_file(cfg, p->config, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(cfg);
@@ -132,6 +157,20 @@ static bool adopt(struct vm_proc *p)
     return true;
 }
 
+bool vm_supervisor_adopt(struct vm_supervisor *s, unsigned i)
+{
+    struct vm_proc *p = &s->vms[i];
+
+    if (p->state == VM_STATE_RUNNING || p->state == VM_STATE_STOPPING)
+        return true;
+    if (!adopt(p))
+        return false;
+    p->state = VM_STATE_RUNNING;
+    p->started_at = mono_now();
+    evr_events_add(s->events, "vm", p->vm->name, "adopted, pid %d", (int)p->pid);
+    return true;
+}
+
 int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err)
 {
     struct vm_proc *p = &s->vms[i];
@@ -139,13 +178,9 @@ int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err
 
     if (p->state == VM_STATE_RUNNING || p->state == VM_STATE_STOPPING)
         return 0;
-    if (adopt(p)) {
-        p->state = VM_STATE_RUNNING;
-        p->started_at = mono_now();
-        evr_events_add(s->events, "vm", p->vm->name, "adopted, pid %d", (int)p->pid);
+    if (vm_supervisor_adopt(s, i))
         return 0;
-    }
-    if (write_config(p, err))
+    if (write_config(s, p, err))
         return -1;
     pid = fork();
     if (pid < 0)

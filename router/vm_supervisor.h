@@ -6,7 +6,10 @@
  * vCPU), "control" (RUN_DIR/NAME.ctl), "console" (socket:RUN_DIR/NAME.console)
  * and, unless the appliance says otherwise, "on_reboot": "restart"; and "net":
  * the appliance's management ports, then one {"vhost_user": RUN_DIR/NAME.K.sock}
- * per network port K, which the vswitch's VM port NAME.K connects to — and runs
+ * per network port K, which the vswitch's VM port NAME.K connects to; and
+ * "passthrough": the appliance's own functions, then the ones the partition
+ * gives the VM (its VFs, its ports in passthrough mode), asked of the
+ * passthrough hook at every start, a restart after a crash too — and runs
  * `evr-vmm --config RUN_DIR/NAME.json` in its own session, output appended to
  * RUN_DIR/NAME.log. A VM whose control socket already answers is adopted
  * (an evrd restart does not restart the VMs), its pid from the socket's peer
@@ -56,10 +59,18 @@ struct vm_supervisor {
     struct evr_events *events;
     unsigned n;
     struct vm_proc vms[EVR_APPL_VM_MAX];
+    /* The PCI addresses the partition gives VM vm (a JSON array), for its
+     * configuration; NULL: none (passthrough.h's evrd_vm_passthrough). */
+    json_t *(*passthrough)(void *ctx, unsigned vm);
+    void *passthrough_ctx;
 };
 
 int vm_supervisor_init(struct vm_supervisor *s, const struct evr_appliance *a, const char *binary,
                        const char *run_dir, struct evr_events *events, struct evr_err *err);
+
+/* Adopts VM i when its evr-vmm answers already (an evrd restart); returns
+ * whether it runs now. */
+bool vm_supervisor_adopt(struct vm_supervisor *s, unsigned i);
 
 /* Starts (or adopts) VM i; a running one is left as it is. */
 int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err);

@@ -397,6 +397,33 @@ static const unsigned field_order[] = {
         EVR_VF_MAC, EVR_VF_VLAN, EVR_VF_RATE, EVR_VF_SPOOFCHK, EVR_VF_TRUST, EVR_VF_LINK_STATE,
 };
 
+bool evr_vf_field_holds(unsigned field, const struct evr_vf_settings *now,
+                        const struct evr_vf_settings *want)
+{
+    uint16_t now_proto = now->vlan_proto ? now->vlan_proto : EVR_VF_PROTO_8021Q;
+    uint16_t want_proto = want->vlan_proto ? want->vlan_proto : EVR_VF_PROTO_8021Q;
+
+    if (!(now->fields & field))
+        return false;
+    switch (field) {
+    case EVR_VF_MAC:
+        return !memcmp(now->mac, want->mac, 6);
+    case EVR_VF_VLAN:
+        /* with no VLAN, QoS and protocol mean nothing */
+        return now->vlan == want->vlan &&
+               (!want->vlan || (now->qos == want->qos && now_proto == want_proto));
+    case EVR_VF_RATE:
+        return now->min_tx_rate == want->min_tx_rate && now->max_tx_rate == want->max_tx_rate;
+    case EVR_VF_SPOOFCHK:
+        return now->spoofchk == want->spoofchk;
+    case EVR_VF_TRUST:
+        return now->trust == want->trust;
+    case EVR_VF_LINK_STATE:
+        return now->link_state == want->link_state;
+    }
+    return false;
+}
+
 int evr_vf_set(struct evr_vf_link *l, const char *ifname, unsigned vf,
                const struct evr_vf_settings *s, struct evr_err *err)
 {
@@ -415,13 +442,14 @@ int evr_vf_set(struct evr_vf_link *l, const char *ifname, unsigned vf,
     if (evr_vf_get(l, ifname, vf, &old, NULL))
         old.fields = 0;
     for (i = 0; i < sizeof(field_order) / sizeof(field_order[0]); i++) {
-        if (!(s->fields & field_order[i]))
+        if (!(s->fields & field_order[i]) || evr_vf_field_holds(field_order[i], &old, s))
             continue;
         if (apply_field(l, ifindex, ifname, vf, field_order[i], s, err) == 0)
             continue;
         for (j = 0; j < i; j++) {
             struct evr_err undo;
-            if (!(s->fields & field_order[j]) || !(old.fields & field_order[j]))
+            if (!(s->fields & field_order[j]) || !(old.fields & field_order[j]) ||
+                evr_vf_field_holds(field_order[j], &old, s))
                 continue;
             if (apply_field(l, ifindex, ifname, vf, field_order[j], &old, &undo) && err)
                 snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),

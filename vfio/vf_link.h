@@ -61,6 +61,13 @@ void evr_vf_link_close(struct evr_vf_link *l);
  * state); value ranges are the driver's to judge. */
 int evr_vf_settings_check(const struct evr_vf_settings *s, struct evr_err *err);
 
+/* Whether field (one EVR_VF_* bit) of `now` already holds what `want` asks
+ * for. evr_vf_set sends only the fields that do not: a driver without an
+ * operation for a field (Linux's igb has no VF link state) then still takes
+ * a request that leaves that field as it is, as a reset to the clean state. */
+bool evr_vf_field_holds(unsigned field, const struct evr_vf_settings *now,
+                        const struct evr_vf_settings *want);
+
 /* Applies the selected fields to VF `vf` of interface `ifname`. */
 int evr_vf_set(struct evr_vf_link *l, const char *ifname, unsigned vf,
                const struct evr_vf_settings *s, struct evr_err *err);

@@ -31,14 +31,18 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: evr [-j] [-n] [-s SOCKET] VERB ...\n"
-            "  evr split SLICES VM [--passthrough] [--vm-port N]   give free slices to VM\n"
-            "  evr move SLICES VM [--passthrough|--vswitch]        give owned slices to VM\n"
+            "  evr split SLICES VM [--passthrough] [--vm-port N] [--vlan V]  give free slices to "
+            "VM\n"
+            "  evr move SLICES VM [--passthrough|--vswitch] [--vlan V]       give owned slices to "
+            "VM\n"
             "  evr free SLICES                                     take slices from their owners\n"
             "  evr apply FILE                                      make the partition FILE's\n"
             "  evr show [partition|inventory|vswitch|vms]          what there is [partition]\n"
             "  evr vm start|stop VM                                start or stop a router engine\n"
             "  evr monitor                                         events as they happen\n"
             "SLICES: port0-7, port8.100-199 (VLANs), port2/vf0-3 (VFs), comma-separated\n"
+            "  --vlan V        the VFs' port VLAN: the NIC tags their frames with V and gives\n"
+            "                  them V's frames only (VF slices)\n"
             "  -j, --json      print evrd's JSON reply\n"
             "  -n, --dry-run   print the plan and the partition it gives; change nothing\n"
             "  -s, --socket    evrd's control socket [$EVR_SOCKET or /run/evr/evrd.sock]\n"
@@ -94,13 +98,29 @@ static int call(const struct cli *cli, json_t *req, void (*print)(const json_t *
     return 0;
 }
 
-/* split, move: SLICES VM [--passthrough|--vswitch] [--vm-port N] */
+/* The integer value of option name, min..max; says what is wrong when not. */
+static int int_option(const char *op, const char *name, const char *text, long min, long max,
+                      long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtol(text, &end, 10);
+    if (errno || *end || end == text || *out < min || *out > max) {
+        fprintf(stderr, "evr %s: %s '%s' is not a number %ld-%ld\n", op, name, text, min, max);
+        return -1;
+    }
+    return 0;
+}
+
+/* split, move: SLICES VM [--passthrough|--vswitch] [--vm-port N] [--vlan V] */
 static int change_verb(const struct cli *cli, const char *op, int argc, char **argv)
 {
     static const struct option longs[] = {
             {"passthrough", no_argument, NULL, 'p'},
             {"vswitch", no_argument, NULL, 'w'},
             {"vm-port", required_argument, NULL, 'k'},
+            {"vlan", required_argument, NULL, 'l'},
             {0},
     };
     json_t *req = json_pack("{s:s}", "op", op);
@@ -111,7 +131,6 @@ static int change_verb(const struct cli *cli, const char *op, int argc, char **a
      * verb-level parse before stops at the verb) */
     optind = 0;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        char *end;
         long k;
         switch (c) {
         case 'p':
@@ -119,14 +138,13 @@ static int change_verb(const struct cli *cli, const char *op, int argc, char **a
             json_object_set_new(req, "mode", json_string(c == 'p' ? "passthrough" : "vswitch"));
             break;
         case 'k':
-            errno = 0;
-            k = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || k < 0 || k > 255) {
-                fprintf(stderr, "evr %s: --vm-port '%s' is not a port number\n", op, optarg);
+        case 'l':
+            if (int_option(op, c == 'k' ? "--vm-port" : "--vlan", optarg, c == 'k' ? 0 : 1,
+                           c == 'k' ? 255 : 4094, &k)) {
                 json_decref(req);
                 return EXIT_USAGE;
             }
-            json_object_set_new(req, "vm_port", json_integer(k));
+            json_object_set_new(req, c == 'k' ? "vm_port" : "vlan", json_integer(k));
             break;
         default:
             json_decref(req);

@@ -32,19 +32,52 @@ static void holdings_table(const json_t *holdings)
     printf("%-*s  %-*s  %-11s  %s\n", w_slice, "SLICE", w_vm, "VM", "MODE", "VM PORT");
     json_array_foreach(holdings, i, h)
     {
-        const json_t *k = json_object_get(h, "vm_port");
-        char port[16] = "-";
+        const json_t *k = json_object_get(h, "vm_port"), *vlan = json_object_get(h, "vlan");
+        char port[16] = "-", mode[32];
         if (json_is_integer(k))
             snprintf(port, sizeof(port), "%lld", (long long)json_integer_value(k));
-        printf("%-*s  %-*s  %-11s  %s\n", w_slice, str(h, "slice"), w_vm, str(h, "vm"),
-               str(h, "mode"), port);
+        if (json_is_integer(vlan)) /* a VF's port VLAN */
+            snprintf(mode, sizeof(mode), "%s VLAN %lld", str(h, "mode"),
+                     (long long)json_integer_value(vlan));
+        else
+            snprintf(mode, sizeof(mode), "%s", str(h, "mode"));
+        printf("%-*s  %-*s  %-11s  %s\n", w_slice, str(h, "slice"), w_vm, str(h, "vm"), mode, port);
     }
+}
+
+/* One passthrough step in a line: "vf-assign port2/vf0 0000:01:10.0, mac 02:.., VLAN 100",
+ * "device-add port2/vf0 0000:01:10.0 -> vm-a" */
+static bool passthrough_line(const json_t *r)
+{
+    const char *op = str(r, "op");
+    const json_t *vlan = json_object_get(r, "vlan");
+
+    if (strncmp(op, "vf-", 3) && strncmp(op, "device-", 7))
+        return false;
+    printf("  passthrough %-10s %-14s %s", op, str(r, "slice"), str(r, "host"));
+    if (json_object_get(r, "mac"))
+        printf(", mac %s", str(r, "mac"));
+    if (json_integer_value(vlan))
+        printf(", VLAN %lld", (long long)json_integer_value(vlan));
+    else if (vlan)
+        printf(", no VLAN");
+    if (!strcmp(op, "vf-release"))
+        printf(", reset and unbound");
+    if (!strcmp(op, "device-add"))
+        printf(" -> %s (hot-plug)", str(r, "vm"));
+    if (!strcmp(op, "device-del"))
+        printf(" <- %s (guest ejects)", str(r, "vm"));
+    printf("\n");
+    return true;
 }
 
 /* One vswitch request in a line: "slice-set port3: uplink port3 -> vm-b.1, trunk, untagged 1-4094" */
 static void plan_line(const json_t *r)
 {
     const char *op = str(r, "op");
+
+    if (passthrough_line(r))
+        return;
 
     printf("  vswitch %-10s %-14s", op, str(r, "name"));
     if (!strcmp(op, "port-add"))
@@ -103,6 +136,41 @@ static void cores_text(const json_t *cores, char *buf, size_t len)
     }
 }
 
+/* The VFs a port's PF carved, with what the host has on each now. */
+static void vf_table(const json_t *port)
+{
+    const json_t *vf, *err = json_object_get(port, "vf_error");
+    size_t i;
+
+    if (!json_object_get(port, "pci"))
+        return;
+    printf("\n%s: PF %s, %lld VFs carved\n", str(port, "name"), str(port, "pci"),
+           (long long)json_integer_value(json_object_get(port, "carved")));
+    if (err) {
+        printf("  cannot read them: %s\n", json_string_value(err));
+        return;
+    }
+    printf("  %-4s  %-12s  %-8s  %-17s  %-5s  %-8s  %s\n", "VF", "PCI", "DRIVER", "MAC", "VLAN",
+           "SPOOFCHK", "TRUST");
+    json_array_foreach(json_object_get(port, "vf"), i, vf)
+    {
+        const char *drv = str(vf, "driver");
+        char vlan[8] = "-";
+        if (json_integer_value(json_object_get(vf, "vlan")))
+            snprintf(vlan, sizeof(vlan), "%lld",
+                     (long long)json_integer_value(json_object_get(vf, "vlan")));
+        printf("  %-4lld  %-12s  %-8s  %-17s  %-5s  %-8s  %s\n",
+               (long long)json_integer_value(json_object_get(vf, "vf")), str(vf, "host"),
+               drv[0] ? drv : "none", str(vf, "mac"), vlan,
+               !json_object_get(vf, "spoofchk")                ? "-"
+               : json_is_true(json_object_get(vf, "spoofchk")) ? "on"
+                                                               : "off",
+               !json_object_get(vf, "trust")                ? "-"
+               : json_is_true(json_object_get(vf, "trust")) ? "on"
+                                                            : "off");
+    }
+}
+
 void print_inventory(const json_t *reply)
 {
     const json_t *inv = json_object_get(reply, "inventory"), *p;
@@ -114,6 +182,7 @@ void print_inventory(const json_t *reply)
     json_array_foreach(json_object_get(inv, "ports"), i, p)
             printf("%-8s  %-8s  %-24s  %lld\n", str(p, "name"), str(p, "backing"), str(p, "device"),
                    (long long)json_integer_value(json_object_get(p, "vfs")));
+    json_array_foreach(json_object_get(inv, "ports"), i, p) vf_table(p);
     printf("\n%-12s  %-5s  %s\n", "VM", "PORTS", "CORES");
     json_array_foreach(json_object_get(inv, "vms"), i, p)
     {

@@ -157,6 +157,42 @@ static void the_clean_state_is_what_release_promises(void **state)
     assert_int_equal(evr_vf_clean.link_state, EVR_VF_LINK_AUTO);
 }
 
+/* evr_vf_set sends only the fields that do not hold yet: a reset of a VF
+ * whose link state is auto already must not ask igb (which has no VF link
+ * state operation) to set it. */
+static void a_field_that_holds_is_not_sent(void **state)
+{
+    struct evr_vf_settings now = evr_vf_clean, want = evr_vf_clean;
+    (void)state;
+
+    for (unsigned f = 1; f < EVR_VF_ALL; f <<= 1)
+        assert_true(evr_vf_field_holds(f, &now, &want));
+    now.fields = EVR_VF_ALL & ~(unsigned)EVR_VF_LINK_STATE; /* not read back: send it */
+    assert_false(evr_vf_field_holds(EVR_VF_LINK_STATE, &now, &want));
+    now.fields = EVR_VF_ALL;
+    now.mac[5] = 1;
+    assert_false(evr_vf_field_holds(EVR_VF_MAC, &now, &want));
+    assert_true(evr_vf_field_holds(EVR_VF_VLAN, &now, &want));
+    /* no VLAN: QoS and protocol do not count; with one they do */
+    now.qos = 3;
+    now.vlan_proto = EVR_VF_PROTO_8021Q;
+    assert_true(evr_vf_field_holds(EVR_VF_VLAN, &now, &want));
+    now.vlan = want.vlan = 100;
+    assert_false(evr_vf_field_holds(EVR_VF_VLAN, &now, &want));
+    now.qos = 0;
+    assert_true(evr_vf_field_holds(EVR_VF_VLAN, &now, &want));
+    want.vlan_proto = EVR_VF_PROTO_8021AD;
+    assert_false(evr_vf_field_holds(EVR_VF_VLAN, &now, &want));
+    now.max_tx_rate = 10;
+    assert_false(evr_vf_field_holds(EVR_VF_RATE, &now, &want));
+    now.trust = true;
+    assert_false(evr_vf_field_holds(EVR_VF_TRUST, &now, &want));
+    now.spoofchk = false;
+    assert_false(evr_vf_field_holds(EVR_VF_SPOOFCHK, &now, &want));
+    now.link_state = EVR_VF_LINK_DISABLE;
+    assert_false(evr_vf_field_holds(EVR_VF_LINK_STATE, &now, &want));
+}
+
 static void parses_macs_strictly(void **state)
 {
     static const uint8_t want[6] = {0x02, 0x00, 0x5e, 0xab, 0xcd, 0xef};
@@ -192,6 +228,7 @@ int main(void)
             cmocka_unit_test(malformed_acks_are_refused),
             cmocka_unit_test(settings_check_names_what_is_wrong),
             cmocka_unit_test(the_clean_state_is_what_release_promises),
+            cmocka_unit_test(a_field_that_holds_is_not_sent),
             cmocka_unit_test(parses_macs_strictly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
