@@ -132,11 +132,13 @@ int evr_state_load(const char *dir, struct evr_partition *p, const struct evr_ap
         json_decref(doc);
         return evr_fail(err, EINVAL, "state %s: %s", path, jerr.text);
     }
-    if (version != EVR_STATE_VERSION || generation < 0) {
+    /* version 1 differs only in having no LAG holdings */
+    bool known = version == 1 || version == EVR_STATE_VERSION;
+    if (!known || generation < 0) {
         json_decref(doc);
         return evr_fail(err, EINVAL, "state %s: %s %lld is not supported", path,
-                        version != EVR_STATE_VERSION ? "version" : "generation",
-                        (long long)(version != EVR_STATE_VERSION ? version : generation));
+                        !known ? "version" : "generation",
+                        (long long)(!known ? version : generation));
     }
     rc = evr_partition_from_json(p, a, holdings, path, err);
     json_decref(doc);
