@@ -253,6 +253,19 @@ def collect(b, src, members):
     return out, tags
 
 
+def expect_hashed(got, per_flow=PER_FLOW):
+    """Checks collect()'s result over two members: each flow on exactly one
+    member, the flows spread over both, each complete and in order."""
+    (m0, f0), (m1, f1) = got.items()
+    on0, on1 = set(f0), set(f1)
+    expect(not (on0 & on1) and on0 | on1 == set(range(FLOWS)),
+           f"each of {FLOWS} flows leaves on exactly one member")
+    expect(len(on0) >= FLOWS // 4 and len(on1) >= FLOWS // 4,
+           f"the flows are spread over both members ({m0} {len(on0)}, {m1} {len(on1)})")
+    expect(all(flows[f] == list(range(per_flow)) for flows in got.values() for f in flows),
+           "each flow arrives complete and in order")
+
+
 def marker(src, vlan=None, **options):
     """A marker for recv_many(): sent from endpoint `src` with `vlan` and
     frame() options (src_ip, sport: the flow, hence the receive queue, of

@@ -11,19 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
+#include "common/io.h"
 
 int console_attach(const char *vm, const char *path, struct evr_err *err)
 {
@@ -67,7 +55,7 @@ int console_attach(const char *vm, const char *path, struct evr_err *err)
                 fprintf(stderr, "evr: %s's console closed\n", vm);
                 break;
             }
-            if (write_all(STDOUT_FILENO, buf, (size_t)n)) {
+            if (evr_write_all(STDOUT_FILENO, buf, (size_t)n)) {
                 rc = evr_fail(err, errno, "stdout: %s", strerror(errno));
                 break;
             }
@@ -78,7 +66,7 @@ int console_attach(const char *vm, const char *path, struct evr_err *err)
             if (n <= 0)
                 break; /* the input ended: detach */
             detach = tty ? memchr(buf, CONSOLE_DETACH_KEY, (size_t)n) : NULL;
-            if (write_all(fd, buf, detach ? (size_t)(detach - buf) : (size_t)n)) {
+            if (evr_write_all(fd, buf, detach ? (size_t)(detach - buf) : (size_t)n)) {
                 rc = evr_fail(err, errno, "%s's console: %s", vm, strerror(errno));
                 break;
             }

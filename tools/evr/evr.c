@@ -69,19 +69,20 @@ static int exit_for(int code)
     }
 }
 
-/* Sends req (taken) and prints the reply the verb's way. */
-static int call(const struct cli *cli, json_t *req, void (*print)(const json_t *reply))
+/* Sends req (taken) to evrd; returns its reply, or NULL with the reason
+ * said and *status the exit status. */
+static json_t *ask(const struct cli *cli, json_t *req, int *status)
 {
     struct ctl_client c;
     struct evr_err err;
     json_t *reply;
 
-    if (cli->dry_run)
-        json_object_set_new(req, "dry_run", json_true());
+    *status = 0;
     if (ctl_client_open(&c, cli->socket, NULL, &err)) {
         fprintf(stderr, "evr: evrd at %s: %s\n", cli->socket, err.msg);
         json_decref(req);
-        return EXIT_SYSTEM;
+        *status = EXIT_SYSTEM;
+        return NULL;
     }
     reply = ctl_client_call(&c, req, &err);
     ctl_client_close(&c);
@@ -89,8 +90,22 @@ static int call(const struct cli *cli, json_t *req, void (*print)(const json_t *
     if (!reply) {
         fprintf(stderr, "evr: %s%s%s\n", cli->batch ? cli->batch : "", cli->batch ? ": " : "",
                 err.msg);
-        return exit_for(err.code);
+        *status = exit_for(err.code);
     }
+    return reply;
+}
+
+/* Sends req (taken) and prints the reply the verb's way. */
+static int call(const struct cli *cli, json_t *req, void (*print)(const json_t *reply))
+{
+    json_t *reply;
+    int status;
+
+    if (cli->dry_run)
+        json_object_set_new(req, "dry_run", json_true());
+    reply = ask(cli, req, &status);
+    if (!reply)
+        return status;
     json_object_del(reply, "ok");
     if (cli->json) {
         char *text = json_dumps(reply, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -294,28 +309,17 @@ static int show_verb(const struct cli *cli, int argc, char **argv)
  * evr attaches this terminal to it (console.h). */
 static int console_verb(const struct cli *cli, const char *vm)
 {
-    struct ctl_client c;
     struct evr_err err;
-    json_t *req = json_pack("{s:s, s:s}", "op", "vm-console", "name", vm), *reply;
+    json_t *reply;
     int rc;
 
     if (cli->dry_run || cli->json) {
         fprintf(stderr, "evr vm console: neither -n nor -j: it attaches a terminal\n");
-        json_decref(req);
         return EXIT_USAGE;
     }
-    if (ctl_client_open(&c, cli->socket, NULL, &err)) {
-        fprintf(stderr, "evr: evrd at %s: %s\n", cli->socket, err.msg);
-        json_decref(req);
-        return EXIT_SYSTEM;
-    }
-    reply = ctl_client_call(&c, req, &err);
-    ctl_client_close(&c);
-    json_decref(req);
-    if (!reply) {
-        fprintf(stderr, "evr: %s\n", err.msg);
-        return exit_for(err.code);
-    }
+    reply = ask(cli, json_pack("{s:s, s:s}", "op", "vm-console", "name", vm), &rc);
+    if (!reply)
+        return rc;
     rc = console_attach(vm, json_string_value(json_object_get(reply, "console")), &err);
     if (rc)
         fprintf(stderr, "evr vm console: %s\n", err.msg);

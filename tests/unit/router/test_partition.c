@@ -70,21 +70,35 @@ static void must(struct fixture *f, enum evr_change_op op, const char *slices, c
         fail_msg("%s %s: %s", slices, vm, err.msg);
 }
 
-static void refused(struct fixture *f, enum evr_change_op op, const char *slices, const char *vm,
-                    int code, const char *says)
+/* c is refused with code and a message that says says; nothing changed. */
+static void refused_change(struct fixture *f, struct evr_change c, int code, const char *says)
 {
     struct evr_err err = {0};
     json_t *before = evr_partition_to_json(&f->p, &f->a), *after;
     uint64_t gen = f->p.generation;
 
-    assert_int_equal(change(f, op, slices, vm, NULL, &err), -1);
+    assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, NULL, &err), -1);
     if (err.code != code || !strstr(err.msg, says))
-        fail_msg("%s %s: got %d '%s', wanted %d '%s'", slices, vm, err.code, err.msg, code, says);
+        fail_msg("got %d '%s', wanted %d '%s'", err.code, err.msg, code, says);
     after = evr_partition_to_json(&f->p, &f->a);
     assert_true(json_equal(before, after)); /* nothing half-applied */
     assert_int_equal(f->p.generation, gen);
     json_decref(before);
     json_decref(after);
+}
+
+static void refused(struct fixture *f, enum evr_change_op op, const char *slices, const char *vm,
+                    int code, const char *says)
+{
+    refused_change(f, router_change(&f->a, op, slices, vm), code, says);
+}
+
+/* c, asking for passthrough mode */
+static struct evr_change passthrough(struct evr_change c)
+{
+    c.mode = EVR_MODE_PASSTHROUGH;
+    c.mode_given = true;
+    return c;
 }
 
 /* The partition as "slice=vm:port" words, for compact expectations. */
@@ -551,20 +565,6 @@ static int join(struct fixture *f, const char *slices, const char *vm, enum evr_
     return evr_partition_apply(&f->p, &f->a, &c, changed, err);
 }
 
-static void lag_refused(struct fixture *f, struct evr_change c, int code, const char *says)
-{
-    struct evr_err err = {0};
-    json_t *before = evr_partition_to_json(&f->p, &f->a), *after;
-
-    assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, NULL, &err), -1);
-    if (err.code != code || !strstr(err.msg, says))
-        fail_msg("got %d '%s', wanted %d '%s'", err.code, err.msg, code, says);
-    after = evr_partition_to_json(&f->p, &f->a);
-    assert_true(json_equal(before, after));
-    json_decref(before);
-    json_decref(after);
-}
-
 static void join_makes_one_lag_on_one_vm_port(void **state)
 {
     struct fixture *f = *state;
@@ -604,39 +604,30 @@ static void join_conflicts_name_the_slice_and_owner(void **state)
     must(f, EVR_CHANGE_SPLIT, "port4.100-199", "vm-b");
     must(f, EVR_CHANGE_SPLIT, "port5", "vm-b");
     assert_int_equal(join(f, "port0-1", "vm-a", EVR_LAG_BALANCE, NULL, &err), 0);
-    lag_refused(f, router_change(&f->a, EVR_CHANGE_JOIN, "port2-4", "vm-a"), EBUSY,
-                "port4 is not free whole: port4.100-199 is vm-b's");
-    lag_refused(f, router_change(&f->a, EVR_CHANGE_JOIN, "port5", "vm-a"), EBUSY,
-                "port5 is vm-b's (move it, or free it first)");
-    lag_refused(f, router_change(&f->a, EVR_CHANGE_JOIN, "port2,port3.7", "vm-a"), EINVAL,
-                "port3.7: a LAG joins whole ports");
-    c = router_change(&f->a, EVR_CHANGE_JOIN, "port6", "vm-a");
-    c.mode = EVR_MODE_PASSTHROUGH;
-    c.mode_given = true;
-    lag_refused(f, c, EINVAL, "a LAG goes through the vswitch");
+    refused(f, EVR_CHANGE_JOIN, "port2-4", "vm-a", EBUSY,
+            "port4 is not free whole: port4.100-199 is vm-b's");
+    refused(f, EVR_CHANGE_JOIN, "port5", "vm-a", EBUSY,
+            "port5 is vm-b's (move it, or free it first)");
+    refused(f, EVR_CHANGE_JOIN, "port2,port3.7", "vm-a", EINVAL,
+            "port3.7: a LAG joins whole ports");
+    refused_change(f, passthrough(router_change(&f->a, EVR_CHANGE_JOIN, "port6", "vm-a")), EINVAL,
+                   "a LAG goes through the vswitch");
     /* a port passed through cannot join */
-    c = router_change(&f->a, EVR_CHANGE_SPLIT, "port6", "vm-a");
-    c.mode = EVR_MODE_PASSTHROUGH;
-    c.mode_given = true;
+    c = passthrough(router_change(&f->a, EVR_CHANGE_SPLIT, "port6", "vm-a"));
     assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, NULL, &err), 0);
-    lag_refused(f, router_change(&f->a, EVR_CHANGE_JOIN, "port6", "vm-a"), EBUSY,
-                "port6 is vm-a's, passed through");
+    refused(f, EVR_CHANGE_JOIN, "port6", "vm-a", EBUSY, "port6 is vm-a's, passed through");
     /* one join makes one LAG */
     must(f, EVR_CHANGE_FREE, "port5", "");
     assert_int_equal(join(f, "port5", "vm-a", EVR_LAG_BALANCE, NULL, &err), 0);
-    lag_refused(f, router_change(&f->a, EVR_CHANGE_JOIN, "port0,port5", "vm-a"), EBUSY,
-                "port0 is in vm-a's LAG lag0 and port5 in its LAG lag1");
+    refused(f, EVR_CHANGE_JOIN, "port0,port5", "vm-a", EBUSY,
+            "port0 is in vm-a's LAG lag0 and port5 in its LAG lag1");
     /* a member goes nowhere else but with all its LAG */
-    lag_refused(f, router_change(&f->a, EVR_CHANGE_SPLIT, "port1", "vm-b"), EBUSY,
-                "port1 is vm-a's");
-    lag_refused(f, router_change(&f->a, EVR_CHANGE_MOVE, "port1", "vm-b"), EBUSY,
-                "port1 is in vm-a's LAG lag0 (port0-1): move all of it, or free port1 first");
-    c = router_change(&f->a, EVR_CHANGE_MOVE, "port0-1", "vm-b");
-    c.mode = EVR_MODE_PASSTHROUGH;
-    c.mode_given = true;
-    lag_refused(f, c, EINVAL, "port0 is in LAG lag0, which goes through the vswitch");
-    lag_refused(f, router_change(&f->a, EVR_CHANGE_SPLIT, "port0.5", "vm-b"), EBUSY,
-                "port0 is vm-a's whole");
+    refused(f, EVR_CHANGE_SPLIT, "port1", "vm-b", EBUSY, "port1 is vm-a's");
+    refused(f, EVR_CHANGE_MOVE, "port1", "vm-b", EBUSY,
+            "port1 is in vm-a's LAG lag0 (port0-1): move all of it, or free port1 first");
+    refused_change(f, passthrough(router_change(&f->a, EVR_CHANGE_MOVE, "port0-1", "vm-b")), EINVAL,
+                   "port0 is in LAG lag0, which goes through the vswitch");
+    refused(f, EVR_CHANGE_SPLIT, "port0.5", "vm-b", EBUSY, "port0 is vm-a's whole");
     expect(f, "port0-1=vm-a:0[lag0 balance] port4.100-199=vm-b:0 port5=vm-a:1[lag1 balance] "
               "port6=vm-a/pt0");
 }

@@ -246,20 +246,26 @@ static void a_refused_step_is_rolled_back(void **state)
     assert_true(vs_config_find_slice(&f->vs.cfg, "port0.vm-b") >= 0);
 }
 
+/* The request, a plan of steps steps, refused by the vswitch at each step
+ * in turn: every time, nothing changes. */
+static void refused_at_each_step(struct fixture *f, const char *text, unsigned steps)
+{
+    for (unsigned k = 1; k <= steps; k++) {
+        char says[96];
+        snprintf(says, sizeof(says), "vswitch step %u of %u", k, steps);
+        f->vs.refuse_at = f->vs.calls + k;
+        changes_nothing(f, text, "EIO", says);
+    }
+    f->vs.refuse_at = 0;
+}
+
 /* A plan of four steps (two port-adds, two slice-sets) refused at each of
  * them in turn: every time, nothing changes. */
 static void a_plan_refused_at_any_step_changes_nothing(void **state)
 {
     struct fixture *f = *state;
 
-    for (unsigned k = 1; k <= 4; k++) {
-        char says[96];
-        snprintf(says, sizeof(says), "vswitch step %u of 4", k);
-        f->vs.refuse_at = f->vs.calls + k;
-        changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}", "EIO",
-                        says);
-    }
-    f->vs.refuse_at = 0;
+    refused_at_each_step(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}", 4);
     json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}"));
 }
 
@@ -407,13 +413,7 @@ static void a_join_refused_at_any_step_changes_nothing(void **state)
     const char *join = "{\"op\": \"join\", \"slices\": \"port1-2\", \"vm\": \"vm-b\"}";
 
     json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0\", \"vm\": \"vm-a\"}"));
-    for (unsigned k = 1; k <= 4; k++) {
-        char says[96];
-        snprintf(says, sizeof(says), "vswitch step %u of 4", k);
-        f->vs.refuse_at = f->vs.calls + k;
-        changes_nothing(f, join, "EIO", says);
-    }
-    f->vs.refuse_at = 0;
+    refused_at_each_step(f, join, 4);
     json_decref(ok(f, join));
     assert_true(vs_config_find_lag(&f->vs.cfg, "lag0") >= 0);
     assert_int_equal(f->vs.cfg.lags[vs_config_find_lag(&f->vs.cfg, "lag0")].mode,
