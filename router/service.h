@@ -48,7 +48,9 @@ struct evrd {
     unsigned vs_restarts;
     int vs_pid; /* the vswitch process, for show; 0: none */
     struct evr_events *events;
-    struct vm_supervisor *vms; /* NULL: evrd does not run the VMs (unit tests) */
+    struct vm_supervisor *vms;            /* NULL: evrd does not run the VMs (unit tests) */
+    uint8_t link_seen[EVR_APPL_PORT_MAX]; /* LAG members' links, by port index (link_watch.h) */
+    double links_next;                    /* when they are asked for next */
 };
 
 /* Ready to serve: the partition on disk (or an empty one) for appliance a.

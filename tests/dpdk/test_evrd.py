@@ -19,7 +19,8 @@ operator or a script would. Proves:
   - evr join of both ports into one balance LAG of vm-a: flows from the VM
     hashed over both members (each flow on one, in order), receive merged,
     `evr show` with the members' link state; when a member's far end goes
-    down every flow moves to the other and nothing is lost; a move of one
+    down every flow moves to the other and nothing is lost, and `evr
+    monitor` shows the link going down and up; a move of one
     member, a VLAN of a member and another VM's join are refused (exit 3,
     naming the LAG or owner) and change nothing; the whole LAG moves;
   - evr -b: a batch that takes a member out of the LAG and gives it to
@@ -297,6 +298,16 @@ def wait_links(lab, want):
     return False
 
 
+def wait_events(events, kind, n):
+    """Whether n events of kind came (events is filled by a reader thread)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if len([e for e in events if e["kind"] == kind]) >= n:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def lags(b, lab):
     """Both wire ports joined into one balance LAG of vm-a (on its port 0):
     flows over both members, receive merged, failover when a member's far
@@ -327,6 +338,12 @@ def lags(b, lab):
     expect(tags == {None}, "the VM's untagged frames leave the LAG untagged (a trunk)")
     expect_hashed(got, VM_PER_FLOW)
 
+    monitor = subprocess.Popen([lab.evr_bin, "-j", "-s", lab.control, "monitor"],
+                               stdout=subprocess.PIPE, text=True)
+    events = []
+    reader = threading.Thread(target=lambda: events.extend(json.loads(l) for l in monitor.stdout))
+    reader.start()
+    time.sleep(1)  # monitor's first call only learns where evrd's events are
     b.set_link("w1", False)
     expect(wait_links(lab, {"port0": "up", "port1": "down"}),
            f"port1's far end down: evr show says port1 down ({lag_links(lab)})")
@@ -340,8 +357,19 @@ def lags(b, lab):
     expect(set(got["w0"]) == set(range(FLOWS)) and
            all(got["w0"][f] == list(range(VM_PER_FLOW)) for f in got["w0"]),
            "failover: every flow leaves on port0 and nothing is lost")
+    # evrd looks at the links once a second: the link stays down until the
+    # monitor showed it
+    expect(wait_events(events, "link", 1), "evr monitor showed a link event")
     b.set_link("w1", True)
     expect(wait_links(lab, {"port0": "up", "port1": "up"}), "port1 back up")
+    wait_events(events, "link", 2)
+    want = ["down (in vm-a's LAG lag0)", "up (in vm-a's LAG lag0)"]
+    monitor.terminate()
+    monitor.wait()
+    reader.join()
+    links = [(e["subject"], e["text"]) for e in events if e["kind"] == "link"]
+    expect(links == [("port1", w) for w in want],
+           f"evr monitor -j showed port1 going down and up again ({links})")
     # the test's socket on w1 holds ENETDOWN from the flap until read once
     b.ends["w1"].sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
 

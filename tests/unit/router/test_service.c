@@ -11,6 +11,7 @@
 
 #define ROUTER_TEST_VSWITCH
 #include "../router/fixture.h"
+#include "link_watch.h"
 #include "service.h"
 #include "state.h"
 
@@ -527,6 +528,38 @@ static void a_batch_is_one_transaction(void **state)
     assert_true(vs_config_find_slice(&f->vs.cfg, "port1") >= 0);
 }
 
+/* A LAG member's link that changes is an event; the first look is not. */
+static void lag_link_changes_are_events(void **state)
+{
+    struct fixture *f = *state;
+    json_t *reply, *ev;
+    int p1;
+
+    assert_true(evrd_watch_links(&f->d, 10.0) == 0); /* no LAG: nothing to watch */
+    json_decref(ok(f, "{\"op\": \"join\", \"slices\": \"port0-1\", \"vm\": \"vm-a\"}"));
+    p1 = vs_config_find_port(&f->vs.cfg, "port1");
+    f->vs.cfg.ports[vs_config_find_port(&f->vs.cfg, "port0")].link_up = true;
+    f->vs.cfg.ports[p1].link_up = true;
+    assert_true(evrd_watch_links(&f->d, 10.0) == 10.0 + EVRD_LINK_POLL_S);
+    f->vs.cfg.ports[p1].link_up = false;
+    /* not due yet: the vswitch is not asked */
+    assert_true(evrd_watch_links(&f->d, 10.5) == 10.0 + EVRD_LINK_POLL_S);
+    assert_true(evrd_watch_links(&f->d, 11.0) == 11.0 + EVRD_LINK_POLL_S);
+    f->vs.cfg.ports[p1].link_up = true;
+    evrd_watch_links(&f->d, 12.0);
+    reply = ok(f, "{\"op\": \"events\", \"since\": 1}");
+    ev = json_object_get(reply, "events");
+    assert_int_equal(json_array_size(ev), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "kind")), "link");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "subject")),
+                        "port1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "text")),
+                        "down (in vm-a's LAG lag0)");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 1), "text")),
+                        "up (in vm-a's LAG lag0)");
+    json_decref(reply);
+}
+
 static void vm_console_is_there_while_the_vm_runs(void **state)
 {
     struct fixture *f = *state;
@@ -575,6 +608,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(lag_conflicts_change_nothing, setup, teardown),
             cmocka_unit_test_setup_teardown(lags_come_back_after_a_restart, setup, teardown),
             cmocka_unit_test_setup_teardown(a_batch_is_one_transaction, setup, teardown),
+            cmocka_unit_test_setup_teardown(lag_link_changes_are_events, setup, teardown),
             cmocka_unit_test_setup_teardown(vm_console_is_there_while_the_vm_runs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
