@@ -2,12 +2,12 @@
  * the per-port tables and replaces them only when every slice passed. */
 #include "partition.h"
 
-#include "lag.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lag.h"
 
 const char *evr_slice_mode_name(enum evr_slice_mode m)
 {
