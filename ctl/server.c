@@ -224,7 +224,7 @@ static void take(struct ctl_server *s, struct ctl_conn *c, const char *p, size_t
             queue(c, ctl_reply_error(&err));
             c->overlong = true;
         }
-        if (!c->overlong) {
+        if (!c->overlong && part > 0) { /* c->in may not exist yet for an empty line */
             memcpy(c->in + c->in_len, p, part);
             c->in_len += part;
         }

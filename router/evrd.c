@@ -154,24 +154,46 @@ struct daemon {
     double vs_started_at, vs_retry_at; /* vs_retry_at 0: nothing pending */
 };
 
+/* How often a vswitch being started is asked whether it answers yet. */
+#define VSWITCH_START_POLL_S 0.1
+
 /* Adopts or starts the vswitch and brings it to the partition; on failure
- * schedules another try. */
+ * schedules another try. A start does not hold the loop: it is polled from
+ * it until the new vswitch answers. */
 static void vswitch_up(struct daemon *m)
 {
     struct evr_err err;
-    bool adopted;
+    bool adopted = false;
+    int started;
 
     m->vs_retry_at = 0;
     if (m->link.pidfd < 0) {
         m->vs_started_at = now_s();
-        if (vswitch_link_start(&m->link, VSWITCH_START_TIMEOUT_S, &adopted, &err)) {
+        started = vswitch_link_start(&m->link, VSWITCH_START_TIMEOUT_S, &adopted, &err);
+        if (started < 0) {
             evr_events_add(&m->events, "vswitch", "vswitch", "cannot start it: %s", err.msg);
             m->vs_retry_at = now_s() + backoff_after(&m->vs_backoff, 0);
             return;
         }
         m->d.vs_pid = (int)m->link.pid;
-        evr_events_add(&m->events, "vswitch", "vswitch", "%s, pid %d, on %s",
-                       adopted ? "adopted" : "started", (int)m->link.pid, m->link.control);
+        if (started > 0) {
+            evr_events_add(&m->events, "vswitch", "vswitch", "started, pid %d, on %s",
+                           (int)m->link.pid, m->link.control);
+            m->vs_retry_at = now_s() + VSWITCH_START_POLL_S;
+            return;
+        }
+        evr_events_add(&m->events, "vswitch", "vswitch", "adopted, pid %d, on %s", (int)m->link.pid,
+                       m->link.control);
+    } else if (m->link.start_deadline_s) {
+        started = vswitch_link_poll_start(&m->link, &err);
+        if (started > 0) {
+            m->vs_retry_at = now_s() + VSWITCH_START_POLL_S;
+            return;
+        }
+        if (started < 0) { /* killed: its pidfd reports the exit, which schedules the retry */
+            evr_events_add(&m->events, "vswitch", "vswitch", "cannot start it: %s", err.msg);
+            return;
+        }
     }
     if (evrd_vswitch_sync(&m->d, &err)) {
         evr_events_add(&m->events, "vswitch", "vswitch", "cannot bring it to the partition: %s",
@@ -269,6 +291,16 @@ int main(int argc, char **argv)
                    o.appliance, m.appliance.nports, m.appliance.nvms,
                    (unsigned long long)m.d.partition.generation, o.control);
     vswitch_up(&m);
+    /* The first start is waited for (bounded by the start timeout), before
+     * any request is served: a script's `evr split` right after evrd starts
+     * finds the vswitch there. Later restarts are polled from the loop. */
+    while (m.link.start_deadline_s) {
+        struct pollfd p = {.fd = m.link.pidfd, .events = POLLIN};
+        if (poll(&p, 1, (int)(VSWITCH_START_POLL_S * 1000)) > 0 && (p.revents & POLLIN))
+            vswitch_exited(&m);
+        else
+            vswitch_up(&m);
+    }
     for (unsigned i = 0; i < m.vms.n && !o.no_vms; i++)
         if (vm_supervisor_start(&m.vms, i, &err))
             evr_events_add(&m.events, "vm", m.appliance.vms[i].name, "cannot start it: %s",
@@ -321,6 +353,11 @@ int main(int argc, char **argv)
             vswitch_up(&m);
         if (pfd[0].revents)
             ctl_server_handle_ready(&m.server);
+        /* a change that lost track of the vswitch (a broken connection, a
+         * failed undo) leaves it to be resynced to the saved partition now,
+         * not at the next change */
+        if (!m.d.vs_state && m.link.pidfd >= 0 && !m.link.start_deadline_s && !m.vs_retry_at)
+            m.vs_retry_at = now_s() + backoff_after(&m.vs_backoff, 0);
     }
 out:
     if (server_open)

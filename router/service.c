@@ -67,6 +67,19 @@ static int run_plan(struct evrd *d, const json_t *plan, struct evr_err *err)
             json_decref(reply);
             continue;
         }
+        if (why.code == ENOTCONN) {
+            /* No answer: whether the vswitch took the step is unknown, and
+             * undoing the others could not be checked against it. evrd
+             * forgets what it carries and resyncs it from its dump to the
+             * saved partition (evrd.c's loop does at once). */
+            evr_fail(err, EAGAIN,
+                     "vswitch step %zu of %zu (%s %s): %s; nothing changed in the partition, and "
+                     "the vswitch is being resynced to it",
+                     done + 1, n, json_string_value(json_object_get(req, "op")),
+                     json_string_value(json_object_get(req, "name")), why.msg);
+            evrd_vswitch_lost(d);
+            return -1;
+        }
         evr_fail(err, why.code,
                  "vswitch step %zu of %zu (%s %s) refused: %s; %zu done step%s undone", done + 1, n,
                  json_string_value(json_object_get(req, "op")),
@@ -149,9 +162,18 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
                 json_array_append_new(
                         back, json_pack("{s:O, s:n}", "request",
                                         json_object_get(json_array_get(plan, i), "undo"), "undo"));
-            evr_fail(err, why.code, "%s; the vswitch change is undone", why.msg);
-            if (run_plan(d, back, &why))
-                evrd_vswitch_lost(d);
+            {
+                struct evr_err saved = why, undo;
+                if (run_plan(d, back, &undo)) {
+                    evrd_vswitch_lost(d);
+                    evr_fail(err, saved.code,
+                             "%s; undoing the vswitch change failed too (%.300s): it is being "
+                             "resynced to the saved partition",
+                             saved.msg, undo.msg);
+                } else {
+                    evr_fail(err, saved.code, "%s; the vswitch change is undone", saved.msg);
+                }
+            }
             json_decref(back);
             goto out;
         }

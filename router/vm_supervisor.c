@@ -114,27 +114,22 @@ static int pidfd_of(pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* A VM whose control socket answers is running already: adopt it. */
+/* A VM whose control socket is served is running already: adopt it. Only
+ * its pid is asked (peer credentials), so a stuck evr-vmm is adopted, not
+ * waited on, and not doubled by a second one on the same sockets. */
 static bool adopt(struct vm_proc *p)
 {
-    struct ctl_client c;
     struct evr_err err;
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    bool ok = false;
+    pid_t pid;
 
-    if (ctl_client_open(&c, p->control, NULL, &err))
+    if (ctl_peer_pid(p->control, &pid, &err))
         return false;
-    if (!getsockopt(c.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.pid > 0) {
-        p->pidfd = pidfd_of(cred.pid);
-        if (p->pidfd >= 0) {
-            p->pid = cred.pid;
-            p->child = false;
-            ok = true;
-        }
-    }
-    ctl_client_close(&c);
-    return ok;
+    p->pidfd = pidfd_of(pid);
+    if (p->pidfd < 0)
+        return false;
+    p->pid = pid;
+    p->child = false;
+    return true;
 }
 
 int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err)

@@ -37,7 +37,7 @@ static int connect_now(struct vswitch_link *l, struct evr_err *err)
     struct ucred cred;
     socklen_t len = sizeof(cred);
 
-    if (ctl_client_open(&l->client, l->control, NULL, err))
+    if (ctl_client_open_within(&l->client, l->control, VSWITCH_CALL_TIMEOUT_MS, NULL, err))
         return -1;
     l->connected = true;
     if (!l->pid) { /* adopted: who is it? */
@@ -110,7 +110,7 @@ int vswitch_link_start(struct vswitch_link *l, unsigned timeout_s, bool *adopted
                        struct evr_err *err)
 {
     char *argv[EAL_ARGS_MAX], store[4096];
-    struct timespec start, now;
+    struct timespec now;
     pid_t pid;
 
     *adopted = false;
@@ -138,33 +138,40 @@ int vswitch_link_start(struct vswitch_link *l, unsigned timeout_s, bool *adopted
     l->pid = pid;
     l->child = true;
     l->pidfd = pidfd_of(pid);
-    if (l->pidfd < 0)
-        return evr_fail(err, errno, "vswitch pid %d: pidfd_open: %s", (int)pid, strerror(errno));
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        int status;
-        struct evr_err why;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            close(l->pidfd);
-            l->pidfd = -1;
-            l->pid = 0;
-            return evr_fail(
-                    err, ECHILD, "%s exited with status %d before it answered on %s", l->binary,
-                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), l->control);
-        }
-        if (connect_now(l, &why) == 0)
-            return 0;
-        ctl_client_close(&l->client);
-        l->connected = false;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
-            kill(pid, SIGKILL);
-            vswitch_link_exited(l);
-            return evr_fail(err, ETIMEDOUT, "%s did not answer on %s within %u s (%s)", l->binary,
-                            l->control, timeout_s, why.msg);
-        }
-        usleep(100 * 1000);
+    if (l->pidfd < 0) {
+        int e = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        l->pid = 0;
+        return evr_fail(err, e, "vswitch pid %d: pidfd_open: %s", (int)pid, strerror(e));
     }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    l->start_timeout_s = timeout_s;
+    l->start_deadline_s = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + timeout_s;
+    return 1;
+}
+
+int vswitch_link_poll_start(struct vswitch_link *l, struct evr_err *err)
+{
+    struct evr_err why;
+    struct timespec now;
+
+    if (!l->start_deadline_s)
+        return l->connected ? 0 : evr_fail(err, ENOTCONN, "the vswitch is not starting");
+    if (connect_now(l, &why) == 0) {
+        l->start_deadline_s = 0;
+        return 0;
+    }
+    ctl_client_close(&l->client);
+    l->connected = false;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 < l->start_deadline_s)
+        return 1;
+    /* the pidfd reports the kill; the caller reaps it with vswitch_link_exited */
+    kill(l->pid, SIGKILL);
+    l->start_deadline_s = 0;
+    return evr_fail(err, ETIMEDOUT, "%s did not answer on %s within %u s (%s)", l->binary,
+                    l->control, l->start_timeout_s, why.msg);
 }
 
 int vswitch_link_exited(struct vswitch_link *l)
@@ -177,6 +184,7 @@ int vswitch_link_exited(struct vswitch_link *l)
         close(l->pidfd);
     l->pidfd = -1;
     l->pid = 0;
+    l->start_deadline_s = 0;
     if (l->connected)
         ctl_client_close(&l->client);
     l->connected = false;
@@ -201,6 +209,16 @@ json_t *vswitch_link_call(void *ctx, const json_t *req, struct evr_err *err)
     struct vswitch_link *l = ctx;
     json_t *reply;
 
+    /* A connection that broke (a garbled or late reply) while the process
+     * lives is made again here: only the process's exit (the pidfd) or a
+     * start under way leaves evrd without one. */
+    if (!l->connected && l->pidfd >= 0 && !l->start_deadline_s) {
+        struct evr_err why;
+        if (connect_now(l, &why)) {
+            ctl_client_close(&l->client);
+            l->connected = false;
+        }
+    }
     if (!l->connected) {
         evr_fail(err, ENOTCONN, "no connection to the vswitch at %s", l->control);
         return NULL;

@@ -20,6 +20,7 @@ int console_open(struct console *c, const struct vmm_config *cfg, char *err, siz
     c->kind = cfg->console;
     c->out_fd = c->in_fd = c->listen_fd = c->client_fd = -1;
     c->stop_pipe[0] = c->stop_pipe[1] = -1;
+    pthread_mutex_init(&c->client_lock, NULL);
     snprintf(c->path, sizeof(c->path), "%s", cfg->console_path);
     switch (c->kind) {
     case CONSOLE_STDOUT:
@@ -74,6 +75,7 @@ static void *input_thread(void *arg)
 
     for (;;) {
         struct pollfd p[2] = {{.fd = c->stop_pipe[0], .events = POLLIN}};
+        /* only this thread changes client_fd: reading it here needs no lock */
         int src = c->kind == CONSOLE_SOCKET ? (c->client_fd >= 0 ? c->client_fd : c->listen_fd)
                                             : c->in_fd;
         ssize_t n;
@@ -94,8 +96,11 @@ static void *input_thread(void *arg)
             /* The same peers as on the control socket: root and our uid. */
             if (fd >= 0 && !ctl_peer_allowed(fd, geteuid(), CTL_NO_GROUP, NULL))
                 close(fd);
-            else if (fd >= 0)
-                __atomic_store_n(&c->client_fd, fd, __ATOMIC_SEQ_CST);
+            else if (fd >= 0) {
+                pthread_mutex_lock(&c->client_lock);
+                c->client_fd = fd;
+                pthread_mutex_unlock(&c->client_lock);
+            }
             continue;
         }
         n = read(src, buf, sizeof(buf));
@@ -104,8 +109,10 @@ static void *input_thread(void *arg)
         if (n <= 0) {
             if (c->kind != CONSOLE_SOCKET)
                 break; /* stdin closed: no more input */
-            __atomic_store_n(&c->client_fd, -1, __ATOMIC_SEQ_CST);
-            close(src);
+            pthread_mutex_lock(&c->client_lock);
+            c->client_fd = -1;
+            close(src); /* before any vCPU can send to the number again */
+            pthread_mutex_unlock(&c->client_lock);
             continue;
         }
         deliver(c, buf, (size_t)n);
@@ -136,9 +143,11 @@ void console_write(struct console *c, uint8_t byte)
             ;
         break;
     case CONSOLE_SOCKET:
-        fd = __atomic_load_n(&c->client_fd, __ATOMIC_SEQ_CST);
+        pthread_mutex_lock(&c->client_lock);
+        fd = c->client_fd;
         if (fd >= 0)
             send(fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        pthread_mutex_unlock(&c->client_lock);
         break;
     case CONSOLE_NONE:
         break;
@@ -168,4 +177,5 @@ void console_close(struct console *c)
             close(c->stop_pipe[i]);
     c->out_fd = c->in_fd = c->listen_fd = c->client_fd = -1;
     c->stop_pipe[0] = c->stop_pipe[1] = -1;
+    pthread_mutex_destroy(&c->client_lock);
 }

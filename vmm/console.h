@@ -25,7 +25,12 @@ struct console {
     int out_fd;
     int in_fd;
     int listen_fd;
+    /* The socket console's client. Written by the input thread (accept,
+     * hang-up), used by every vCPU's UART writes: under client_lock, so
+     * that a closed fd's number, handed to another socket by a later
+     * accept (vhost-user, control), never receives console bytes. */
     int client_fd;
+    pthread_mutex_t client_lock;
     int stop_pipe[2];
     pthread_t thread;
     int thread_started;

@@ -14,7 +14,7 @@ static const char *state_of(struct vm *vm)
 {
     if (!vm)
         return "starting";
-    if (vm->outcome != VM_RUNNING)
+    if (__atomic_load_n(&vm->outcome, __ATOMIC_ACQUIRE) != VM_RUNNING)
         return "stopping";
     return vm_is_paused(vm) ? "paused" : "running";
 }
@@ -37,11 +37,12 @@ static json_t *counters_json(struct vm *vm)
 static double uptime(struct vm *vm)
 {
     struct timespec ts;
+    uint64_t start = vm ? __atomic_load_n(&vm->start_ns, __ATOMIC_ACQUIRE) : 0;
 
-    if (!vm || !vm->start_ns)
+    if (!start)
         return 0;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)vm->start_ns) / 1e9;
+    return ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)start) / 1e9;
 }
 
 static int status(void *ctx, json_t *req, json_t *reply, struct evr_err *err)

@@ -320,14 +320,15 @@ enum vm_outcome vm_run(struct vm *vm)
     char err[256];
     enum vm_outcome o;
 
-    vm->start_ns = now_ns();
+    /* read by the control thread's status without the lock */
+    __atomic_store_n(&vm->start_ns, now_ns(), __ATOMIC_RELEASE);
     /* Kicks happen under vm->lock (see vm_finish), so starting under it too
      * means a kick never sees a half-started vCPU. */
     pthread_mutex_lock(&vm->lock);
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         if (vcpu_start(&vm->vcpus[i], err, sizeof(err))) {
             fprintf(stderr, "evr-vmm: %s\n", err);
-            vm->outcome = VM_FAILED;
+            __atomic_store_n(&vm->outcome, VM_FAILED, __ATOMIC_RELEASE);
             for (unsigned j = 0; j < i; j++)
                 vcpu_kick(&vm->vcpus[j]);
             break;
@@ -352,7 +353,8 @@ void vm_finish(struct vm *vm, enum vm_outcome outcome, int vcpu)
 {
     pthread_mutex_lock(&vm->lock);
     if (vm->outcome == VM_RUNNING) {
-        vm->outcome = outcome;
+        /* written under the lock, read without it by the control thread */
+        __atomic_store_n(&vm->outcome, outcome, __ATOMIC_RELEASE);
         vm->outcome_vcpu = vcpu;
         for (unsigned i = 0; i < vm->nvcpus; i++)
             if ((int)i != vcpu)

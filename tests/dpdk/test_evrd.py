@@ -253,6 +253,11 @@ def run(b, lab):
     expect(reply["dry_run"] and [r["op"] for r in reply["plan"]] == ["slice-set"],
            "move --dry-run: the plan is one slice-set")
     expect(lab.owners()["port0"] == ("vm-a", 0), "the dry run changed nothing")
+    # options after the slices and the VM, as man/evr.8 writes them
+    rc, reply, err = lab.evr("split", "port1.300", "vm-a", "--vm-port", "1", "--dry-run", check=False)
+    expect(rc == 0 and reply["dry_run"] and
+           ("port1.300", "vm-a", 1) in [(h["slice"], h["vm"], h.get("vm_port")) for h in reply["partition"]],
+           f"split port1.300 vm-a --vm-port 1 -n: options may follow the VM ({rc}, {err.strip()})")
 
     move_under_traffic(b, lab)
     kill_evrd_during_moves(b, lab)

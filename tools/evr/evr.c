@@ -135,8 +135,9 @@ static json_t *change_request(int argc, char **argv)
     json_t *req = json_pack("{s:s}", "op", op);
     int c;
 
-    /* options anywhere (slices and VM names never start with '-');
-     * optind 0: glibc starts afresh, as a batch parses many lines */
+    /* 0, not 1: glibc then starts afresh (a batch parses many lines), and
+     * permutes, so options may follow the slices and the VM as the man page
+     * shows them (the verb-level parse before stops at the verb) */
     optind = 0;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end;

@@ -166,6 +166,54 @@ static const char *error_message(json_t *reply)
     return json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
 }
 
+/* evrd must never wait on a stuck peer without limit: a client with a
+ * timeout gives up on a hello or a request nobody answers, and closes the
+ * connection so that a late reply cannot pass for the next one's. */
+static void a_client_with_a_timeout_gives_up_on_a_silent_server(void **state)
+{
+    struct fixture *f = *state;
+    struct ctl_client c;
+    struct evr_err err = {0};
+    json_t *req = json_pack("{s:s, s:s}", "op", "echo", "text", "x"), *r;
+
+    /* the server answers: requests within the bound go through */
+    assert_int_equal(ctl_client_open_within(&c, f->path, 2000, NULL, &err), 0);
+    r = ctl_client_call(&c, req, &err);
+    assert_non_null(r);
+    json_decref(r);
+    /* the server stops answering (its thread stopped, the socket still open) */
+    f->stop = 1;
+    pthread_join(f->thread, NULL);
+    c.timeout_ms = 200;
+    assert_null(ctl_client_call(&c, req, &err));
+    assert_int_equal(err.code, ETIMEDOUT);
+    assert_int_equal(c.fd, -1);
+    assert_null(ctl_client_call(&c, req, &err));
+    assert_int_equal(err.code, ENOTCONN);
+    ctl_client_close(&c);
+    /* a hello nobody answers */
+    assert_int_equal(ctl_client_open_within(&c, f->path, 200, NULL, &err), -1);
+    assert_int_equal(err.code, ETIMEDOUT);
+    assert_int_equal(c.fd, -1);
+    json_decref(req);
+    f->stop = 0;
+    assert_int_equal(pthread_create(&f->thread, NULL, serve, f), 0);
+}
+
+/* An empty line before any request is skipped, not answered. */
+static void an_empty_first_line_is_skipped(void **state)
+{
+    struct fixture *f = *state;
+    char buf[512];
+    int fd = raw_connect(f->path);
+
+    assert_true(fd >= 0);
+    raw_send(fd, "\n{\"op\":\"hello\",\"protocol\":1}\n");
+    raw_read_lines(fd, buf, sizeof(buf), 1);
+    assert_non_null(strstr(buf, "\"ok\":true"));
+    close(fd);
+}
+
 static void hello_tells_the_server_and_its_ops(void **state)
 {
     struct fixture *f = *state;
@@ -568,6 +616,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(hello_tells_the_server_and_its_ops, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_client_with_a_timeout_gives_up_on_a_silent_server,
+                                            setup, teardown),
+            cmocka_unit_test_setup_teardown(an_empty_first_line_is_skipped, setup, teardown),
             cmocka_unit_test_setup_teardown(framing_is_one_object_per_line_in_order, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(pipelined_requests_outgrow_the_socket_buffer, setup,

@@ -20,6 +20,7 @@ struct fake_vswitch {
     struct vs_config cfg;
     unsigned calls;
     unsigned refuse_at;
+    unsigned lost_at; /* the request it takes, then the connection breaks (0: none) */
     bool gone;
 };
 
@@ -33,6 +34,11 @@ static json_t *fake_call(void *ctx, const json_t *request, struct evr_err *err)
         evr_fail(err, ENOTCONN, "the vswitch's socket is closed");
     } else if (vs->refuse_at && vs->calls == vs->refuse_at) {
         evr_fail(err, EIO, "refused on purpose");
+    } else if (vs->lost_at && vs->calls == vs->lost_at) {
+        /* the worst case: the step is taken, its reply never comes */
+        vs_take(&vs->cfg, request, err);
+        vs->gone = true;
+        evr_fail(err, ENOTCONN, "the vswitch's connection broke: no reply within 10000 ms");
     } else if (!vs_take(&vs->cfg, request, err)) {
         /* the reply's fields as evr-vswitch's control thread gives them */
         reply = !strcmp(json_string_value(json_object_get(request, "op")), "dump")
@@ -345,6 +351,41 @@ static void restart_and_vswitch_loss_come_back_to_the_disk(void **state)
                     "the vswitch is not there");
 }
 
+/* The connection breaks in the middle of a plan, after the vswitch took a
+ * step whose reply never came: the partition (memory and disk) stays the
+ * old one, evrd forgets what the vswitch carries (no blind undo on a
+ * connection it cannot trust), and the resync brings the vswitch back to
+ * the old partition. */
+static void a_connection_lost_mid_plan_is_resynced_to_the_partition(void **state)
+{
+    struct fixture *f = *state;
+    char *before, *disk, *after, *disk2;
+    struct evr_err err;
+
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0.10-20\", \"vm\": \"vm-a\"}"));
+    for (unsigned k = 1; k <= 2; k++) {
+        before = vswitch_dump(f);
+        disk = state_file(f);
+        f->vs.lost_at = f->vs.calls + k;
+        refused(f, "{\"op\": \"move\", \"slices\": \"port0.15-20\", \"vm\": \"vm-b\"}", "EAGAIN",
+                "the vswitch is being resynced to it");
+        assert_null(f->d.vs_state);
+        assert_int_equal(f->d.partition.generation, 1);
+        disk2 = state_file(f);
+        assert_string_equal(disk, disk2);
+        f->vs.lost_at = 0;
+        f->vs.gone = false;
+        assert_int_equal(evrd_vswitch_sync(&f->d, &err), 0);
+        after = vswitch_dump(f);
+        assert_string_equal(before, after);
+        free(before);
+        free(after);
+        free(disk);
+        free(disk2);
+    }
+    json_decref(ok(f, "{\"op\": \"move\", \"slices\": \"port0.15-20\", \"vm\": \"vm-b\"}"));
+}
+
 static void apply_replaces_the_partition(void **state)
 {
     struct fixture *f = *state;
@@ -596,6 +637,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(a_refused_step_is_rolled_back, setup, teardown),
             cmocka_unit_test_setup_teardown(a_plan_refused_at_any_step_changes_nothing, setup,
                                             teardown),
+            cmocka_unit_test_setup_teardown(a_connection_lost_mid_plan_is_resynced_to_the_partition,
+                                            setup, teardown),
             cmocka_unit_test_setup_teardown(a_failed_save_is_rolled_back, setup, teardown),
             cmocka_unit_test_setup_teardown(dry_run_plans_and_changes_nothing, setup, teardown),
             cmocka_unit_test_setup_teardown(restart_and_vswitch_loss_come_back_to_the_disk, setup,

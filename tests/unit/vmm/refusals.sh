@@ -42,9 +42,9 @@ refused 1 "config $W/missing.json" --config "$W/missing.json"
 refused 1 "unknown option '--bogus'" --bogus
 refused 1 "needs a value" --kernel
 refused 1 "unexpected argument 'extra'" --kernel /k extra
-refused 1 "--memory" --kernel /k --memory 1
-refused 1 "--vcpus" --kernel /k --vcpus 0
-refused 1 "kernel" --memory 64
+refused 1 "--memory: 1 is out of range (16..1048576)" --kernel /k --memory 1
+refused 1 "--vcpus: 0 is out of range (1..254)" --kernel /k --vcpus 0
+refused 1 "no kernel given (--kernel PATH" --memory 64
 # Refused once the configuration is whole: the console and the control socket.
 refused 1 "$W/dir/none/console" --kernel /k --console "file:$W/dir/none/console"
 refused 1 "$W/dir" --kernel /k --console none --control "$W/dir"
