@@ -65,12 +65,13 @@ vm() {
 }
 # write_appliance VM_JSON...: the appliance of the hosts' ports and these VMs.
 write_appliance() {
-    local IFS=,
+    local IFS=, vms port_list
+    vms="$*" port_list="${ports[*]}" # joined by commas (a here-document would join $* by spaces)
     cat >$run/appliance.json <<EOT
 {"state_dir": "$run/state", "share_cores": true,
  "vswitch": {"cores": [0, 1], "memory": 256, "idle_sleep_us": 100},
- "ports": [${ports[*]}],
- "vms": [$*]}
+ "ports": [$port_list],
+ "vms": [$vms]}
 EOT
 }
 
