@@ -25,6 +25,7 @@
 #include "backoff.h"
 #include "ctl/server.h"
 #include "events.h"
+#include "link_watch.h"
 #include "service.h"
 #include "vf_host.h"
 #include "vm_supervisor.h"
@@ -330,6 +331,7 @@ int main(int argc, char **argv)
         struct pollfd pfd[3 + EVR_APPL_VM_MAX];
         unsigned vm_slot[EVR_APPL_VM_MAX], n = 3;
         double next = m.vs_retry_at, vm_next = vm_supervisor_tick(&m.vms, now_s());
+        double links_next = evrd_watch_links(&m.d, now_s());
         int timeout = -1;
 
         pfd[0] = (struct pollfd){.fd = ctl_server_fd(&m.server), .events = POLLIN};
@@ -343,6 +345,8 @@ int main(int argc, char **argv)
         }
         if (vm_next > 0 && (next == 0 || vm_next < next))
             next = vm_next;
+        if (links_next > 0 && (next == 0 || links_next < next))
+            next = links_next;
         if (next > 0) {
             double left = next - now_s();
             timeout = left > 0 ? (int)(left * 1000) + 1 : 0;

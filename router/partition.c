@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lag.h"
+
 const char *evr_slice_mode_name(enum evr_slice_mode m)
 {
     return m == EVR_MODE_PASSTHROUGH ? "passthrough" : "vswitch";
@@ -170,6 +172,7 @@ static int whole_port(struct job *j, unsigned n)
             j->changed = sh->vf[i] != 0;
         j->changed = j->changed || sh->whole;
         sh->whole = 0;
+        sh->lag = 0; /* a member freed leaves its LAG */
         memset(sh->vlan, 0, sizeof(sh->vlan));
         memset(sh->vf, 0, sizeof(sh->vf));
         memset(sh->vf_vlan, 0, sizeof(sh->vf_vlan));
@@ -185,7 +188,7 @@ static int whole_port(struct job *j, unsigned n)
                             owner_name(j, sh->whole), evr_slice_mode_name(sh->whole_mode));
         return 0;
     }
-    if (c->op == EVR_CHANGE_SPLIT && sh->whole)
+    if ((c->op == EVR_CHANGE_SPLIT || c->op == EVR_CHANGE_JOIN) && sh->whole)
         return evr_fail(j->err, EBUSY, "port%u is %s's (move it, or free it first)", n,
                         owner_name(j, sh->whole));
     if (!sh->whole && has_piece(sh, n, piece, sizeof(piece), &owner))
@@ -296,6 +299,7 @@ static int bind_vm_ports(struct job *j)
     uint32_t used[EVR_APPL_VM_MAX] = {0}; /* VM ports taken, a bit each */
     uint64_t users[EVR_APPL_PORT_MAX];
 
+    evr_lag_unify_vm_ports(&j->next);
     for (unsigned i = 0; i < a->nports; i++) {
         struct evr_port_share *sh = &j->next.ports[i];
         users[i] = vswitch_users(sh);
@@ -331,6 +335,7 @@ static int bind_vm_ports(struct job *j)
             }
             used[v] |= 1u << k;
             sh->vm_port[v] = (uint8_t)k;
+            evr_lag_share_vm_port(&j->next, i, v);
             j->changed = true;
         }
     }
@@ -346,8 +351,9 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
     if (c->op != EVR_CHANGE_FREE && (c->vm < 0 || (unsigned)c->vm >= a->nvms))
         return evr_fail(err, EINVAL, "no such VM in the appliance");
     j.x = c->op == EVR_CHANGE_FREE ? 0 : (uint8_t)(c->vm + 1);
-    if (c->vm_port >= 0 && (c->op != EVR_CHANGE_SPLIT || c->slices.count != 1 ||
-                            c->slices.items[0].port_first != c->slices.items[0].port_last))
+    if (c->vm_port >= 0 && c->op != EVR_CHANGE_JOIN &&
+        (c->op != EVR_CHANGE_SPLIT || c->slices.count != 1 ||
+         c->slices.items[0].port_first != c->slices.items[0].port_last))
         return evr_fail(err, EINVAL, "a VM network port can be named when splitting one port only");
     if (c->slices.count == 0)
         return evr_fail(err, EINVAL, "no slices given");
@@ -366,6 +372,8 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
     for (size_t i = 0; i < c->slices.count; i++)
         if (check_exists(&j, &c->slices.items[i]))
             return -1;
+    if (evr_lag_check(p, a, c, err))
+        return -1;
 
     if (evr_partition_copy(&j.next, p, err))
         return -1;
@@ -379,6 +387,8 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
         for (unsigned n = s->port_first; n <= s->port_last && !rc; n++)
             rc = whole_port(&j, n);
     }
+    if (!rc && c->op == EVR_CHANGE_JOIN)
+        rc = evr_lag_join(&j.next, a, c, &j.changed, err);
     if (!rc)
         rc = check_vf_vlans(&j);
     if (!rc)
@@ -389,6 +399,7 @@ int evr_partition_apply(struct evr_partition *p, const struct evr_appliance *a,
     }
     free(p->ports);
     p->ports = j.next.ports;
+    memcpy(p->lag_mode, j.next.lag_mode, sizeof(p->lag_mode));
     if (j.changed)
         p->generation++;
     if (changed)
@@ -462,10 +473,11 @@ json_t *evr_partition_to_json(const struct evr_partition *p, const struct evr_ap
         struct evr_slice whole = {.kind = EVR_SLICE_PORT,
                                   .port_first = order[k]->number,
                                   .port_last = order[k]->number};
-        int rc = sh->whole ? add_holding(out, a, &whole, sh->whole, sh->whole_mode,
-                                         sh->vm_port[sh->whole - 1], 0)
-                           : add_runs(out, a, sh, order[k]->number, true) ||
-                                     add_runs(out, a, sh, order[k]->number, false);
+        int rc = sh->lag     ? evr_lag_holding(out, p, a, i)
+                 : sh->whole ? add_holding(out, a, &whole, sh->whole, sh->whole_mode,
+                                           sh->vm_port[sh->whole - 1], 0)
+                             : add_runs(out, a, sh, order[k]->number, true) ||
+                                       add_runs(out, a, sh, order[k]->number, false);
         if (rc) {
             json_decref(out);
             return NULL;
@@ -478,20 +490,23 @@ json_t *evr_partition_to_json(const struct evr_partition *p, const struct evr_ap
 static int holding_change(const struct evr_appliance *a, const json_t *h, struct evr_change *c,
                           const char *where, struct evr_err *err)
 {
-    const char *slice = NULL, *vm = NULL, *mode = NULL;
+    const char *slice = NULL, *vm = NULL, *mode = NULL, *lag = NULL, *lag_mode = NULL;
     json_int_t vm_port = -1, vlan = 0;
     json_error_t jerr;
     struct evr_parse_error perr;
 
     memset(c, 0, sizeof(*c));
-    if (json_unpack_ex((json_t *)h, &jerr, JSON_STRICT, "{s:s, s:s, s:s, s?:I, s?:I}", "slice",
-                       &slice, "vm", &vm, "mode", &mode, "vm_port", &vm_port, "vlan", &vlan))
+    if (json_unpack_ex((json_t *)h, &jerr, JSON_STRICT, "{s:s, s:s, s:s, s?:I, s?:I, s?:s, s?:s}",
+                       "slice", &slice, "vm", &vm, "mode", &mode, "vm_port", &vm_port, "vlan",
+                       &vlan, "lag", &lag, "lag_mode", &lag_mode))
         return evr_fail(err, EINVAL, "%s: %s", where, jerr.text);
     c->op = EVR_CHANGE_SPLIT;
     c->vm_port = -1;
-    if (evr_slice_list_parse(slice, &c->slices, &perr) || c->slices.count != 1)
-        return evr_fail(err, EINVAL, "%s: slice '%s': %s", where, slice,
-                        c->slices.count == 1 ? perr.msg : "one slice per holding");
+    if (evr_slice_list_parse(slice, &c->slices, &perr))
+        return evr_fail(err, EINVAL, "%s: slice '%s': %s", where, slice, perr.msg);
+    if (c->slices.count != 1 && !lag)
+        return evr_fail(err, EINVAL, "%s: slice '%s': one slice per holding (but a LAG's)", where,
+                        slice);
     c->vm = evr_appliance_vm(a, vm);
     if (c->vm < 0)
         return evr_fail(err, ENOENT, "%s: %s: the appliance has no VM %s", where, slice, vm);
@@ -510,6 +525,8 @@ static int holding_change(const struct evr_appliance *a, const json_t *h, struct
         return evr_fail(err, EINVAL, "%s: %s: vlan %lld is not %u..%u", where, slice,
                         (long long)vlan, EVR_VLAN_MIN, EVR_VLAN_MAX);
     c->vlan = (uint16_t)vlan;
+    if ((lag || lag_mode) && evr_lag_holding_change(lag, lag_mode, c, where, err))
+        return -1;
     return 0;
 }
 

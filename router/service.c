@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lag.h"
 #include "slice.h"
 #include "state.h"
 #include "vswitch_plan.h"
@@ -353,6 +354,12 @@ static int read_change(struct evrd *d, const json_t *req, enum evr_change_op op,
     if (dry && !json_is_boolean(dry))
         return evr_fail(err, EINVAL, "field 'dry_run': expected true or false");
     *dry_run = json_is_true(dry);
+    if (json_object_get(req, "lag")) {
+        const json_t *lag = json_object_get(req, "lag");
+        if (!json_is_string(lag) || evr_lag_mode_parse(json_string_value(lag), &c->lag_mode))
+            return evr_fail(err, EINVAL, "field 'lag': expected \"active-backup\" or \"balance\"");
+        c->lag_mode_given = true;
+    }
     return 0;
 }
 
@@ -391,6 +398,11 @@ static int op_move(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
 static int op_free(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
 {
     return change_op(ctx, req, reply, EVR_CHANGE_FREE, err);
+}
+
+static int op_join(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    return change_op(ctx, req, reply, EVR_CHANGE_JOIN, err);
 }
 
 /* A whole partition, declared: the holdings replace what there is. */
@@ -457,6 +469,22 @@ static json_t *inventory_json(struct evrd *d)
                      cores_json(&a->vswitch_cores), "memory", a->vswitch_memory_mib);
 }
 
+/* The LAGs with their members' link state, which only the vswitch knows. */
+static json_t *lags_json(struct evrd *d)
+{
+    json_t *dump = NULL, *lags;
+
+    if (evr_lag_any(&d->partition) && d->vs_state) {
+        json_t *req = json_pack("{s:s}", "op", "dump");
+        struct evr_err why;
+        dump = d->vswitch.call(d->vswitch.ctx, req, &why); /* NULL: links unknown */
+        json_decref(req);
+    }
+    lags = evr_lag_show(&d->partition, d->appliance, json_object_get(dump, "dump"));
+    json_decref(dump);
+    return lags;
+}
+
 static int op_show(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
 {
     struct evrd *d = ctx;
@@ -468,6 +496,7 @@ static int op_show(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
     if (!strcmp(w, "partition")) {
         json_object_set_new(reply, "generation", json_integer((json_int_t)d->partition.generation));
         json_object_set_new(reply, "partition", evr_partition_to_json(&d->partition, d->appliance));
+        json_object_set_new(reply, "lags", lags_json(d));
     } else if (!strcmp(w, "inventory")) {
         json_object_set_new(reply, "inventory", inventory_json(d));
     } else if (!strcmp(w, "vswitch")) {
@@ -516,6 +545,30 @@ static int op_vm_stop(void *ctx, json_t *req, json_t *reply, struct evr_err *err
     return vm_op(ctx, req, false, err);
 }
 
+/* {"name": VM}: where its serial console is, for evr vm console to attach
+ * to: the socket evr-vmm serves (vm_supervisor.h), while the VM runs. */
+static int op_vm_console(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct evrd *d = ctx;
+    const json_t *name = json_object_get(req, "name");
+    int i = json_is_string(name) ? evr_appliance_vm(d->appliance, json_string_value(name)) : -1;
+
+    if (!json_is_string(name))
+        return evr_fail(err, EINVAL, "field 'name': expected a VM name");
+    if (i < 0)
+        return evr_fail(err, ENOENT, "field 'name': the appliance has no VM '%s'",
+                        json_string_value(name));
+    if (!d->vms)
+        return evr_fail(err, EOPNOTSUPP, "this evrd does not run the VMs");
+    if (d->vms->vms[i].state != VM_STATE_RUNNING)
+        return evr_fail(err, ESRCH,
+                        "%s is %s, not running: its console is not there (evr vm start %s)",
+                        json_string_value(name), vm_state_name(d->vms->vms[i].state),
+                        json_string_value(name));
+    json_object_set_new(reply, "console", json_string(d->vms->vms[i].console));
+    return 0;
+}
+
 /* {"since": SEQ}: the events after SEQ (events.h). */
 static int op_events(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
 {
@@ -534,16 +587,107 @@ static int op_events(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
 
 static const char *const change_fields[] = {"!slices", "!vm",  "mode", "vm_port",
                                             "dry_run", "vlan", NULL};
+static const char *const join_fields[] = {"!slices", "!vm", "lag", "vm_port", "dry_run", NULL};
+static const char *const batch_fields[] = {"!changes", "dry_run", NULL};
 static const char *const free_fields[] = {"!slices", "dry_run", NULL};
 static const char *const apply_fields[] = {"!holdings", "dry_run", NULL};
 static const char *const show_fields[] = {"what", NULL};
 static const char *const vm_fields[] = {"!name", NULL};
 static const char *const events_fields[] = {"since", NULL};
 
+/* The changes a batch takes, each as the op of its own name does. */
+static const struct {
+    struct ctl_op op;
+    enum evr_change_op change;
+} batch_ops[] = {
+        {{"split", change_fields, NULL}, EVR_CHANGE_SPLIT},
+        {{"move", change_fields, NULL}, EVR_CHANGE_MOVE},
+        {{"free", free_fields, NULL}, EVR_CHANGE_FREE},
+        {{"join", join_fields, NULL}, EVR_CHANGE_JOIN},
+};
+
+/* One change of a batch applied to next; where names it in a refusal. */
+static int batch_change(struct evrd *d, json_t *item, struct evr_partition *next, bool *changed,
+                        const char *where, struct evr_err *err)
+{
+    const char *name = json_string_value(json_object_get(item, "op"));
+    json_t *fields = json_deep_copy(item);
+    struct evr_change c;
+    struct evr_err why;
+    bool dry = false, this_changed = false;
+    size_t k;
+    int rc = -1;
+
+    for (k = 0; name && k < sizeof(batch_ops) / sizeof(batch_ops[0]); k++)
+        if (!strcmp(name, batch_ops[k].op.name))
+            break;
+    json_object_del(fields, "line");
+    if (!name || k == sizeof(batch_ops) / sizeof(batch_ops[0]))
+        evr_fail(err, EINVAL, "%s: '%s' cannot be in a batch (split, move, join, free)", where,
+                 name ? name : "(no op)");
+    else if (json_object_get(fields, "dry_run"))
+        evr_fail(err, EINVAL, "%s: dry_run is for the whole batch", where);
+    else if (ctl_check_fields(fields, &batch_ops[k].op, &why) ||
+             read_change(d, fields, batch_ops[k].change, &c, &dry, &why) ||
+             evr_partition_apply(next, d->appliance, &c, &this_changed, &why))
+        evr_fail(err, why.code, "%s: %s", where, why.msg);
+    else
+        rc = 0;
+    *changed = *changed || this_changed;
+    json_decref(fields);
+    return rc;
+}
+
+/* {"changes": [{"op": "split", ...}, ...], "dry_run"?}: the changes applied
+ * in order to one copy of the partition, then one transaction: all or
+ * nothing. A change's "line" (evr -b's line number) names it in a refusal. */
+static int op_batch(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
+{
+    struct evrd *d = ctx;
+    const json_t *changes = json_object_get(req, "changes"), *dry = json_object_get(req, "dry_run");
+    struct evr_partition next;
+    bool changed = false;
+    json_t *item;
+    size_t i;
+    int rc = 0;
+
+    if (!json_is_array(changes) || json_array_size(changes) == 0)
+        return evr_fail(err, EINVAL, "field 'changes': expected a non-empty array of changes");
+    if (dry && !json_is_boolean(dry))
+        return evr_fail(err, EINVAL, "field 'dry_run': expected true or false");
+    if (evr_partition_copy(&next, &d->partition, err))
+        return -1;
+    json_array_foreach(changes, i, item)
+    {
+        char where[64];
+        const json_t *line = json_object_get(item, "line");
+        if (json_is_integer(line))
+            snprintf(where, sizeof(where), "line %lld", (long long)json_integer_value(line));
+        else
+            snprintf(where, sizeof(where), "changes[%zu]", i);
+        if (!json_is_object(item)) {
+            rc = evr_fail(err, EINVAL, "%s: expected a change object", where);
+            break;
+        }
+        rc = batch_change(d, (json_t *)item, &next, &changed, where, err);
+        if (rc)
+            break;
+    }
+    if (!rc) {
+        char what[64];
+        snprintf(what, sizeof(what), "batch of %zu changes", json_array_size(changes));
+        rc = transact(d, &next, changed, json_is_true(dry), what, reply, err);
+    }
+    evr_partition_free(&next);
+    return rc;
+}
+
 const struct ctl_op evrd_ops[] = {
-        {"show", show_fields, op_show},     {"split", change_fields, op_split},
-        {"move", change_fields, op_move},   {"free", free_fields, op_free},
-        {"apply", apply_fields, op_apply},  {"vm-start", vm_fields, op_vm_start},
-        {"vm-stop", vm_fields, op_vm_stop}, {"events", events_fields, op_events},
+        {"show", show_fields, op_show},           {"split", change_fields, op_split},
+        {"move", change_fields, op_move},         {"free", free_fields, op_free},
+        {"apply", apply_fields, op_apply},        {"vm-start", vm_fields, op_vm_start},
+        {"vm-stop", vm_fields, op_vm_stop},       {"events", events_fields, op_events},
+        {"join", join_fields, op_join},           {"batch", batch_fields, op_batch},
+        {"vm-console", vm_fields, op_vm_console},
 };
 const size_t evrd_n_ops = sizeof(evrd_ops) / sizeof(evrd_ops[0]);

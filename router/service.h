@@ -54,6 +54,8 @@ struct evrd {
     /* The passthrough side: VF settings and binding, hot-plug (passthrough.h).
      * NULL: passthrough slices are checked and kept, not given to the VMs. */
     struct evrd_passthrough *pt;
+    uint8_t link_seen[EVR_APPL_PORT_MAX]; /* LAG members' links, by port index (link_watch.h) */
+    double links_next;                    /* when they are asked for next */
 };
 
 /* Ready to serve: the partition on disk (or an empty one) for appliance a.

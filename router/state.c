@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
+
 int evr_state_dir_check(const char *dir, struct evr_err *err)
 {
     struct stat st;
@@ -30,20 +32,6 @@ int evr_state_dir_check(const char *dir, struct evr_err *err)
                         (unsigned)(st.st_mode & 07777));
     if (access(dir, W_OK | X_OK))
         return evr_fail(err, errno, "state directory %s: %s", dir, strerror(errno));
-    return 0;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
     return 0;
 }
 
@@ -74,7 +62,7 @@ int evr_state_save(const char *dir, const struct evr_partition *p, const struct 
         evr_fail(err, errno, "state %s: %s", tmp, strerror(errno));
         goto out;
     }
-    if (write_all(fd, text, strlen(text)) || write_all(fd, "\n", 1) || fsync(fd)) {
+    if (evr_write_all(fd, text, strlen(text)) || evr_write_all(fd, "\n", 1) || fsync(fd)) {
         evr_fail(err, errno, "state %s: cannot write it: %s", tmp, strerror(errno));
         goto out;
     }
@@ -132,11 +120,13 @@ int evr_state_load(const char *dir, struct evr_partition *p, const struct evr_ap
         json_decref(doc);
         return evr_fail(err, EINVAL, "state %s: %s", path, jerr.text);
     }
-    if (version != EVR_STATE_VERSION || generation < 0) {
+    /* version 1 differs only in having no LAG holdings */
+    bool known = version == 1 || version == EVR_STATE_VERSION;
+    if (!known || generation < 0) {
         json_decref(doc);
         return evr_fail(err, EINVAL, "state %s: %s %lld is not supported", path,
-                        version != EVR_STATE_VERSION ? "version" : "generation",
-                        (long long)(version != EVR_STATE_VERSION ? version : generation));
+                        !known ? "version" : "generation",
+                        (long long)(!known ? version : generation));
     }
     rc = evr_partition_from_json(p, a, holdings, path, err);
     json_decref(doc);

@@ -1,7 +1,7 @@
 /* evrd's partition on disk, so that a crash or a restart of evrd loses
  * nothing: STATE_DIR/partition.json holds
  *
- *   {"version": 1, "generation": 42, "holdings": [ ...partition.h's holdings... ]}
+ *   {"version": 2, "generation": 42, "holdings": [ ...partition.h's holdings... ]}
  *
  * A save writes a temporary file in the same directory, fsyncs it, renames
  * it over partition.json and fsyncs the directory: a crash at any instant
@@ -19,7 +19,7 @@
 #include "common/error.h"
 #include "partition.h"
 
-#define EVR_STATE_VERSION 1
+#define EVR_STATE_VERSION 2 /* 2: LAG holdings (lag.h); a version 1 file loads as it is */
 #define EVR_STATE_FILE    "partition.json"
 
 /* Makes sure evrd can own dir: creates it 0700 if missing; refuses one that

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vswitch_lag.h"
+
 /* A slice's VLAN set: a bit per VLAN id, bit 0 for untagged frames. */
 struct vlan_set {
     uint64_t w[(EVR_VLAN_MAX + 1 + 63) / 64];
@@ -142,15 +144,14 @@ static int port_slices(json_t *slices, const struct evr_port_share *sh,
     snprintf(uplink, sizeof(uplink), "port%u", number);
     *used = false;
     if (sh->whole) {
-        struct vlan_set all = {0};
         unsigned v = sh->whole - 1u;
         if (sh->whole_mode != EVR_MODE_VSWITCH)
             return 0;
-        for (unsigned id = 0; id <= EVR_VLAN_MAX; id++)
-            vset_add(&all, id);
-        snprintf(vm_port, sizeof(vm_port), "%s.%u", a->vms[v].name, sh->vm_port[v]);
         *used = true;
-        return add_slice(slices, uplink, uplink, vm_port, &all, err);
+        if (sh->lag)
+            return 0; /* its LAG's slice carries it (vswitch_lag.h) */
+        snprintf(vm_port, sizeof(vm_port), "%s.%u", a->vms[v].name, sh->vm_port[v]);
+        return evr_vswitch_whole_slice(slices, uplink, uplink, vm_port, err);
     }
     for (unsigned v = 0; v < a->nvms; v++) {
         struct vlan_set mine = {0};
@@ -173,7 +174,7 @@ json_t *evr_vswitch_state(const struct evr_partition *p, const struct evr_applia
 {
     json_t *ports = json_object(), *slices = json_object(), *state;
 
-    state = json_pack("{s:o, s:o}", "ports", ports, "slices", slices);
+    state = json_pack("{s:o, s:o, s:o}", "ports", ports, "slices", slices, "lags", json_object());
     if (!state) {
         evr_fail(err, ENOMEM, "out of memory");
         return NULL;
@@ -197,6 +198,8 @@ json_t *evr_vswitch_state(const struct evr_partition *p, const struct evr_applia
             (used && wire_port(ports, &a->ports[i], err)))
             goto fail;
     }
+    if (evr_vswitch_lag_state(state, p, a, err))
+        goto fail;
     return state;
 fail:
     json_decref(state);
@@ -208,7 +211,7 @@ json_t *evr_vswitch_state_from_dump(const json_t *dump, struct evr_err *err)
     json_t *ports = json_object(), *slices = json_object(), *state, *item;
     size_t i;
 
-    state = json_pack("{s:o, s:o}", "ports", ports, "slices", slices);
+    state = json_pack("{s:o, s:o, s:o}", "ports", ports, "slices", slices, "lags", json_object());
     if (!state) {
         evr_fail(err, ENOMEM, "out of memory");
         return NULL;
@@ -237,11 +240,23 @@ json_t *evr_vswitch_state_from_dump(const json_t *dump, struct evr_err *err)
                                           "vlans", vlans, "untagged", untagged)))
             goto bad;
     }
+    if (evr_vswitch_lags_from_dump(state, dump))
+        goto bad;
     return state;
 bad:
     json_decref(state);
     evr_fail(err, EPROTO, "the vswitch's dump is not what this evrd reads");
     return NULL;
+}
+
+int evr_vswitch_whole_slice(json_t *slices, const char *name, const char *uplink,
+                            const char *vm_port, struct evr_err *err)
+{
+    struct vlan_set all = {0};
+
+    for (unsigned id = 0; id <= EVR_VLAN_MAX; id++)
+        vset_add(&all, id);
+    return add_slice(slices, name, uplink, vm_port, &all, err);
 }
 
 static int step(json_t *plan, json_t *request, json_t *undo)
@@ -253,6 +268,17 @@ static int step(json_t *plan, json_t *request, json_t *undo)
 static json_t *del_request(const char *op, const char *name)
 {
     return json_pack("{s:s, s:s}", "op", op, "name", name);
+}
+
+/* The same two, for the LAG steps (vswitch_lag.h). */
+int evr_vswitch_step(json_t *plan, json_t *request, json_t *undo)
+{
+    return step(plan, request, undo);
+}
+
+json_t *evr_vswitch_del_request(const char *op, const char *name)
+{
+    return del_request(op, name);
 }
 
 /* Whether two slice-set requests serve one uplink and VM port the same way,
@@ -318,6 +344,8 @@ json_t *evr_vswitch_plan(const json_t *from, const json_t *to, struct evr_err *e
             json_object_set_new(now, name, shrunk);
         }
     }
+    /* LAGs: after their slices went, before their slices come */
+    rc |= evr_vswitch_lag_steps(plan, from, to);
     /* Grow, create, or re-point at another VM. */
     json_object_foreach((json_t *)to_slices, name, req)
     {

@@ -16,6 +16,16 @@ operator or a script would. Proves:
     restarted evrd adopts the same vswitch, its partition is the old or the
     new one, and traffic goes where it says;
   - kill -9 of the vswitch: evrd starts another and traffic comes back;
+  - evr join of both ports into one balance LAG of vm-a: flows from the VM
+    hashed over both members (each flow on one, in order), receive merged,
+    `evr show` with the members' link state; when a member's far end goes
+    down every flow moves to the other and nothing is lost, and `evr
+    monitor` shows the link going down and up; a move of one
+    member, a VLAN of a member and another VM's join are refused (exit 3,
+    naming the LAG or owner) and change nothing; the whole LAG moves;
+  - evr -b: a batch that takes a member out of the LAG and gives it to
+    another VM is one change; one whose line 3 is refused changes nothing
+    and names the line; evr vm console of a VM not running is refused;
   - SIGTERM stops evrd with status 0 and leaves the vswitch running.
 
 evrd runs the vswitch in its own session (an evrd crash must not take the
@@ -27,14 +37,20 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 
-from vslab import Bench, expect, frame, marker, pid_gone, recv_many, skip
+from vslab import (FLOWS, Bench, collect, expect, expect_hashed, frame, marker, pid_gone,
+                   recv_many, send_flows, skip)
 
 VM_LINKS = ["a0", "a1", "b0", "b1"]  # vm-a.0, vm-a.1, vm-b.0, vm-b.1
+# Frames per flow sent from a VM stand-in at once: its transmit queue has
+# 256 entries and drops when full, as a NIC would (vhost_net_driver.c), so
+# the flows and their markers (FLOWS each) must fit in it.
+VM_PER_FLOW = 2
 
 
 def reap_old_vswitches():
@@ -260,6 +276,9 @@ def run(b, lab):
     vm, k = lab.owners()["port0"]
     wait_reaches(b, "w0", None, f"{owner_link[vm]}{k}", [l for l in VM_LINKS if l != f"{owner_link[vm]}{k}"],
                  60, "after the vswitch restart")
+    lags(b, lab)
+    batches(b, lab)
+
     _, ev, _ = lab.evr("show", "vswitch")
     pid = ev["vswitch"]["pid"]
     lab.evrd.send_signal(signal.SIGTERM)
@@ -267,6 +286,140 @@ def run(b, lab):
     expect(rc == 0 and not os.path.exists(lab.control),
            "SIGTERM: evrd exits 0 and removes its socket")
     expect(os.path.exists(f"/proc/{pid}"), "the vswitch keeps running after evrd stops")
+
+
+def lag_links(lab):
+    """{member: link} of the one LAG evr show lists."""
+    lags_ = lab.evr("show")[1]["lags"]
+    return {m["port"]: m["link"] for m in lags_[0]["members"]} if lags_ else {}
+
+
+def wait_links(lab, want):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if lag_links(lab) == want:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def wait_events(events, kind, n):
+    """Whether n events of kind came (events is filled by a reader thread)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if len([e for e in events if e["kind"] == kind]) >= n:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def lags(b, lab):
+    """Both wire ports joined into one balance LAG of vm-a (on its port 0):
+    flows over both members, receive merged, failover when a member's far
+    end goes down; refusals; the whole LAG moved to vm-b."""
+    lab.evr("free", "port0-1")
+    expect(lab.owners() == {}, "evr free port0-1: nothing is given any more")
+    _, reply, _ = lab.evr("join", "port0-1", "vm-a", "--lag", "balance", "-n")
+    expect(reply["dry_run"] and [r["op"] for r in reply["plan"]] ==
+           ["port-add", "port-add", "lag-set", "slice-set"] and lab.owners() == {},
+           f"join --dry-run: the plan opens both ports, makes the LAG and its slice "
+           f"({[r['op'] for r in reply['plan']]}); nothing changed")
+    _, reply, _ = lab.evr("join", "port0-1", "vm-a", "--lag", "balance")
+    expect(reply["partition"] == [{"slice": "port0-1", "vm": "vm-a", "mode": "vswitch", "vm_port": 0,
+                                   "lag": "lag0", "lag_mode": "balance"}],
+           f"evr join port0-1 vm-a --lag balance: one holding, lag0 on vm-a's port 0 "
+           f"({reply['partition']})")
+    expect(wait_links(lab, {"port0": "up", "port1": "up"}),
+           f"evr show: lag0's members port0 and port1, both up ({lag_links(lab)})")
+    others = ["a1", "b0", "b1"]
+    wait_reaches(b, "w0", None, "a0", others, 70, "LAG member port0")
+    wait_reaches(b, "w1", None, "a0", others, 72, "LAG member port1")
+    wait_reaches(b, "w1", 300, "a0", others, 74, "LAG member port1, a tagged frame")
+
+    for e in ("w0", "w1"):
+        b.ends[e].drain()
+    send_flows(b, "a0", 76, VM_PER_FLOW)
+    got, tags = collect(b, "a0", ["w0", "w1"])
+    expect(tags == {None}, "the VM's untagged frames leave the LAG untagged (a trunk)")
+    expect_hashed(got, VM_PER_FLOW)
+
+    monitor = subprocess.Popen([lab.evr_bin, "-j", "-s", lab.control, "monitor"],
+                               stdout=subprocess.PIPE, text=True)
+    events = []
+    reader = threading.Thread(target=lambda: events.extend(json.loads(l) for l in monitor.stdout))
+    reader.start()
+    time.sleep(1)  # monitor's first call only learns where evrd's events are
+    b.set_link("w1", False)
+    expect(wait_links(lab, {"port0": "up", "port1": "down"}),
+           f"port1's far end down: evr show says port1 down ({lag_links(lab)})")
+    table = subprocess.run([lab.evr_bin, "-s", lab.control, "show"], stdout=subprocess.PIPE,
+                           text=True, check=True).stdout
+    expect("lag0" in table and "port0 up, port1 down" in table,
+           "evr show (the table) lists lag0 with its members' links")
+    b.ends["w0"].drain()
+    send_flows(b, "a0", 78, VM_PER_FLOW)
+    got, _ = collect(b, "a0", ["w0"])
+    expect(set(got["w0"]) == set(range(FLOWS)) and
+           all(got["w0"][f] == list(range(VM_PER_FLOW)) for f in got["w0"]),
+           "failover: every flow leaves on port0 and nothing is lost")
+    # evrd looks at the links once a second: the link stays down until the
+    # monitor showed it
+    expect(wait_events(events, "link", 1), "evr monitor showed a link event")
+    b.set_link("w1", True)
+    expect(wait_links(lab, {"port0": "up", "port1": "up"}), "port1 back up")
+    wait_events(events, "link", 2)
+    want = ["down (in vm-a's LAG lag0)", "up (in vm-a's LAG lag0)"]
+    monitor.terminate()
+    monitor.wait()
+    reader.join()
+    links = [(e["subject"], e["text"]) for e in events if e["kind"] == "link"]
+    expect(links == [("port1", w) for w in want],
+           f"evr monitor -j showed port1 going down and up again ({links})")
+    # the test's socket on w1 holds ENETDOWN from the flap until read once
+    b.ends["w1"].sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+    before = lab.owners()
+    for args, says in ((("move", "port1", "vm-b"), "port1 is in vm-a's LAG lag0 (port0-1)"),
+                       (("split", "port1.100", "vm-b"), "port1 is vm-a's whole"),
+                       (("join", "port0", "vm-b"), "port0 is vm-a's")):
+        rc, _, err = lab.evr(*args, check=False)
+        expect(rc == 3 and says in err, f"evr {' '.join(args)}: exit 3, '{err.strip()}'")
+    expect(lab.owners() == before, "the refusals changed nothing")
+
+    _, reply, _ = lab.evr("move", "port0-1", "vm-b")
+    expect([r["op"] for r in reply["plan"]] == ["slice-set"] and
+           lab.owners() == {"port0-1": ("vm-b", 0)},
+           "evr move port0-1 vm-b: the whole LAG moves in one slice-set, to vm-b's port 0")
+    wait_reaches(b, "w1", None, "b0", ["a0", "a1", "b1"], 80, "the moved LAG")
+
+
+def batches(b, lab):
+    """evr -b FILE: one transaction over several lines, or nothing."""
+    good = os.path.join(lab.b.tmp.name, "good.evr")
+    bad = os.path.join(lab.b.tmp.name, "bad.evr")
+    with open(good, "w") as f:
+        f.write("# port1 leaves the LAG for vm-a\nfree port1\n\nsplit port1 vm-a\n")
+    with open(bad, "w") as f:
+        f.write("free port0-1\nsplit port0 vm-a\nmove port1 vm-a\n")
+    gen = lab.evr("show")[1]["generation"]
+    _, reply, _ = lab.evr("-b", good)
+    expect(reply["generation"] == gen + 1 and
+           lab.owners() == {"port0": ("vm-b", 0), "port1": ("vm-a", 0)},
+           f"evr -b: two lines, one change (generation {gen} -> {reply['generation']}): "
+           f"lag0 keeps port0, port1 is vm-a's ({lab.owners()})")
+    wait_reaches(b, "w1", None, "a0", ["a1", "b0", "b1"], 82, "port1 out of the LAG")
+    wait_reaches(b, "w0", None, "b0", ["a0", "a1", "b1"], 84, "the LAG left with port0")
+    before, gen = lab.owners(), gen + 1
+    rc, _, err = lab.evr("-b", bad, check=False)
+    expect(rc == 4 and f"{bad}: line 3: port1 is free" in err,
+           f"a batch whose line 3 is refused: exit 4, names the file and line ({err.strip()})")
+    expect(lab.owners() == before and lab.evr("show")[1]["generation"] == gen,
+           "and its first two lines were not applied either")
+    p = subprocess.run([lab.evr_bin, "-s", lab.control, "vm", "console", "vm-a"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    expect(p.returncode == 3 and "vm-a is stopped, not running" in p.stderr,
+           f"evr vm console of a VM not running (--no-vms): exit 3 ({p.stderr.strip()})")
 
 
 def move_under_traffic(b, lab):

@@ -13,6 +13,7 @@ vswitch and any DPDK process a test starts die with it (PR_SET_PDEATHSIG).
 Frames are collected until marker frames sent after the test's frames, along
 the same paths, came through: no test waits for a time of silence."""
 
+import collections
 import ctypes
 import glob
 import itertools
@@ -216,6 +217,53 @@ class Endpoint:
     def drain(self):
         """Drops what is queued on the socket now."""
         self._read_ready([])
+
+
+# LAG tests: FLOWS flows of PER_FLOW frames each, every flow its own
+# addresses (hence its own bucket of the vswitch's flow hash).
+FLOWS = 64
+PER_FLOW = 5
+
+
+def flow(n):
+    """frame() options of flow n."""
+    return {"src_ip": 0x0A000100 + n, "sport": 2000 + n}
+
+
+def send_flows(b, src, stream, per_flow=PER_FLOW):
+    """Every flow's frames from endpoint src, untagged, interleaved."""
+    for seq in range(per_flow):
+        for f in range(FLOWS):
+            b.ends[src].send(frame(None, stream, seq * FLOWS + f, **flow(f)))
+
+
+def collect(b, src, members):
+    """member -> {flow: [seq...]}, and the set of VLAN tags seen, for one
+    send_flows() worth of frames from src."""
+    out, tags = {}, set()
+    # A marker on every flow: each follows its flow to its member.
+    frames = recv_many([b.ends[m] for m in members],
+                       [marker(b.ends[src], **flow(f)) for f in range(FLOWS)])
+    for m in members:
+        flows = collections.defaultdict(list)
+        for vlan, _, seq in frames[m]:
+            tags.add(vlan)
+            flows[seq % FLOWS].append(seq // FLOWS)
+        out[m] = flows
+    return out, tags
+
+
+def expect_hashed(got, per_flow=PER_FLOW):
+    """Checks collect()'s result over two members: each flow on exactly one
+    member, the flows spread over both, each complete and in order."""
+    (m0, f0), (m1, f1) = got.items()
+    on0, on1 = set(f0), set(f1)
+    expect(not (on0 & on1) and on0 | on1 == set(range(FLOWS)),
+           f"each of {FLOWS} flows leaves on exactly one member")
+    expect(len(on0) >= FLOWS // 4 and len(on1) >= FLOWS // 4,
+           f"the flows are spread over both members ({m0} {len(on0)}, {m1} {len(on1)})")
+    expect(all(flows[f] == list(range(per_flow)) for flows in got.values() for f in flows),
+           "each flow arrives complete and in order")
 
 
 def marker(src, vlan=None, **options):

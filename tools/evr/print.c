@@ -29,7 +29,8 @@ static void holdings_table(const json_t *holdings)
                                                                   : (size_t)w_slice);
         w_vm = (int)(strlen(str(h, "vm")) > (size_t)w_vm ? strlen(str(h, "vm")) : (size_t)w_vm);
     }
-    printf("%-*s  %-*s  %-11s  %s\n", w_slice, "SLICE", w_vm, "VM", "MODE", "VM PORT");
+    /* MODE fits "passthrough VLAN 4094" */
+    printf("%-*s  %-*s  %-21s  %-7s  %s\n", w_slice, "SLICE", w_vm, "VM", "MODE", "VM PORT", "LAG");
     json_array_foreach(holdings, i, h)
     {
         const json_t *k = json_object_get(h, "vm_port"), *vlan = json_object_get(h, "vlan");
@@ -41,7 +42,8 @@ static void holdings_table(const json_t *holdings)
                      (long long)json_integer_value(vlan));
         else
             snprintf(mode, sizeof(mode), "%s", str(h, "mode"));
-        printf("%-*s  %-*s  %-11s  %s\n", w_slice, str(h, "slice"), w_vm, str(h, "vm"), mode, port);
+        printf("%-*s  %-*s  %-21s  %-7s  %s\n", w_slice, str(h, "slice"), w_vm, str(h, "vm"), mode,
+               port, str(h, "lag"));
     }
 }
 
@@ -82,6 +84,13 @@ static void plan_line(const json_t *r)
     printf("  vswitch %-10s %-14s", op, str(r, "name"));
     if (!strcmp(op, "port-add"))
         printf(" %s port, %s", str(r, "role"), str(r, "devargs"));
+    if (!strcmp(op, "lag-set")) {
+        const json_t *m;
+        size_t i;
+        printf(" %s of", str(r, "mode"));
+        json_array_foreach(json_object_get(r, "members"), i, m)
+                printf("%s%s", i ? ", " : " ", json_string_value(m));
+    }
     if (!strcmp(op, "slice-set")) {
         const json_t *v;
         size_t i;
@@ -113,11 +122,31 @@ void print_change(const json_t *reply)
     holdings_table(json_object_get(reply, "partition"));
 }
 
+/* LAG  VM  VM PORT  MODE  MEMBERS: "port0 up, port1 down" */
+static void lags_table(const json_t *lags)
+{
+    const json_t *l, *m;
+    size_t i, k;
+
+    if (json_array_size(lags) == 0)
+        return;
+    printf("\n%-5s  %-12s  %-7s  %-13s  %s\n", "LAG", "VM", "VM PORT", "MODE", "MEMBERS (LINK)");
+    json_array_foreach(lags, i, l)
+    {
+        printf("%-5s  %-12s  %-7lld  %-13s  ", str(l, "name"), str(l, "vm"),
+               (long long)json_integer_value(json_object_get(l, "vm_port")), str(l, "mode"));
+        json_array_foreach(json_object_get(l, "members"), k, m)
+                printf("%s%s %s", k ? ", " : "", str(m, "port"), str(m, "link"));
+        printf("\n");
+    }
+}
+
 void print_partition(const json_t *reply)
 {
     printf("partition generation %lld\n",
            (long long)json_integer_value(json_object_get(reply, "generation")));
     holdings_table(json_object_get(reply, "partition"));
+    lags_table(json_object_get(reply, "lags"));
 }
 
 static void cores_text(const json_t *cores, char *buf, size_t len)
@@ -206,6 +235,7 @@ void print_vswitch(const json_t *reply)
                                                        : "not reached (being restarted?)",
            (long long)json_integer_value(json_object_get(vs, "restarts")));
     json_object_foreach((json_t *)json_object_get(state, "ports"), name, r) plan_line(r);
+    json_object_foreach((json_t *)json_object_get(state, "lags"), name, r) plan_line(r);
     json_object_foreach((json_t *)json_object_get(state, "slices"), name, r) plan_line(r);
 }
 

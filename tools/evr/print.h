@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-void print_change(const json_t *reply);    /* split, move, free, apply */
+void print_change(const json_t *reply);    /* split, join, move, free, apply, a batch */
 void print_partition(const json_t *reply); /* show partition */
 void print_inventory(const json_t *reply); /* show inventory */
 void print_vswitch(const json_t *reply);   /* show vswitch */

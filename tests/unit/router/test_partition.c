@@ -1,10 +1,5 @@
 /* Unit tests for the appliance file (router/appliance.h), the partition's
  * rules (router/partition.h) and its file on disk (router/state.h). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "appliance.h"
-#include "partition.h"
+#include "../router/fixture.h"
+#include "lag.h"
 #include "state.h"
 
 /* Eight ports: port0-5 kernel interfaces, port6 a PCI PF with 4 VFs, port7
@@ -45,12 +40,9 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct evr_err err;
 
     assert_non_null(f);
-    if (evr_appliance_parse(&f->a, appliance_json, "test", &err))
-        fail_msg("%s", err.msg);
-    assert_int_equal(evr_partition_init(&f->p, &f->a, &err), 0);
+    router_fixture_init(&f->a, &f->p, appliance_json);
     *state = f;
     return 0;
 }
@@ -58,8 +50,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    evr_partition_free(&f->p);
-    evr_appliance_free(&f->a);
+    router_fixture_fini(&f->a, &f->p);
     free(f);
     return 0;
 }
@@ -68,13 +59,7 @@ static int teardown(void **state)
 static int change(struct fixture *f, enum evr_change_op op, const char *slices, const char *vm,
                   bool *changed, struct evr_err *err)
 {
-    struct evr_change c = {.op = op, .vm = -1, .vm_port = -1};
-    struct evr_parse_error perr;
-
-    if (evr_slice_list_parse(slices, &c.slices, &perr))
-        fail_msg("%s: %s", slices, perr.msg);
-    if (vm[0])
-        c.vm = evr_appliance_vm(&f->a, vm);
+    struct evr_change c = router_change(&f->a, op, slices, vm);
     return evr_partition_apply(&f->p, &f->a, &c, changed, err);
 }
 
@@ -85,21 +70,35 @@ static void must(struct fixture *f, enum evr_change_op op, const char *slices, c
         fail_msg("%s %s: %s", slices, vm, err.msg);
 }
 
-static void refused(struct fixture *f, enum evr_change_op op, const char *slices, const char *vm,
-                    int code, const char *says)
+/* c is refused with code and a message that says says; nothing changed. */
+static void refused_change(struct fixture *f, struct evr_change c, int code, const char *says)
 {
     struct evr_err err = {0};
     json_t *before = evr_partition_to_json(&f->p, &f->a), *after;
     uint64_t gen = f->p.generation;
 
-    assert_int_equal(change(f, op, slices, vm, NULL, &err), -1);
+    assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, NULL, &err), -1);
     if (err.code != code || !strstr(err.msg, says))
-        fail_msg("%s %s: got %d '%s', wanted %d '%s'", slices, vm, err.code, err.msg, code, says);
+        fail_msg("got %d '%s', wanted %d '%s'", err.code, err.msg, code, says);
     after = evr_partition_to_json(&f->p, &f->a);
     assert_true(json_equal(before, after)); /* nothing half-applied */
     assert_int_equal(f->p.generation, gen);
     json_decref(before);
     json_decref(after);
+}
+
+static void refused(struct fixture *f, enum evr_change_op op, const char *slices, const char *vm,
+                    int code, const char *says)
+{
+    refused_change(f, router_change(&f->a, op, slices, vm), code, says);
+}
+
+/* c, asking for passthrough mode */
+static struct evr_change passthrough(struct evr_change c)
+{
+    c.mode = EVR_MODE_PASSTHROUGH;
+    c.mode_given = true;
+    return c;
 }
 
 /* The partition as "slice=vm:port" words, for compact expectations. */
@@ -111,12 +110,16 @@ static void expect(struct fixture *f, const char *want)
 
     json_array_foreach(h, i, item)
     {
-        char word[96];
-        json_t *vp = json_object_get(item, "vm_port");
-        snprintf(word, sizeof(word), "%s%s=%s%s%lld", i ? " " : "",
+        char word[128];
+        json_t *vp = json_object_get(item, "vm_port"), *lag = json_object_get(item, "lag");
+        snprintf(word, sizeof(word), "%s%s=%s%s%lld%s%s%s%s", i ? " " : "",
                  json_string_value(json_object_get(item, "slice")),
                  json_string_value(json_object_get(item, "vm")), vp ? ":" : "/pt",
-                 vp ? (long long)json_integer_value(vp) : 0LL);
+                 vp ? (long long)json_integer_value(vp) : 0LL, lag ? "[" : "",
+                 lag ? json_string_value(lag) : "", lag ? " " : "",
+                 lag ? json_string_value(json_object_get(item, "lag_mode")) : "");
+        if (lag)
+            strncat(word, "]", sizeof(word) - strlen(word) - 1);
         strncat(got, word, sizeof(got) - strlen(got) - 1);
     }
     json_decref(h);
@@ -462,10 +465,21 @@ static void state_survives_save_and_load_and_refuses_corruption(void **state)
     }
     /* a version this evrd does not know */
     file = fopen(path, "w");
-    fputs("{\"version\": 2, \"generation\": 1, \"holdings\": []}", file);
+    fputs("{\"version\": 3, \"generation\": 1, \"holdings\": []}", file);
     fclose(file);
     assert_int_equal(evr_state_load(dir, &q, &f->a, &found, &err), -1);
-    assert_non_null(strstr(err.msg, "version 2 is not supported"));
+    assert_non_null(strstr(err.msg, "version 3 is not supported"));
+    /* a version 1 file (before LAGs) loads as it is */
+    file = fopen(path, "w");
+    fputs("{\"version\": 1, \"generation\": 7, \"holdings\": [{\"slice\": \"port2\", \"vm\": "
+          "\"vm-b\", \"mode\": \"vswitch\", \"vm_port\": 1}]}",
+          file);
+    fclose(file);
+    if (evr_state_load(dir, &q, &f->a, &found, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(q.generation, 7);
+    assert_int_equal(q.ports[2].whole, 2);
+    assert_int_equal(q.ports[2].vm_port[1], 1);
 
     /* a state directory others can write to is refused */
     snprintf(sub, sizeof(sub), "%s/open", dir);
@@ -541,6 +555,162 @@ static void a_save_killed_at_any_instant_leaves_a_whole_file(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Joins slices into one LAG of vm, in mode. */
+static int join(struct fixture *f, const char *slices, const char *vm, enum evr_lag_mode mode,
+                bool *changed, struct evr_err *err)
+{
+    struct evr_change c = router_change(&f->a, EVR_CHANGE_JOIN, slices, vm);
+    c.lag_mode = mode;
+    c.lag_mode_given = true;
+    return evr_partition_apply(&f->p, &f->a, &c, changed, err);
+}
+
+static void join_makes_one_lag_on_one_vm_port(void **state)
+{
+    struct fixture *f = *state;
+    struct evr_change c;
+    struct evr_err err;
+    bool changed;
+
+    /* a join without a mode is active-backup: it needs nothing of the far end */
+    c = router_change(&f->a, EVR_CHANGE_JOIN, "port0-1", "vm-a");
+    assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, &changed, &err), 0);
+    assert_true(changed);
+    expect(f, "port0-1=vm-a:0[lag0 active-backup]");
+    assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, &changed, &err), 0);
+    assert_false(changed); /* holds already */
+    assert_int_equal(join(f, "port0-1", "vm-a", EVR_LAG_BALANCE, &changed, &err), 0);
+    assert_true(changed);
+    /* a port vm-a owns whole joins (naming a member grows that LAG), and
+     * gives its VM port back */
+    must(f, EVR_CHANGE_SPLIT, "port3", "vm-a");
+    expect(f, "port0-1=vm-a:0[lag0 balance] port3=vm-a:1");
+    assert_int_equal(join(f, "port1,port3", "vm-a", EVR_LAG_BALANCE, &changed, &err), 0);
+    expect(f, "port0-1,port3=vm-a:0[lag0 balance]");
+    must(f, EVR_CHANGE_SPLIT, "port2", "vm-a");
+    expect(f, "port0-1,port3=vm-a:0[lag0 balance] port2=vm-a:1");
+    /* a second LAG takes the next name */
+    assert_int_equal(join(f, "port4-5", "vm-b", EVR_LAG_ACTIVE_BACKUP, &changed, &err), 0);
+    expect(f, "port0-1,port3=vm-a:0[lag0 balance] port2=vm-a:1 port4-5=vm-b:0[lag1 "
+              "active-backup]");
+}
+
+static void join_conflicts_name_the_slice_and_owner(void **state)
+{
+    struct fixture *f = *state;
+    struct evr_change c;
+    struct evr_err err;
+
+    must(f, EVR_CHANGE_SPLIT, "port4.100-199", "vm-b");
+    must(f, EVR_CHANGE_SPLIT, "port5", "vm-b");
+    assert_int_equal(join(f, "port0-1", "vm-a", EVR_LAG_BALANCE, NULL, &err), 0);
+    refused(f, EVR_CHANGE_JOIN, "port2-4", "vm-a", EBUSY,
+            "port4 is not free whole: port4.100-199 is vm-b's");
+    refused(f, EVR_CHANGE_JOIN, "port5", "vm-a", EBUSY,
+            "port5 is vm-b's (move it, or free it first)");
+    refused(f, EVR_CHANGE_JOIN, "port2,port3.7", "vm-a", EINVAL,
+            "port3.7: a LAG joins whole ports");
+    refused_change(f, passthrough(router_change(&f->a, EVR_CHANGE_JOIN, "port6", "vm-a")), EINVAL,
+                   "a LAG goes through the vswitch");
+    /* a port passed through cannot join */
+    c = passthrough(router_change(&f->a, EVR_CHANGE_SPLIT, "port6", "vm-a"));
+    assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, NULL, &err), 0);
+    refused(f, EVR_CHANGE_JOIN, "port6", "vm-a", EBUSY, "port6 is vm-a's, passed through");
+    /* one join makes one LAG */
+    must(f, EVR_CHANGE_FREE, "port5", "");
+    assert_int_equal(join(f, "port5", "vm-a", EVR_LAG_BALANCE, NULL, &err), 0);
+    refused(f, EVR_CHANGE_JOIN, "port0,port5", "vm-a", EBUSY,
+            "port0 is in vm-a's LAG lag0 and port5 in its LAG lag1");
+    /* a member goes nowhere else but with all its LAG */
+    refused(f, EVR_CHANGE_SPLIT, "port1", "vm-b", EBUSY, "port1 is vm-a's");
+    refused(f, EVR_CHANGE_MOVE, "port1", "vm-b", EBUSY,
+            "port1 is in vm-a's LAG lag0 (port0-1): move all of it, or free port1 first");
+    refused_change(f, passthrough(router_change(&f->a, EVR_CHANGE_MOVE, "port0-1", "vm-b")), EINVAL,
+                   "port0 is in LAG lag0, which goes through the vswitch");
+    refused(f, EVR_CHANGE_SPLIT, "port0.5", "vm-b", EBUSY, "port0 is vm-a's whole");
+    expect(f, "port0-1=vm-a:0[lag0 balance] port4.100-199=vm-b:0 port5=vm-a:1[lag1 balance] "
+              "port6=vm-a/pt0");
+}
+
+static void a_lag_moves_whole_and_loses_freed_members(void **state)
+{
+    struct fixture *f = *state;
+    struct evr_err err;
+
+    must(f, EVR_CHANGE_SPLIT, "port4", "vm-b");
+    assert_int_equal(join(f, "port0-2", "vm-a", EVR_LAG_BALANCE, NULL, &err), 0);
+    must(f, EVR_CHANGE_MOVE, "port0-2", "vm-b");
+    expect(f, "port0-2=vm-b:1[lag0 balance] port4=vm-b:0");
+    /* a member freed leaves the LAG, which keeps the others */
+    must(f, EVR_CHANGE_FREE, "port1", "");
+    expect(f, "port0,port2=vm-b:1[lag0 balance] port4=vm-b:0");
+    must(f, EVR_CHANGE_SPLIT, "port1", "vm-a");
+    expect(f, "port0,port2=vm-b:1[lag0 balance] port1=vm-a:0 port4=vm-b:0");
+    /* the LAG goes with its last member; its name is free again */
+    must(f, EVR_CHANGE_FREE, "port0,port2", "");
+    expect(f, "port1=vm-a:0 port4=vm-b:0");
+    assert_int_equal(join(f, "port5", "vm-a", EVR_LAG_BALANCE, NULL, &err), 0);
+    expect(f, "port1=vm-a:0 port4=vm-b:0 port5=vm-a:1[lag0 balance]");
+}
+
+static void lag_holdings_round_trip_and_bad_ones_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct evr_partition q;
+    struct evr_err err;
+    json_t *h, *h2;
+
+    assert_int_equal(join(f, "port0-1", "vm-a", EVR_LAG_BALANCE, NULL, &err), 0);
+    assert_int_equal(join(f, "port3,port5", "vm-a", EVR_LAG_ACTIVE_BACKUP, NULL, &err), 0);
+    must(f, EVR_CHANGE_FREE, "port0-1", ""); /* lag1 keeps its name, lag0 is free */
+    must(f, EVR_CHANGE_SPLIT, "port2", "vm-a");
+    expect(f, "port2=vm-a:0 port3,port5=vm-a:1[lag1 active-backup]");
+    h = evr_partition_to_json(&f->p, &f->a);
+    assert_int_equal(evr_partition_init(&q, &f->a, &err), 0);
+    if (evr_partition_from_json(&q, &f->a, h, "t", &err))
+        fail_msg("%s", err.msg);
+    h2 = evr_partition_to_json(&q, &f->a);
+    assert_true(json_equal(h, h2)); /* lag1 stays lag1, on vm-a's port 1 */
+    json_decref(h2);
+    json_decref(h);
+
+    static const struct {
+        const char *json, *says;
+    } cases[] = {
+            {"[{\"slice\": \"port0-1\", \"vm\": \"vm-a\", \"mode\": \"vswitch\", \"vm_port\": 0,"
+             " \"lag\": \"lag8\", \"lag_mode\": \"balance\"}]",
+             "lag 'lag8' is not one of lag0..lag7"},
+            {"[{\"slice\": \"port0-1\", \"vm\": \"vm-a\", \"mode\": \"vswitch\", \"vm_port\": 0,"
+             " \"lag\": \"lag0\"}]",
+             "a LAG's holding has both"},
+            {"[{\"slice\": \"port0-1\", \"vm\": \"vm-a\", \"mode\": \"vswitch\", \"vm_port\": 0,"
+             " \"lag\": \"lag0\", \"lag_mode\": \"round-robin\"}]",
+             "lag_mode 'round-robin' is not active-backup or balance"},
+            {"[{\"slice\": \"port0-1\", \"vm\": \"vm-a\", \"mode\": \"vswitch\", \"vm_port\": 0,"
+             " \"lag\": \"lag0\", \"lag_mode\": \"balance\"},"
+             " {\"slice\": \"port2\", \"vm\": \"vm-a\", \"mode\": \"vswitch\", \"vm_port\": 1,"
+             " \"lag\": \"lag0\", \"lag_mode\": \"balance\"}]",
+             "holdings[1]: lag0 is there already"},
+            {"[{\"slice\": \"port0,port1\", \"vm\": \"vm-a\", \"mode\": \"vswitch\", \"vm_port\": "
+             "0}]",
+             "one slice per holding"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *bad = json_loads(cases[i].json, 0, NULL), *before, *after;
+        assert_non_null(bad);
+        before = evr_partition_to_json(&q, &f->a);
+        assert_int_equal(evr_partition_from_json(&q, &f->a, bad, "t", &err), -1);
+        if (!strstr(err.msg, cases[i].says))
+            fail_msg("case %zu: got '%s', wanted '%s'", i, err.msg, cases[i].says);
+        after = evr_partition_to_json(&q, &f->a);
+        assert_true(json_equal(before, after));
+        json_decref(before);
+        json_decref(after);
+        json_decref(bad);
+    }
+    evr_partition_free(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +730,13 @@ int main(void)
             cmocka_unit_test_setup_teardown(state_survives_save_and_load_and_refuses_corruption,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(a_save_killed_at_any_instant_leaves_a_whole_file, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(join_makes_one_lag_on_one_vm_port, setup, teardown),
+            cmocka_unit_test_setup_teardown(join_conflicts_name_the_slice_and_owner, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(a_lag_moves_whole_and_loses_freed_members, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(lag_holdings_round_trip_and_bad_ones_are_refused, setup,
                                             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

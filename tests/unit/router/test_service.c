@@ -2,11 +2,6 @@
  * through the same ops table the control socket serves, the vswitch is
  * evr-vswitch's own config rules (vswitch/protocol.h) behind a call that
  * can refuse any step, and the partition goes to a real state directory. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "appliance.h"
+#define ROUTER_TEST_VSWITCH
+#include "../router/fixture.h"
+#include "link_watch.h"
 #include "service.h"
 #include "state.h"
-#include "vswitch/protocol.h"
 
 /* The vswitch: its config, and the request number to refuse (0: none). */
 struct fake_vswitch {
@@ -31,8 +27,7 @@ struct fake_vswitch {
 static json_t *fake_call(void *ctx, const json_t *request, struct evr_err *err)
 {
     struct fake_vswitch *vs = ctx;
-    json_t *copy = json_deep_copy(request), *reply = NULL;
-    struct vs_request req;
+    json_t *reply = NULL;
 
     vs->calls++;
     if (vs->gone) {
@@ -41,17 +36,15 @@ static json_t *fake_call(void *ctx, const json_t *request, struct evr_err *err)
         evr_fail(err, EIO, "refused on purpose");
     } else if (vs->lost_at && vs->calls == vs->lost_at) {
         /* the worst case: the step is taken, its reply never comes */
-        if (!vs_request_from_json(copy, &req, err))
-            vs_request_apply(&vs->cfg, &req, err);
+        vs_take(&vs->cfg, request, err);
         vs->gone = true;
         evr_fail(err, ENOTCONN, "the vswitch's connection broke: no reply within 10000 ms");
-    } else if (!vs_request_from_json(copy, &req, err) &&
-               vs_request_apply(&vs->cfg, &req, err) >= 0) {
+    } else if (!vs_take(&vs->cfg, request, err)) {
         /* the reply's fields as evr-vswitch's control thread gives them */
-        reply = req.op == VS_OP_DUMP ? json_pack("{s:o}", "dump", vs_config_to_json(&vs->cfg))
-                                     : json_object();
+        reply = !strcmp(json_string_value(json_object_get(request, "op")), "dump")
+                        ? json_pack("{s:o}", "dump", vs_config_to_json(&vs->cfg))
+                        : json_object();
     }
-    json_decref(copy);
     return reply;
 }
 
@@ -260,20 +253,26 @@ static void a_refused_step_is_rolled_back(void **state)
     assert_true(vs_config_find_slice(&f->vs.cfg, "port0.vm-b") >= 0);
 }
 
+/* The request, a plan of steps steps, refused by the vswitch at each step
+ * in turn: every time, nothing changes. */
+static void refused_at_each_step(struct fixture *f, const char *text, unsigned steps)
+{
+    for (unsigned k = 1; k <= steps; k++) {
+        char says[96];
+        snprintf(says, sizeof(says), "vswitch step %u of %u", k, steps);
+        f->vs.refuse_at = f->vs.calls + k;
+        changes_nothing(f, text, "EIO", says);
+    }
+    f->vs.refuse_at = 0;
+}
+
 /* A plan of four steps (two port-adds, two slice-sets) refused at each of
  * them in turn: every time, nothing changes. */
 static void a_plan_refused_at_any_step_changes_nothing(void **state)
 {
     struct fixture *f = *state;
 
-    for (unsigned k = 1; k <= 4; k++) {
-        char says[96];
-        snprintf(says, sizeof(says), "vswitch step %u of 4", k);
-        f->vs.refuse_at = f->vs.calls + k;
-        changes_nothing(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}", "EIO",
-                        says);
-    }
-    f->vs.refuse_at = 0;
+    refused_at_each_step(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}", 4);
     json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}"));
 }
 
@@ -406,6 +405,229 @@ static void apply_replaces_the_partition(void **state)
                     "field 'holdings': holdings[0]: port9: the appliance has no such port");
 }
 
+static void join_reaches_the_vswitch_and_show_has_link_state(void **state)
+{
+    struct fixture *f = *state;
+    json_t *reply, *lag;
+    int p0;
+
+    reply = ok(f, "{\"op\": \"join\", \"slices\": \"port0-1\", \"vm\": \"vm-a\", \"lag\": "
+                  "\"balance\"}");
+    assert_true(json_is_true(json_object_get(reply, "changed")));
+    json_decref(reply);
+    assert_true(vs_config_find_lag(&f->vs.cfg, "lag0") >= 0);
+    assert_int_equal(f->vs.cfg.lags[vs_config_find_lag(&f->vs.cfg, "lag0")].mode, VS_LAG_BALANCE);
+    assert_true(vs_config_find_slice(&f->vs.cfg, "lag0") >= 0);
+    /* the members' link state is the vswitch's */
+    p0 = vs_config_find_port(&f->vs.cfg, "port0");
+    f->vs.cfg.ports[p0].link_up = true;
+    f->vs.cfg.ports[vs_config_find_port(&f->vs.cfg, "port1")].link_up = false;
+    reply = ok(f, "{\"op\": \"show\"}");
+    lag = json_array_get(json_object_get(reply, "lags"), 0);
+    assert_string_equal(json_string_value(json_object_get(lag, "name")), "lag0");
+    assert_string_equal(json_string_value(json_object_get(lag, "vm")), "vm-a");
+    assert_string_equal(json_string_value(json_object_get(lag, "mode")), "balance");
+    {
+        char *members = json_dumps(json_object_get(lag, "members"), JSON_COMPACT);
+        assert_string_equal(members, "[{\"port\":\"port0\",\"link\":\"up\"},{\"port\":\"port1\","
+                                     "\"link\":\"down\"}]");
+        free(members);
+    }
+    assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(reply, "partition"), 0), "slice")),
+                        "port0-1");
+    json_decref(reply);
+    /* with no vswitch the links are unknown, the LAG is still shown */
+    evrd_vswitch_lost(&f->d);
+    reply = ok(f, "{\"op\": \"show\"}");
+    lag = json_array_get(json_object_get(reply, "lags"), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(lag, "members"), 0), "link")),
+                        "unknown");
+    json_decref(reply);
+}
+
+/* A join of two free ports is four steps (two port-adds, the LAG, its
+ * slice): refused at each in turn, nothing changes. */
+static void a_join_refused_at_any_step_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    const char *join = "{\"op\": \"join\", \"slices\": \"port1-2\", \"vm\": \"vm-b\"}";
+
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0\", \"vm\": \"vm-a\"}"));
+    refused_at_each_step(f, join, 4);
+    json_decref(ok(f, join));
+    assert_true(vs_config_find_lag(&f->vs.cfg, "lag0") >= 0);
+    assert_int_equal(f->vs.cfg.lags[vs_config_find_lag(&f->vs.cfg, "lag0")].mode,
+                     VS_LAG_ACTIVE_BACKUP);
+}
+
+static void lag_conflicts_change_nothing(void **state)
+{
+    struct fixture *f = *state;
+
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port2.100-199\", \"vm\": \"vm-b\"}"));
+    json_decref(ok(f, "{\"op\": \"join\", \"slices\": \"port0-1\", \"vm\": \"vm-a\"}"));
+    changes_nothing(f, "{\"op\": \"join\", \"slices\": \"port1-2\", \"vm\": \"vm-a\"}", "EBUSY",
+                    "port2 is not free whole: port2.100-199 is vm-b's");
+    changes_nothing(f, "{\"op\": \"join\", \"slices\": \"port0\", \"vm\": \"vm-b\"}", "EBUSY",
+                    "port0 is vm-a's (move it, or free it first)");
+    changes_nothing(f, "{\"op\": \"move\", \"slices\": \"port0\", \"vm\": \"vm-b\"}", "EBUSY",
+                    "port0 is in vm-a's LAG lag0 (port0-1): move all of it");
+    changes_nothing(f,
+                    "{\"op\": \"join\", \"slices\": \"port0-1\", \"vm\": \"vm-a\", \"lag\": "
+                    "\"round-robin\"}",
+                    "EINVAL", "field 'lag': expected \"active-backup\" or \"balance\"");
+    changes_nothing(f,
+                    "{\"op\": \"split\", \"slices\": \"port0-1\", \"vm\": \"vm-a\", \"lag\": "
+                    "\"balance\"}",
+                    "EINVAL", "lag");
+    /* moving all of it, and freeing a member, go through */
+    json_decref(ok(f, "{\"op\": \"move\", \"slices\": \"port0-1\", \"vm\": \"vm-b\"}"));
+    json_decref(ok(f, "{\"op\": \"free\", \"slices\": \"port1\"}"));
+    assert_int_equal(f->vs.cfg.lags[vs_config_find_lag(&f->vs.cfg, "lag0")].n_members, 1);
+    assert_true(vs_config_find_port(&f->vs.cfg, "port1") < 0);
+}
+
+static void lags_come_back_after_a_restart(void **state)
+{
+    struct fixture *f = *state;
+    char *before, *after, path[96];
+    FILE *file;
+
+    json_decref(ok(f, "{\"op\": \"join\", \"slices\": \"port0,port2\", \"vm\": \"vm-b\", "
+                      "\"lag\": \"balance\"}"));
+    before = vswitch_dump(f);
+    evrd_fini(&f->d);
+    start_evrd(f);
+    after = vswitch_dump(f);
+    assert_string_equal(before, after); /* nothing to tell the vswitch */
+    free(after);
+    free(before);
+    {
+        char *disk = state_file(f);
+        assert_non_null(strstr(disk, "\"version\": 2"));
+        assert_non_null(strstr(disk, "\"lag\": \"lag0\""));
+        free(disk);
+    }
+    /* a version 1 file of an older evrd loads, and its ports are put back */
+    evrd_fini(&f->d);
+    snprintf(path, sizeof(path), "%s/state/%s", f->dir, EVR_STATE_FILE);
+    file = fopen(path, "w");
+    fputs("{\"version\": 1, \"generation\": 3, \"holdings\": [{\"slice\": \"port1\", \"vm\": "
+          "\"vm-a\", \"mode\": \"vswitch\", \"vm_port\": 1}]}\n",
+          file);
+    fclose(file);
+    start_evrd(f);
+    assert_int_equal(f->d.partition.generation, 3);
+    assert_true(vs_config_find_lag(&f->vs.cfg, "lag0") < 0);
+    assert_true(vs_config_find_slice(&f->vs.cfg, "port1") >= 0);
+}
+
+static void a_batch_is_one_transaction(void **state)
+{
+    struct fixture *f = *state;
+    json_t *reply;
+
+    json_decref(ok(f, "{\"op\": \"join\", \"slices\": \"port0-1\", \"vm\": \"vm-a\"}"));
+    /* the third change is refused: the first two are not applied */
+    changes_nothing(f,
+                    "{\"op\": \"batch\", \"changes\": ["
+                    " {\"op\": \"free\", \"slices\": \"port1\", \"line\": 2},"
+                    " {\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\", \"line\": 3},"
+                    " {\"op\": \"move\", \"slices\": \"port2\", \"vm\": \"vm-b\", \"line\": 5}]}",
+                    "ENOENT", "line 5: port2 is free: give it with split");
+    changes_nothing(f, "{\"op\": \"batch\", \"changes\": [{\"op\": \"show\"}]}", "EINVAL",
+                    "changes[0]: 'show' cannot be in a batch");
+    changes_nothing(f,
+                    "{\"op\": \"batch\", \"changes\": [{\"op\": \"free\", \"slices\": \"port1\","
+                    " \"vm\": \"vm-a\"}]}",
+                    "EINVAL", "changes[0]: ");
+    changes_nothing(f, "{\"op\": \"batch\", \"changes\": []}", "EINVAL",
+                    "field 'changes': expected a non-empty array");
+    /* a member leaves its LAG and becomes another VM's port in one plan */
+    reply = ok(f, "{\"op\": \"batch\", \"dry_run\": true, \"changes\": ["
+                  " {\"op\": \"free\", \"slices\": \"port1\"},"
+                  " {\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\"}]}");
+    assert_true(json_is_true(json_object_get(reply, "dry_run")));
+    json_decref(reply);
+    assert_int_equal(f->vs.cfg.lags[vs_config_find_lag(&f->vs.cfg, "lag0")].n_members, 2);
+    reply = ok(f, "{\"op\": \"batch\", \"changes\": ["
+                  " {\"op\": \"free\", \"slices\": \"port1\"},"
+                  " {\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\"},"
+                  " {\"op\": \"join\", \"slices\": \"port0,port2\", \"vm\": \"vm-a\", \"lag\": "
+                  "\"balance\"}]}");
+    assert_int_equal(json_integer_value(json_object_get(reply, "generation")), 2);
+    {
+        char *plan = json_dumps(json_object_get(reply, "plan"), JSON_COMPACT);
+        /* port2 opened, the LAG replaced with its new members, port1's own slice */
+        assert_non_null(strstr(plan, "\"members\":[\"port0\",\"port2\"]"));
+        free(plan);
+    }
+    json_decref(reply);
+    assert_int_equal(f->vs.cfg.lags[vs_config_find_lag(&f->vs.cfg, "lag0")].n_members, 2);
+    assert_true(vs_config_find_slice(&f->vs.cfg, "port1") >= 0);
+}
+
+/* A LAG member's link that changes is an event; the first look is not. */
+static void lag_link_changes_are_events(void **state)
+{
+    struct fixture *f = *state;
+    json_t *reply, *ev;
+    int p1;
+
+    assert_true(evrd_watch_links(&f->d, 10.0) == 0); /* no LAG: nothing to watch */
+    json_decref(ok(f, "{\"op\": \"join\", \"slices\": \"port0-1\", \"vm\": \"vm-a\"}"));
+    p1 = vs_config_find_port(&f->vs.cfg, "port1");
+    f->vs.cfg.ports[vs_config_find_port(&f->vs.cfg, "port0")].link_up = true;
+    f->vs.cfg.ports[p1].link_up = true;
+    assert_true(evrd_watch_links(&f->d, 10.0) == 10.0 + EVRD_LINK_POLL_S);
+    f->vs.cfg.ports[p1].link_up = false;
+    /* not due yet: the vswitch is not asked */
+    assert_true(evrd_watch_links(&f->d, 10.5) == 10.0 + EVRD_LINK_POLL_S);
+    assert_true(evrd_watch_links(&f->d, 11.0) == 11.0 + EVRD_LINK_POLL_S);
+    f->vs.cfg.ports[p1].link_up = true;
+    evrd_watch_links(&f->d, 12.0);
+    reply = ok(f, "{\"op\": \"events\", \"since\": 1}");
+    ev = json_object_get(reply, "events");
+    assert_int_equal(json_array_size(ev), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "kind")), "link");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "subject")),
+                        "port1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "text")),
+                        "down (in vm-a's LAG lag0)");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 1), "text")),
+                        "up (in vm-a's LAG lag0)");
+    json_decref(reply);
+}
+
+static void vm_console_is_there_while_the_vm_runs(void **state)
+{
+    struct fixture *f = *state;
+    struct vm_supervisor *vms = calloc(1, sizeof(*vms));
+    struct evr_err err;
+    json_t *reply;
+
+    changes_nothing(f, "{\"op\": \"vm-console\", \"name\": \"vm-a\"}", "EOPNOTSUPP",
+                    "this evrd does not run the VMs");
+    assert_non_null(vms);
+    assert_int_equal(
+            vm_supervisor_init(vms, &f->a, "/nonexistent/evr-vmm", "/run/evr", &f->events, &err),
+            0);
+    f->d.vms = vms;
+    changes_nothing(f, "{\"op\": \"vm-console\", \"name\": \"vm-b\"}", "ESRCH",
+                    "vm-b is stopped, not running");
+    changes_nothing(f, "{\"op\": \"vm-console\", \"name\": \"vm-z\"}", "ENOENT",
+                    "the appliance has no VM 'vm-z'");
+    vms->vms[1].state = VM_STATE_RUNNING; /* as vm_supervisor_start leaves it */
+    reply = ok(f, "{\"op\": \"vm-console\", \"name\": \"vm-b\"}");
+    assert_string_equal(json_string_value(json_object_get(reply, "console")),
+                        "/run/evr/vm-b.console");
+    json_decref(reply);
+    f->d.vms = NULL;
+    free(vms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +644,15 @@ int main(void)
             cmocka_unit_test_setup_teardown(restart_and_vswitch_loss_come_back_to_the_disk, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(apply_replaces_the_partition, setup, teardown),
+            cmocka_unit_test_setup_teardown(join_reaches_the_vswitch_and_show_has_link_state, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(a_join_refused_at_any_step_changes_nothing, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(lag_conflicts_change_nothing, setup, teardown),
+            cmocka_unit_test_setup_teardown(lags_come_back_after_a_restart, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_batch_is_one_transaction, setup, teardown),
+            cmocka_unit_test_setup_teardown(lag_link_changes_are_events, setup, teardown),
+            cmocka_unit_test_setup_teardown(vm_console_is_there_while_the_vm_runs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,20 +1,14 @@
 /* Unit tests for the vswitch plan (router/vswitch_plan.h). Every step is fed
  * to evr-vswitch's own request parser and config rules (vswitch/protocol.h),
  * so a plan the vswitch would refuse half-way fails here. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "appliance.h"
-#include "partition.h"
-#include "ctl/protocol.h"
-#include "vswitch/protocol.h"
+#define ROUTER_TEST_VSWITCH
+#include "../router/fixture.h"
+#include "lag.h"
 #include "vswitch_plan.h"
 
 static const char *const appliance_json =
@@ -37,12 +31,9 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct evr_err err;
 
     assert_non_null(f);
-    if (evr_appliance_parse(&f->a, appliance_json, "test", &err))
-        fail_msg("%s", err.msg);
-    assert_int_equal(evr_partition_init(&f->p, &f->a, &err), 0);
+    router_fixture_init(&f->a, &f->p, appliance_json);
     vs_config_init(&f->vs);
     f->state = json_pack("{s:{}, s:{}}", "ports", "slices");
     *state = f;
@@ -53,29 +44,9 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     json_decref(f->state);
-    evr_partition_free(&f->p);
-    evr_appliance_free(&f->a);
+    router_fixture_fini(&f->a, &f->p);
     free(f);
     return 0;
-}
-
-/* One request as the vswitch takes it: its fields checked against the
- * vswitch's own op table, parsed, applied to its config. */
-static int vs_take(struct vs_config *vs, const json_t *request, struct evr_err *err)
-{
-    struct vs_request req;
-    json_t *copy = json_deep_copy(request);
-    int rc;
-
-    rc = vs_request_from_json(copy, &req, err);
-    if (!rc) {
-        struct ctl_op op = {.name = vs_op_name(req.op), .fields = vs_op_fields(req.op)};
-        rc = ctl_check_fields(copy, &op, err);
-    }
-    if (!rc)
-        rc = vs_request_apply(vs, &req, err) < 0 ? -1 : 0;
-    json_decref(copy);
-    return rc;
 }
 
 static void vs_apply(struct vs_config *vs, const json_t *request)
@@ -88,10 +59,14 @@ static void vs_apply(struct vs_config *vs, const json_t *request)
     }
 }
 
+/* What the vswitch declares, by name: ports re-added by an undo may take
+ * other slots in its table, which changes nothing it does. */
 static char *vs_dump(const struct vs_config *vs)
 {
-    json_t *j = vs_config_to_json(vs);
-    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    struct evr_err err;
+    json_t *j = vs_config_to_json(vs), *declared = evr_vswitch_state_from_dump(j, &err);
+    char *text = json_dumps(declared, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(declared);
     json_decref(j);
     return text;
 }
@@ -99,20 +74,16 @@ static char *vs_dump(const struct vs_config *vs)
 /* Changes the partition, plans the vswitch's way there, feeds every step to
  * the vswitch's config, and checks that undoing the steps in reverse gives
  * back what it declared before. Returns the plan. */
-static json_t *change_and_plan(struct fixture *f, enum evr_change_op op, const char *slices,
-                               const char *vm)
+static json_t *plan_change(struct fixture *f, const struct evr_change *c)
 {
-    struct evr_change c = {.op = op, .vm = vm[0] ? evr_appliance_vm(&f->a, vm) : -1, .vm_port = -1};
-    struct evr_parse_error perr;
     struct evr_err err;
     struct vs_config before = f->vs, undone;
     json_t *next, *plan, *s;
     char *a, *b;
     size_t i;
 
-    assert_int_equal(evr_slice_list_parse(slices, &c.slices, &perr), 0);
-    if (evr_partition_apply(&f->p, &f->a, &c, NULL, &err))
-        fail_msg("%s: %s", slices, err.msg);
+    if (evr_partition_apply(&f->p, &f->a, c, NULL, &err))
+        fail_msg("%s", err.msg);
     next = evr_vswitch_state(&f->p, &f->a, "/run/evr", &err);
     if (!next)
         fail_msg("%s", err.msg);
@@ -156,6 +127,13 @@ static json_t *change_and_plan(struct fixture *f, enum evr_change_op op, const c
     json_decref(f->state);
     f->state = next;
     return plan;
+}
+
+static json_t *change_and_plan(struct fixture *f, enum evr_change_op op, const char *slices,
+                               const char *vm)
+{
+    struct evr_change c = router_change(&f->a, op, slices, vm);
+    return plan_change(f, &c);
 }
 
 /* The plan's requests as "op name" words. */
@@ -237,16 +215,12 @@ static void vlans_shrink_before_they_grow(void **state)
 static void passthrough_ports_stay_out_of_the_vswitch(void **state)
 {
     struct fixture *f = *state;
-    struct evr_change c = {.op = EVR_CHANGE_SPLIT,
-                           .vm = 1,
-                           .vm_port = -1,
-                           .mode = EVR_MODE_PASSTHROUGH,
-                           .mode_given = true};
-    struct evr_parse_error perr;
+    struct evr_change c = router_change(&f->a, EVR_CHANGE_SPLIT, "port1", "vm-b");
     struct evr_err err;
     json_t *st;
 
-    assert_int_equal(evr_slice_list_parse("port1", &c.slices, &perr), 0);
+    c.mode = EVR_MODE_PASSTHROUGH;
+    c.mode_given = true;
     assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, NULL, &err), 0);
     st = evr_vswitch_state(&f->p, &f->a, "/run/evr", &err);
     assert_null(json_object_get(json_object_get(st, "ports"), "port1"));
@@ -262,16 +236,100 @@ static void too_many_vlan_ranges_are_refused(void **state)
 
     for (unsigned v = 1; v <= 2 * (EVR_VS_VLAN_RANGES + 1); v += 2) {
         char slice[32];
-        struct evr_change c = {.op = EVR_CHANGE_SPLIT, .vm = 0, .vm_port = -1};
-        struct evr_parse_error perr;
+        struct evr_change c;
         snprintf(slice, sizeof(slice), "port0.%u", v);
-        assert_int_equal(evr_slice_list_parse(slice, &c.slices, &perr), 0);
+        c = router_change(&f->a, EVR_CHANGE_SPLIT, slice, "vm-a");
         assert_int_equal(evr_partition_apply(&f->p, &f->a, &c, NULL, &err), 0);
     }
     st = evr_vswitch_state(&f->p, &f->a, "/run/evr", &err);
     assert_null(st);
     assert_int_equal(err.code, EINVAL);
     assert_non_null(strstr(err.msg, "slice port0.vm-a: its VLANs form more than 16 ranges"));
+}
+
+static json_t *join_and_plan(struct fixture *f, const char *slices, const char *vm,
+                             enum evr_lag_mode mode)
+{
+    struct evr_change c = router_change(&f->a, EVR_CHANGE_JOIN, slices, vm);
+    c.lag_mode = mode;
+    c.lag_mode_given = true;
+    return plan_change(f, &c);
+}
+
+static const json_t *step_request(const json_t *plan, size_t i)
+{
+    return json_object_get(json_array_get(plan, i), "request");
+}
+
+static void a_lag_is_one_slice_over_its_members(void **state)
+{
+    struct fixture *f = *state;
+    json_t *plan;
+    char *members;
+
+    /* port0 carries its own slice until it joins: the slice goes first */
+    json_decref(change_and_plan(f, EVR_CHANGE_SPLIT, "port0", "vm-a"));
+    plan = join_and_plan(f, "port0,port5", "vm-a", EVR_LAG_BALANCE);
+    members = json_dumps(json_object_get(step_request(plan, 2), "members"), JSON_COMPACT);
+    assert_string_equal(members, "[\"port0\",\"port5\"]");
+    free(members);
+    assert_string_equal(json_string_value(json_object_get(step_request(plan, 2), "mode")),
+                        "balance");
+    assert_string_equal(json_string_value(json_object_get(step_request(plan, 3), "uplink")),
+                        "lag0");
+    assert_string_equal(json_string_value(json_object_get(step_request(plan, 3), "vm")), "vm-a.0");
+    expect_steps(plan, "port-add port5, slice-del port0, lag-set lag0, slice-set lag0");
+    /* the whole LAG to another VM: one slice-set, published at once */
+    expect_steps(change_and_plan(f, EVR_CHANGE_MOVE, "port0,port5", "vm-b"), "slice-set lag0");
+    /* another mode: the LAG is replaced in place */
+    expect_steps(join_and_plan(f, "port0", "vm-b", EVR_LAG_ACTIVE_BACKUP), "lag-set lag0");
+    /* a member freed leaves the LAG before its port goes */
+    expect_steps(change_and_plan(f, EVR_CHANGE_FREE, "port5", ""), "lag-set lag0, port-del port5");
+    /* and a port that joins is opened before the LAG takes it */
+    expect_steps(join_and_plan(f, "port0-1", "vm-b", EVR_LAG_ACTIVE_BACKUP),
+                 "port-add port1, lag-set lag0");
+    /* a freed LAG: its slice, then the LAG, then its ports */
+    expect_steps(change_and_plan(f, EVR_CHANGE_FREE, "port0-1", ""),
+                 "slice-del lag0, lag-del lag0, port-del port0, port-del port1");
+}
+
+/* From one partition to another the rules cannot reach in one change (as
+ * apply or a batch can): a port leaves one LAG for another, and a LAG's
+ * member becomes a port of its own. Every step is one the vswitch takes. */
+static void ports_change_lags_in_one_plan(void **state)
+{
+    struct fixture *f = *state;
+    struct evr_partition q;
+    struct evr_err err;
+    struct evr_change c;
+    json_t *from, *to, *plan, *s;
+    size_t i;
+
+    json_decref(join_and_plan(f, "port0-1", "vm-a", EVR_LAG_BALANCE));
+    json_decref(join_and_plan(f, "port5", "vm-b", EVR_LAG_BALANCE));
+    from = json_incref(f->state);
+    assert_int_equal(evr_partition_copy(&q, &f->p, &err), 0);
+    c = router_change(&f->a, EVR_CHANGE_FREE, "port0-1", "");
+    assert_int_equal(evr_partition_apply(&q, &f->a, &c, NULL, &err), 0);
+    c = router_change(&f->a, EVR_CHANGE_JOIN, "port1,port5", "vm-b");
+    assert_int_equal(evr_partition_apply(&q, &f->a, &c, NULL, &err), 0);
+    c = router_change(&f->a, EVR_CHANGE_SPLIT, "port0", "vm-a");
+    assert_int_equal(evr_partition_apply(&q, &f->a, &c, NULL, &err), 0);
+    to = evr_vswitch_state(&q, &f->a, "/run/evr", &err);
+    assert_non_null(to);
+    plan = evr_vswitch_plan(from, to, &err);
+    assert_non_null(plan);
+    json_array_foreach(plan, i, s) vs_apply(&f->vs, json_object_get(s, "request"));
+    {
+        json_t *dump = vs_config_to_json(&f->vs), *read = evr_vswitch_state_from_dump(dump, &err);
+        assert_true(json_equal(read, to));
+        json_decref(read);
+        json_decref(dump);
+    }
+    expect_steps(plan, "slice-del lag0, lag-del lag0, lag-set lag1, slice-set port0");
+    json_decref(from);
+    json_decref(to);
+    evr_partition_free(&q);
 }
 
 int main(void)
@@ -284,6 +342,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(passthrough_ports_stay_out_of_the_vswitch, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(too_many_vlan_ranges_are_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_lag_is_one_slice_over_its_members, setup, teardown),
+            cmocka_unit_test_setup_teardown(ports_change_lags_in_one_plan, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
