@@ -257,9 +257,9 @@ static int check_vmm(const json_t *vmm, unsigned ncores, unsigned ports, const s
 static int parse_vm(struct evr_appliance *a, const json_t *obj, const struct where *w,
                     struct evr_err *err)
 {
-    static const char *const keys[] = {"name", "ports", "cores", "vmm", NULL};
+    static const char *const keys[] = {"name", "ports", "queues", "cores", "vmm", NULL};
     struct evr_appl_vm *vm = &a->vms[a->nvms];
-    uint64_t ports = 1;
+    uint64_t ports = 1, queues = 1;
     struct where wv = at(w, "vmm");
 
     if (!json_is_object(obj))
@@ -276,10 +276,12 @@ static int parse_vm(struct evr_appliance *a, const json_t *obj, const struct whe
         return bad(err, &wn, "VM %s is declared twice", vm->name);
     }
     if (get_uint(obj, "ports", 0, EVR_APPL_VM_PORTS, false, &ports, w, err) ||
+        get_uint(obj, "queues", 1, CONFIG_MAX_NET_QUEUES, false, &queues, w, err) ||
         get_cores(obj, &vm->cores, w, err) ||
         check_vmm(json_object_get(obj, "vmm"), vm->cores.count, (unsigned)ports, &wv, err))
         return -1;
     vm->ports = (unsigned)ports;
+    vm->queues = (unsigned)queues;
     vm->vmm = json_deep_copy(json_object_get(obj, "vmm"));
     if (!vm->vmm)
         return evr_fail(err, ENOMEM, "%s: out of memory", w->source);

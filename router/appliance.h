@@ -22,7 +22,9 @@
  * A port is named portN (the number slices use: port0-7, port8.100-199) and
  * is backed by exactly one of netdev, pci or devargs; only a PCI function may
  * declare VFs. A VM's "ports" is the number of virtio-net interfaces it has
- * (vswitch-mode slices are put on them), its "cores" the host CPUs its vCPUs
+ * (vswitch-mode slices are put on them), "queues" (1-8, default 1) the queue
+ * pairs of each (net_vhost queues=N in the vswitch, "queues" in evr-vmm's
+ * net entry), its "cores" the host CPUs its vCPUs
  * are pinned to, one per vCPU; "vmm" is an evr-vmm configuration (vmm/config.h,
  * checked by evr-vmm's own parser) without "pin", "control" and "console",
  * which evrd sets. No two users (VMs, the vswitch) share a core unless
@@ -69,7 +71,8 @@ struct evr_appl_cores {
 
 struct evr_appl_vm {
     char name[EVR_NAME_MAX];
-    unsigned ports; /* virtio-net interfaces */
+    unsigned ports;  /* virtio-net interfaces */
+    unsigned queues; /* queue pairs of each (1..8): the guest spreads its traffic over them */
     struct evr_appl_cores cores;
     json_t *vmm; /* the evr-vmm configuration object (owned) */
 };

@@ -94,7 +94,8 @@ static int write_config(const struct vm_supervisor *s, struct vm_proc *p, struct
                 return evr_fail(err, ENAMETOOLONG, "VM %s: %s is too long for a socket path",
                                 p->vm->name, path);
             }
-            json_array_append_new(net, json_pack("{s:s}", "vhost_user", path));
+            json_array_append_new(
+                    net, json_pack("{s:s, s:i}", "vhost_user", path, "queues", (int)p->vm->queues));
         }
     }
     if (add_passthrough(s, p, cfg, err)) {

@@ -183,8 +183,11 @@ json_t *evr_vswitch_state(const struct evr_partition *p, const struct evr_applia
         for (unsigned k = 0; k < a->vms[v].ports; k++) {
             char name[64], devargs[512];
             snprintf(name, sizeof(name), "%s.%u", a->vms[v].name, k);
-            if (snprintf(devargs, sizeof(devargs), "net_vhost_%s_%u,iface=%s/%s.sock,client=1",
-                         a->vms[v].name, k, run_dir, name) >= (int)sizeof(devargs)) {
+            char queues[24] = "";
+            if (a->vms[v].queues > 1) /* net_vhost's default is one pair */
+                snprintf(queues, sizeof(queues), ",queues=%u", a->vms[v].queues);
+            if (snprintf(devargs, sizeof(devargs), "net_vhost_%s_%u,iface=%s/%s.sock,client=1%s",
+                         a->vms[v].name, k, run_dir, name, queues) >= (int)sizeof(devargs)) {
                 evr_fail(err, ENAMETOOLONG, "run directory %s: path too long", run_dir);
                 goto fail;
             }

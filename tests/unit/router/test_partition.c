@@ -209,6 +209,9 @@ static void appliance_refusals_name_the_key(void **state)
              "[{\"name\": \"a\", \"cores\": [1], \"ports\": 8, \"vmm\": {\"kernel\": \"k\", "
              "\"net\": [{\"tap\": \"mgmt0\"}]}}]}",
              "1 management and 8 vswitch ports: a VM has at most 8"},
+            {"{\"state_dir\": \"/x\", \"vswitch\": {\"cores\": [0]}, \"ports\": [], \"vms\": "
+             "[{\"name\": \"a\", \"cores\": [1], \"queues\": 9, \"vmm\": " VMM(1) "}]}",
+             "vms[0].queues"},
             {"{\"state_dir\": \"/x\",", "line 1 column"},
     };
     (void)state;

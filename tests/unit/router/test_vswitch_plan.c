@@ -18,7 +18,7 @@ static const char *const appliance_json =
         "  {\"name\": \"port5\", \"devargs\": \"net_null5\"}],"
         " \"vms\": [{\"name\": \"vm-a\", \"ports\": 2, \"cores\": [1],"
         "   \"vmm\": {\"kernel\": \"/k\", \"vcpus\": 1}},"
-        "  {\"name\": \"vm-b\", \"ports\": 2, \"cores\": [2],"
+        "  {\"name\": \"vm-b\", \"ports\": 2, \"queues\": 2, \"cores\": [2],"
         "   \"vmm\": {\"kernel\": \"/k\", \"vcpus\": 1}}]}";
 
 struct fixture {
@@ -170,6 +170,13 @@ static void split_adds_vm_ports_wire_ports_and_slices(void **state)
                         "1-4094");
     assert_string_equal(json_string_value(json_object_get(wire, "devargs")),
                         "net_af_packet0,iface=eth0");
+    /* vm-b's ports have the appliance's 2 queue pairs, vm-a's net_vhost's one */
+    assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(json_array_get(plan, 2), "request"), "devargs")),
+                        "net_vhost_vm-b_0,iface=/run/evr/vm-b.0.sock,client=1,queues=2");
+    assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(json_array_get(plan, 0), "request"), "devargs")),
+                        "net_vhost_vm-a_0,iface=/run/evr/vm-a.0.sock,client=1");
     expect_steps(plan, "port-add vm-a.0, port-add vm-a.1, port-add vm-b.0, port-add vm-b.1, "
                        "port-add port0, port-add port1, slice-set port0, slice-set port1");
     /* the same split again: nothing to do */
