@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/json_type.h"
+#include "vfio/pci.h"
 #include "vmm/config.h" /* evr-vmm's configuration parser: one parser for the "vmm" object */
 #include "slice.h"
 
@@ -138,15 +139,6 @@ static int get_cores(const json_t *obj, struct evr_appl_cores *out, const struct
     return 0;
 }
 
-static bool is_pci_address(const char *s)
-{
-    unsigned dom, bus, dev, fn;
-    char tail;
-
-    return strlen(s) == 12 && sscanf(s, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) == 4 &&
-           dev < 32 && fn < 8 && s[4] == ':' && s[7] == ':' && s[10] == '.';
-}
-
 static int parse_port(struct evr_appliance *a, const json_t *obj, const struct where *w,
                       struct evr_err *err)
 {
@@ -184,10 +176,14 @@ static int parse_port(struct evr_appliance *a, const json_t *obj, const struct w
     if (backings != 1)
         return bad(err, w, "%s needs exactly one of netdev, pci or devargs (has %u)", name,
                    backings);
-    if (p->backing == EVR_BACKING_PCI && !is_pci_address(p->backing_value)) {
-        struct where wp = at(w, "pci");
-        return bad(err, &wp, "'%s' is not a PCI address (DDDD:BB:DD.F, hexadecimal)",
-                   p->backing_value);
+    if (p->backing == EVR_BACKING_PCI) {
+        /* vfio/'s rule, the one sysfs names functions by: an address it
+         * would refuse later is refused here */
+        struct evr_err why;
+        if (evr_pci_addr_check(p->backing_value, &why)) {
+            struct where wp = at(w, "pci");
+            return bad(err, &wp, "%s", why.msg);
+        }
     }
     if (get_uint(obj, "vfs", 0, EVR_VF_MAX + 1, false, &vfs, w, err))
         return -1;

@@ -175,7 +175,10 @@ static void appliance_refusals_name_the_key(void **state)
             {"{\"state_dir\": \"/x\", \"vswitch\": {\"cores\": [0]}, \"ports\": [{\"name\": "
              "\"port1\","
              " \"pci\": \"0000:00:01\"}], \"vms\": []}",
-             "ports[0].pci: '0000:00:01' is not a PCI address"},
+             "ports[0].pci: PCI address '0000:00:01': expected '.' at position 10"},
+            {"{\"state_dir\": \"/x\", \"vswitch\": {\"cores\": [0]}, \"ports\": [{\"name\": "
+             "\"port1\", \"pci\": \"0000:0A:00.0\"}], \"vms\": []}",
+             "ports[0].pci: PCI address '0000:0A:00.0': expected a lower-case hex digit"},
             {"{\"state_dir\": \"/x\", \"vswitch\": {\"cores\": [0]}, \"ports\": [{\"name\": "
              "\"port1\","
              " \"netdev\": \"a\", \"vfs\": 2}], \"vms\": []}",
