@@ -23,6 +23,7 @@
 
 #include "appliance.h"
 #include "backoff.h"
+#include "child.h"
 #include "ctl/server.h"
 #include "events.h"
 #include "link_watch.h"
@@ -136,13 +137,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Everything the loop watches. */
 struct daemon {
     struct evr_appliance appliance;
@@ -171,18 +165,18 @@ static void vswitch_up(struct daemon *m)
 
     m->vs_retry_at = 0;
     if (m->link.pidfd < 0) {
-        m->vs_started_at = now_s();
+        m->vs_started_at = evr_mono_s();
         started = vswitch_link_start(&m->link, VSWITCH_START_TIMEOUT_S, &adopted, &err);
         if (started < 0) {
             evr_events_add(&m->events, "vswitch", "vswitch", "cannot start it: %s", err.msg);
-            m->vs_retry_at = now_s() + backoff_after(&m->vs_backoff, 0);
+            m->vs_retry_at = evr_mono_s() + backoff_after(&m->vs_backoff, 0);
             return;
         }
         m->d.vs_pid = (int)m->link.pid;
         if (started > 0) {
             evr_events_add(&m->events, "vswitch", "vswitch", "started, pid %d, on %s",
                            (int)m->link.pid, m->link.control);
-            m->vs_retry_at = now_s() + VSWITCH_START_POLL_S;
+            m->vs_retry_at = evr_mono_s() + VSWITCH_START_POLL_S;
             return;
         }
         evr_events_add(&m->events, "vswitch", "vswitch", "adopted, pid %d, on %s", (int)m->link.pid,
@@ -190,7 +184,7 @@ static void vswitch_up(struct daemon *m)
     } else if (m->link.start_deadline_s) {
         started = vswitch_link_poll_start(&m->link, &err);
         if (started > 0) {
-            m->vs_retry_at = now_s() + VSWITCH_START_POLL_S;
+            m->vs_retry_at = evr_mono_s() + VSWITCH_START_POLL_S;
             return;
         }
         if (started < 0) { /* killed: its pidfd reports the exit, which schedules the retry */
@@ -201,7 +195,7 @@ static void vswitch_up(struct daemon *m)
     if (evrd_vswitch_sync(&m->d, &err)) {
         evr_events_add(&m->events, "vswitch", "vswitch", "cannot bring it to the partition: %s",
                        err.msg);
-        m->vs_retry_at = now_s() + backoff_after(&m->vs_backoff, 0);
+        m->vs_retry_at = evr_mono_s() + backoff_after(&m->vs_backoff, 0);
         return;
     }
     evr_events_add(&m->events, "vswitch", "vswitch", "carries partition generation %llu",
@@ -212,14 +206,14 @@ static void vswitch_exited(struct daemon *m)
 {
     pid_t pid = m->link.pid;
     int status = vswitch_link_exited(&m->link);
-    double wait = backoff_after(&m->vs_backoff, now_s() - m->vs_started_at);
+    double wait = backoff_after(&m->vs_backoff, evr_mono_s() - m->vs_started_at);
 
     evrd_vswitch_lost(&m->d);
     m->d.vs_pid = 0;
     m->d.vs_restarts++;
     evr_events_add(&m->events, "vswitch", "vswitch", "pid %d exited (status %d); restart in %.0f s",
                    (int)pid, status, wait);
-    m->vs_retry_at = now_s() + wait;
+    m->vs_retry_at = evr_mono_s() + wait;
 }
 
 int main(int argc, char **argv)
@@ -330,8 +324,8 @@ int main(int argc, char **argv)
     for (;;) {
         struct pollfd pfd[3 + EVR_APPL_VM_MAX];
         unsigned vm_slot[EVR_APPL_VM_MAX], n = 3;
-        double next = m.vs_retry_at, vm_next = vm_supervisor_tick(&m.vms, now_s());
-        double links_next = evrd_watch_links(&m.d, now_s());
+        double next = m.vs_retry_at, vm_next = vm_supervisor_tick(&m.vms, evr_mono_s());
+        double links_next = evrd_watch_links(&m.d, evr_mono_s());
         int timeout = -1;
 
         pfd[0] = (struct pollfd){.fd = ctl_server_fd(&m.server), .events = POLLIN};
@@ -348,7 +342,7 @@ int main(int argc, char **argv)
         if (links_next > 0 && (next == 0 || links_next < next))
             next = links_next;
         if (next > 0) {
-            double left = next - now_s();
+            double left = next - evr_mono_s();
             timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
         }
         if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
@@ -369,8 +363,8 @@ int main(int argc, char **argv)
             vswitch_exited(&m);
         for (unsigned k = 3; k < n; k++)
             if (pfd[k].revents & POLLIN)
-                vm_supervisor_exited(&m.vms, vm_slot[k - 3], now_s());
-        if (m.vs_retry_at > 0 && now_s() >= m.vs_retry_at)
+                vm_supervisor_exited(&m.vms, vm_slot[k - 3], evr_mono_s());
+        if (m.vs_retry_at > 0 && evr_mono_s() >= m.vs_retry_at)
             vswitch_up(&m);
         if (pfd[0].revents)
             ctl_server_handle_ready(&m.server);
@@ -378,7 +372,7 @@ int main(int argc, char **argv)
          * failed undo) leaves it to be resynced to the saved partition now,
          * not at the next change */
         if (!m.d.vs_state && m.link.pidfd >= 0 && !m.link.start_deadline_s && !m.vs_retry_at)
-            m.vs_retry_at = now_s() + backoff_after(&m.vs_backoff, 0);
+            m.vs_retry_at = evr_mono_s() + backoff_after(&m.vs_backoff, 0);
     }
 out:
     if (server_open)

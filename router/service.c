@@ -1,6 +1,8 @@
 /* evrd's ops and its transactions (service.h). */
 #include "service.h"
 
+#include "child.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,13 +45,6 @@ void evrd_vswitch_lost(struct evrd *d)
 {
     json_decref(d->vs_state);
     d->vs_state = NULL;
-}
-
-static double mono_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
 /* Whether a plan step goes to the passthrough executor (vf_plan.h), not
@@ -176,7 +171,7 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
 {
     struct evr_err why;
     json_t *to, *plan = NULL, *holdings;
-    double t0 = mono_us(), t_planned = 0, t_applied = 0, t_saved = 0;
+    double t0 = (evr_mono_s() * 1e6), t_planned = 0, t_applied = 0, t_saved = 0;
     bool vs_absent = false; /* no vswitch, and the change needs none */
     int rc = -1;
 
@@ -202,14 +197,14 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     }
     if (!plan)
         goto out;
-    t_planned = t_applied = t_saved = mono_us();
+    t_planned = t_applied = t_saved = (evr_mono_s() * 1e6);
     if (dry_run) {
         rc = 0;
         goto answer;
     }
     if (evrd_run_plan(d, plan, err))
         goto out;
-    t_applied = t_saved = mono_us();
+    t_applied = t_saved = (evr_mono_s() * 1e6);
     if (changed) {
         next->generation = d->partition.generation + 1;
         if (evr_state_save(d->appliance->state_dir, next, d->appliance, &why)) {
@@ -236,7 +231,7 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
             json_decref(back);
             goto out;
         }
-        t_saved = mono_us();
+        t_saved = (evr_mono_s() * 1e6);
     } else {
         next->generation = d->partition.generation;
     }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "ctl/client.h"
 
 const char *vm_state_name(enum vm_state st)
@@ -28,13 +29,6 @@ const char *vm_state_name(enum vm_state st)
         return "restarting";
     }
     return "?";
-}
-
-static double mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* Appends the functions the partition gives the VM to the configuration's
@@ -135,11 +129,6 @@ int vm_supervisor_init(struct vm_supervisor *s, const struct evr_appliance *a, c
     return 0;
 }
 
-static int pidfd_of(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
 /* A VM whose control socket is served is running already: adopt it. Only
  * its pid is asked (peer credentials), so a stuck evr-vmm is adopted, not
  * waited on, and not doubled by a second one on the same sockets. */
@@ -150,7 +139,7 @@ static bool adopt(struct vm_proc *p)
 
     if (ctl_peer_pid(p->control, &pid, &err))
         return false;
-    p->pidfd = pidfd_of(pid);
+    p->pidfd = evr_pidfd_open(pid);
     if (p->pidfd < 0)
         return false;
     p->pid = pid;
@@ -167,7 +156,7 @@ bool vm_supervisor_adopt(struct vm_supervisor *s, unsigned i)
     if (!adopt(p))
         return false;
     p->state = VM_STATE_RUNNING;
-    p->started_at = mono_now();
+    p->started_at = evr_mono_s();
     evr_events_add(s->events, "vm", p->vm->name, "adopted, pid %d", (int)p->pid);
     return true;
 }
@@ -183,35 +172,17 @@ int vm_supervisor_start(struct vm_supervisor *s, unsigned i, struct evr_err *err
         return 0;
     if (write_config(s, p, err))
         return -1;
-    pid = fork();
-    if (pid < 0)
-        return evr_fail(err, errno, "VM %s: fork: %s", p->vm->name, strerror(errno));
-    if (pid == 0) {
-        sigset_t none;
-        int log = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setsid();
-        if (log >= 0) {
-            dup2(log, STDOUT_FILENO);
-            dup2(log, STDERR_FILENO);
-        }
-        execlp(s->binary, s->binary, "--config", p->config, (char *)NULL);
-        fprintf(stderr, "evrd: cannot run %s: %s\n", s->binary, strerror(errno));
-        _exit(127);
+    {
+        char *argv[] = {(char *)s->binary, "--config", p->config, NULL};
+        struct evr_err why;
+        pid = evr_child_spawn(argv, p->log, &p->pidfd, &why);
+        if (pid < 0)
+            return evr_fail(err, why.code, "VM %s: %s", p->vm->name, why.msg);
     }
     p->pid = pid;
     p->child = true;
-    p->pidfd = pidfd_of(pid);
-    if (p->pidfd < 0) {
-        int e = errno;
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        p->pid = 0;
-        return evr_fail(err, e, "VM %s: pidfd_open: %s", p->vm->name, strerror(e));
-    }
     p->state = VM_STATE_RUNNING;
-    p->started_at = mono_now();
+    p->started_at = evr_mono_s();
     evr_events_add(s->events, "vm", p->vm->name, "started, pid %d (log %s)", (int)pid, p->log);
     return 0;
 }

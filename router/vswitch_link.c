@@ -1,6 +1,8 @@
 /* Adopting, starting and watching evr-vswitch (vswitch_link.h). */
 #include "vswitch_link.h"
 
+#include "child.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,11 +29,6 @@ void vswitch_link_init(struct vswitch_link *l, const struct evr_appliance *a, co
     snprintf(l->control, sizeof(l->control), "%s/vswitch.sock", run_dir);
 }
 
-static int pidfd_of(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
 static int connect_now(struct vswitch_link *l, struct evr_err *err)
 {
     struct ucred cred;
@@ -47,7 +44,7 @@ static int connect_now(struct vswitch_link *l, struct evr_err *err)
         l->pid = cred.pid;
         l->child = false;
     }
-    if (l->pidfd < 0 && (l->pidfd = pidfd_of(l->pid)) < 0)
+    if (l->pidfd < 0 && (l->pidfd = evr_pidfd_open(l->pid)) < 0)
         return evr_fail(err, errno, "vswitch pid %d: pidfd_open: %s", (int)l->pid, strerror(errno));
     return 0;
 }
@@ -110,7 +107,6 @@ int vswitch_link_start(struct vswitch_link *l, unsigned timeout_s, bool *adopted
                        struct evr_err *err)
 {
     char *argv[EAL_ARGS_MAX], store[4096];
-    struct timespec now;
     pid_t pid;
 
     *adopted = false;
@@ -123,38 +119,19 @@ int vswitch_link_start(struct vswitch_link *l, unsigned timeout_s, bool *adopted
     l->pid = 0;
     if (build_argv(l, argv, store, sizeof(store), err))
         return -1;
-    pid = fork();
+    pid = evr_child_spawn(argv, NULL, &l->pidfd, err);
     if (pid < 0)
-        return evr_fail(err, errno, "cannot start %s: fork: %s", l->binary, strerror(errno));
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL); /* evrd blocks signals for its signalfd */
-        setsid();
-        execvp(argv[0], argv);
-        fprintf(stderr, "evrd: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
+        return -1;
     l->pid = pid;
     l->child = true;
-    l->pidfd = pidfd_of(pid);
-    if (l->pidfd < 0) {
-        int e = errno;
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        l->pid = 0;
-        return evr_fail(err, e, "vswitch pid %d: pidfd_open: %s", (int)pid, strerror(e));
-    }
-    clock_gettime(CLOCK_MONOTONIC, &now);
     l->start_timeout_s = timeout_s;
-    l->start_deadline_s = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + timeout_s;
+    l->start_deadline_s = evr_mono_s() + timeout_s;
     return 1;
 }
 
 int vswitch_link_poll_start(struct vswitch_link *l, struct evr_err *err)
 {
     struct evr_err why;
-    struct timespec now;
 
     if (!l->start_deadline_s)
         return l->connected ? 0 : evr_fail(err, ENOTCONN, "the vswitch is not starting");
@@ -164,8 +141,7 @@ int vswitch_link_poll_start(struct vswitch_link *l, struct evr_err *err)
     }
     ctl_client_close(&l->client);
     l->connected = false;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 < l->start_deadline_s)
+    if (evr_mono_s() < l->start_deadline_s)
         return 1;
     /* the pidfd reports the kill; the caller reaps it with vswitch_link_exited */
     kill(l->pid, SIGKILL);
