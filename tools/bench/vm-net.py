@@ -228,10 +228,14 @@ def follow_phases(sender, guests, counters, reps, results, label):
             raise RuntimeError(f"{label}: the sender stopped inside a {phase} phase")
         c1, e1, t1 = counters(), [g.exits() for g in guests], time.monotonic()
         after, end = got[0] + 1, got[1].group(1)
-        exits = sum(b.get("exits", 0) - a.get("exits", 0) for a, b in zip(e0, e1))
-        frames = c1["frames"] - c0["frames"]
-        rec = {"exits_per_kframe": 1000.0 * exits / frames if frames else float("nan"),
-               "seconds": t1 - t0}
+        def per_kframe(*kinds):
+            n = sum(b.get(k, 0) - a.get(k, 0) for a, b in zip(e0, e1) for k in kinds)
+            frames = c1["frames"] - c0["frames"]
+            return 1000.0 * n / frames if frames else float("nan")
+
+        rec = {"exits_per_kframe": per_kframe("exits"),
+               "io_mmio_per_kframe": per_kframe("io_exits", "mmio_exits"),
+               "halt_per_kframe": per_kframe("halt_exits"), "seconds": t1 - t0}
         if phase == "tcp":
             mm = re.search(r"rc=(\d+) mib=(\d+) cs=(\d+)", end)
             rc, mib, cs = int(mm.group(1)), int(mm.group(2)), int(mm.group(3))
@@ -459,8 +463,12 @@ def report(results, failures, base, others, what):
     rows = [("tcp", "mib_s", "TCP MiB/s (sender's clock)"),
             ("tcp", "counted_mib_s", "TCP MiB/s (counted)"),
             ("tcp", "exits_per_kframe", "exits / 1000 frames, TCP"),
+            ("tcp", "io_mmio_per_kframe", "  of which io_exits+mmio_exits"),
+            ("tcp", "halt_per_kframe", "  of which halt_exits"),
             ("pps", "pps", "64-byte frames/s"),
-            ("pps", "exits_per_kframe", "exits / 1000 frames, 64 B")]
+            ("pps", "exits_per_kframe", "exits / 1000 frames, 64 B"),
+            ("pps", "io_mmio_per_kframe", "  of which io_exits+mmio_exits"),
+            ("pps", "halt_per_kframe", "  of which halt_exits")]
     labels = [base] + others
     log(f"{'median (min-max), n':30s}" + "".join(f"{lb:>28s}" for lb in labels) +
         "".join(f"{'ratio to ' + o:>26s}" for o in others))
