@@ -4,13 +4,16 @@
 # ADDR and PEER are /24 addresses on eth0 (on eth0.VLAN when VLAN is not 0).
 # recv: counts what each TCP connection on port 5001 brings.
 # send: once PEER answers a ping, REPS times: a TCP transfer of MIB MiB
-# (busybox nc, timed on the guest's clock), then PPS_SECONDS of 60-byte
+# (busybox nc, timed on the guest's clock, at most 300 s; a failed one
+# prints the kernel's last messages), then PPS_SECONDS of 60-byte
 # frames (64 with the FCS) from the kernel's pktgen to PEER_MAC. Every
 # phase is framed by "bench: ... begin" and "bench: ... end" lines, which
 # the host reads to sample its counters.
 role=$1 addr=$2 peer=$3 peer_mac=$4 vlan=$5 reps=$6 mib=$7 pps_s=$8
 say() { echo "bench: $*"; }
 uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+# TCP segments retransmitted so far (RetransSegs in /proc/net/snmp)
+retrans() { awk '/^Tcp:/ { if (++k == 2) print $13 }' /proc/net/snmp; }
 ip link set eth0 up
 dev=eth0
 if [ "$vlan" != 0 ]; then
@@ -49,11 +52,13 @@ i=1
 while [ $i -le "$reps" ]; do
     sleep 2
     say "tcp $i begin"
+    r0=$(retrans)
     t0=$(uptime_cs)
-    dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null | timeout 600 nc "$peer" 5001
+    dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null | timeout 300 nc "$peer" 5001
     rc=$?
     t1=$(uptime_cs)
-    say "tcp $i end rc=$rc mib=$mib cs=$((t1 - t0))"
+    say "tcp $i end rc=$rc mib=$mib cs=$((t1 - t0)) retrans=$(($(retrans) - r0))"
+    [ $rc = 0 ] || dmesg | tail -20 | sed 's/^/bench: dmesg: /'
     sleep 2
     say "pps $i begin"
     echo start >$pg/pgctrl &

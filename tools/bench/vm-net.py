@@ -242,6 +242,8 @@ def follow_phases(sender, guests, counters, reps, results, label):
             if rc != 0 or cs == 0:
                 raise RuntimeError(f"{label}: the transfer failed ({end.strip()})")
             rec["mib_s"] = mib / (cs / 100.0)
+            mm = re.search(r"retrans=(\d+)", end)
+            rec["retrans"] = int(mm.group(1)) if mm else None
             rec["counted_mib_s"] = (c1["bytes"] - c0["bytes"]) / (t1 - t0) / 2**20
         else:
             rec["pps"] = (c1["packets"] - c0["packets"]) / (t1 - t0)
