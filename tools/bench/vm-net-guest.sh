@@ -1,15 +1,15 @@
 # The guest's half of tools/bench/vm-net.py (busybox sh, appended to the
 # mkguest initramfs with pktgen). Arguments, from evr_run on the command line:
-#   send|recv  ADDR  PEER  PEER_MAC  VLAN  REPS  MIB  PPS_SECONDS
+#   send|recv  ADDR  PEER  PEER_MAC  VLAN  REPS  MIB  PPS_SECONDS  TCP_BOUND
 # ADDR and PEER are /24 addresses on eth0 (on eth0.VLAN when VLAN is not 0).
 # recv: counts what each TCP connection on port 5001 brings.
 # send: once PEER answers a ping, REPS times: a TCP transfer of MIB MiB
-# (busybox nc, timed on the guest's clock, at most 300 s; a failed one
-# prints the kernel's last messages), then PPS_SECONDS of 60-byte
+# (busybox nc, timed on the guest's clock, stopped after TCP_BOUND s; a
+# failed one prints the kernel's last messages), then PPS_SECONDS of 60-byte
 # frames (64 with the FCS) from the kernel's pktgen to PEER_MAC. Every
 # phase is framed by "bench: ... begin" and "bench: ... end" lines, which
 # the host reads to sample its counters.
-role=$1 addr=$2 peer=$3 peer_mac=$4 vlan=$5 reps=$6 mib=$7 pps_s=$8
+role=$1 addr=$2 peer=$3 peer_mac=$4 vlan=$5 reps=$6 mib=$7 pps_s=$8 bound=$9
 say() { echo "bench: $*"; }
 uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 # TCP segments retransmitted so far (RetransSegs in /proc/net/snmp)
@@ -54,7 +54,7 @@ while [ $i -le "$reps" ]; do
     say "tcp $i begin"
     r0=$(retrans)
     t0=$(uptime_cs)
-    dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null | timeout 300 nc "$peer" 5001
+    dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null | timeout "$bound" nc "$peer" 5001
     rc=$?
     t1=$(uptime_cs)
     say "tcp $i end rc=$rc mib=$mib cs=$((t1 - t0)) retrans=$(($(retrans) - r0))"

@@ -3,11 +3,12 @@
 runs this in the lab). Not a test: it prints medians, spreads and ratios
 against baselines measured in the same run, interleaved round by round.
 
-usage: vm-net.py vswitch     EVR-VSWITCH EVR-VMM KERNEL INITRD ROUNDS REPS MIB PPS_SECONDS
-       vm-net.py passthrough EVR-VSWITCH EVR-VMM KERNEL INITRD ROUNDS REPS MIB PPS_SECONDS
+usage: vm-net.py vswitch     EVR-VSWITCH EVR-VMM KERNEL INITRD ROUNDS REPS MIB PPS_SECONDS TCP_BOUND
+       vm-net.py passthrough EVR-VSWITCH EVR-VMM KERNEL INITRD ROUNDS REPS MIB PPS_SECONDS TCP_BOUND
 
 Both modes run the same guest (tools/bench/vm-net-guest.sh): a TCP transfer
-of MIB MiB with busybox nc, timed on the sender's clock, and PPS_SECONDS of
+of MIB MiB with busybox nc, timed on the sender's clock and stopped after
+TCP_BOUND s (then only its counted rate is kept), and PPS_SECONDS of
 60-byte frames (64 with the FCS) from the sender kernel's pktgen; REPS of
 each per boot, ROUNDS boots of every configuration, interleaved. Guests:
 1 vCPU, 256 MiB memfd RAM, the lab kernel; each VMM process pinned to one
@@ -239,9 +240,13 @@ def follow_phases(sender, guests, counters, reps, results, label):
         if phase == "tcp":
             mm = re.search(r"rc=(\d+) mib=(\d+) cs=(\d+)", end)
             rc, mib, cs = int(mm.group(1)), int(mm.group(2)), int(mm.group(3))
+            # A transfer that failed or was stopped at its bound has no
+            # time of its own; the counted rate over the phase stays.
             if rc != 0 or cs == 0:
-                raise RuntimeError(f"{label}: the transfer failed ({end.strip()})")
-            rec["mib_s"] = mib / (cs / 100.0)
+                rec["failed"] = end.strip()
+                rec["mib_s"] = float("nan")
+            else:
+                rec["mib_s"] = mib / (cs / 100.0)
             mm = re.search(r"retrans=(\d+)", end)
             rec["retrans"] = int(mm.group(1)) if mm else None
             rec["counted_mib_s"] = (c1["bytes"] - c0["bytes"]) / (t1 - t0) / 2**20
@@ -261,13 +266,13 @@ def vswitch_bench(vswitch, eal):
     return Bench([], name="bench", eal=eal, mbufs=8191)
 
 
-def vswitch_round(vmm_kind, evr_vmm, vs, tmp, kernel, initrd, reps, mib, pps_s, results):
+def vswitch_round(vmm_kind, evr_vmm, vs, tmp, kernel, initrd, reps, phases, results):
     socks = {n: os.path.join(tmp, f"{n}.vhost.sock") for n in MACS}
     for p in socks.values():
         if os.path.exists(p):
             os.unlink(p)
-    args = {"vm-a": f"send 10.0.0.1 10.0.0.2 {MACS['vm-b']} 0 {reps} {mib} {pps_s}",
-            "vm-b": f"recv 10.0.0.2 10.0.0.1 {MACS['vm-a']} 0 0 0 0"}
+    args = {"vm-a": f"send 10.0.0.1 10.0.0.2 {MACS['vm-b']} 0 {phases}",
+            "vm-b": f"recv 10.0.0.2 10.0.0.1 {MACS['vm-a']} 0 0 0 0 0"}
     guests = [Guest(vmm_kind, n, cpu, tmp, kernel, initrd, args[n], ("vhost_user", socks[n]),
                     evr_vmm)
               for cpu, n in enumerate(("vm-a", "vm-b"))]
@@ -305,7 +310,7 @@ def vswitch_round(vmm_kind, evr_vmm, vs, tmp, kernel, initrd, reps, mib, pps_s, 
             vs.ctl.request(op="port-del", name=n)
 
 
-def bench_vswitch(vswitch, vmm, kernel, initrd, rounds, reps, mib, pps_s):
+def bench_vswitch(vswitch, vmm, kernel, initrd, rounds, reps, phases):
     tmp = tempfile.mkdtemp(prefix="evr-bench-vm-")
     initrd = make_initrd(initrd, tmp)
     run("ip", "link", "add", "evbw0", "type", "veth", "peer", "name", "evbw1")
@@ -323,7 +328,7 @@ def bench_vswitch(vswitch, vmm, kernel, initrd, rounds, reps, mib, pps_s):
                 for kind in order:
                     log(f"round {r + 1}: {kind}")
                     try:
-                        vswitch_round(kind, vmm, vs, tmp, kernel, initrd, reps, mib, pps_s,
+                        vswitch_round(kind, vmm, vs, tmp, kernel, initrd, reps, phases,
                                       results)
                     except RuntimeError as e:
                         failures.append(f"round {r + 1} {kind}: {e}")
@@ -352,7 +357,7 @@ while True:
 """
 
 
-def bench_passthrough(vswitch, vmm, kernel, initrd, rounds, reps, mib, pps_s):
+def bench_passthrough(vswitch, vmm, kernel, initrd, rounds, reps, phases):
     nics = e1000e_functions()
     if len(nics) < 2:
         raise SystemExit(f"the lab has {len(nics)} e1000e, 2 needed (evr-lab run --nics 2)")
@@ -384,7 +389,7 @@ def bench_passthrough(vswitch, vmm, kernel, initrd, rounds, reps, mib, pps_s):
             rx, tx, rxb = stat("rx_packets"), stat("tx_packets"), stat("rx_bytes")
             return {"packets": rx, "bytes": rxb, "frames": rx + tx}
 
-        args = f"send 10.13.0.2 10.13.0.1 {peer_mac} {VLAN} {reps} {mib} {pps_s}"
+        args = f"send 10.13.0.2 10.13.0.1 {peer_mac} {VLAN} {phases}"
         configs = ("evr passthrough", "qemu vfio-pci", "evr vswitch")
         for r in range(rounds):
             order = configs if r % 2 == 0 else tuple(reversed(configs))
@@ -478,29 +483,35 @@ def report(results, failures, base, others, what):
         cells, meds = [], []
         for lb in labels:
             recs = results.get((lb, phase), [])
-            m, lo, hi = med_spread([r[key] for r in recs])
+            values = [r[key] for r in recs if r[key] == r[key]]  # NaN out
+            m, lo, hi = med_spread(values)
             meds.append(m)
-            cells.append("-" if m is None else f"{m:.1f} ({lo:.1f}-{hi:.1f}) n={len(recs)}")
+            cells.append("-" if m is None else f"{m:.1f} ({lo:.1f}-{hi:.1f}) n={len(values)}")
         ratios = [f"{meds[0] / m:.2f}" if meds[0] is not None and m else "-" for m in meds[1:]]
         log(f"{title:30s}" + "".join(f"{c:>28s}" for c in cells) +
             "".join(f"{x:>26s}" for x in ratios))
     log("ratios: " + base + " / the other; for exits, lower is better")
+    for (lb, phase), recs in sorted(results.items()):
+        for r in recs:
+            if "failed" in r:
+                log(f"failed transfer: {lb}: {r['failed']} (its counted rate is in the table)")
     for f in failures:
         log(f"failed run: {f}")
 
 
 def main():
-    if len(sys.argv) != 10 or sys.argv[1] not in ("vswitch", "passthrough"):
+    if len(sys.argv) != 11 or sys.argv[1] not in ("vswitch", "passthrough"):
         raise SystemExit(__doc__.split("\n\n")[1])
     mode, vswitch, vmm, kernel, initrd = sys.argv[1:6]
-    rounds, reps, mib, pps_s = (int(x) for x in sys.argv[6:10])
+    rounds, reps, mib, pps_s, bound = (int(x) for x in sys.argv[6:11])
+    phases = f"{reps} {mib} {pps_s} {bound}"  # the sender's arguments after VLAN
     mount_debugfs()
     if not shutil.which("qemu-system-x86_64"):
         raise SystemExit("qemu-system-x86_64 not found in the lab")
     if mode == "vswitch":
-        bench_vswitch(vswitch, vmm, kernel, initrd, rounds, reps, mib, pps_s)
+        bench_vswitch(vswitch, vmm, kernel, initrd, rounds, reps, phases)
     else:
-        bench_passthrough(vswitch, vmm, kernel, initrd, rounds, reps, mib, pps_s)
+        bench_passthrough(vswitch, vmm, kernel, initrd, rounds, reps, phases)
     return 0
 
 
