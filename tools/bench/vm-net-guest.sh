@@ -65,7 +65,9 @@ while [ $i -le "$reps" ]; do
     sleep "$pps_s"
     echo stop >$pg/pgctrl
     wait
-    say "pps $i end sent=$(sed -n 's/.*pkts-sofar: \([0-9]*\).*/\1/p' $pg/eth0)"
+    # pktgen's own account: frames sent and the microseconds it ran
+    say "pps $i end sent=$(sed -n 's/.*pkts-sofar: \([0-9]*\).*/\1/p' $pg/eth0)" \
+        "usec=$(sed -n 's/^Result: OK: \([0-9]*\)(.*/\1/p' $pg/eth0)"
     i=$((i + 1))
 done
 say "done"

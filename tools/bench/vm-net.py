@@ -234,7 +234,9 @@ def follow_phases(sender, guests, counters, reps, results, label):
             frames = c1["frames"] - c0["frames"]
             return 1000.0 * n / frames if frames else float("nan")
 
-        rec = {"exits_per_kframe": per_kframe("exits"),
+        rec = {"exits": sum(b.get("exits", 0) - a.get("exits", 0) for a, b in zip(e0, e1)),
+               "frames": c1["frames"] - c0["frames"],
+               "exits_per_kframe": per_kframe("exits"),
                "io_mmio_per_kframe": per_kframe("io_exits", "mmio_exits"),
                "halt_per_kframe": per_kframe("halt_exits"), "seconds": t1 - t0}
         if phase == "tcp":
@@ -252,8 +254,9 @@ def follow_phases(sender, guests, counters, reps, results, label):
             rec["counted_mib_s"] = (c1["bytes"] - c0["bytes"]) / (t1 - t0) / 2**20
         else:
             rec["pps"] = (c1["packets"] - c0["packets"]) / (t1 - t0)
-            mm = re.search(r"sent=(\d+)", end)
-            rec["sent"] = int(mm.group(1)) if mm else None
+            mm = re.search(r"sent=(\d+) usec=(\d+)", end)
+            rec["sent_pps"] = (int(mm.group(1)) / (int(mm.group(2)) / 1e6)
+                               if mm and int(mm.group(2)) else float("nan"))
         results.setdefault((label, phase), []).append(rec)
         log(f"  {label:22s} {phase}: " + "  ".join(
             f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
@@ -472,7 +475,8 @@ def report(results, failures, base, others, what):
             ("tcp", "exits_per_kframe", "exits / 1000 frames, TCP"),
             ("tcp", "io_mmio_per_kframe", "  of which io_exits+mmio_exits"),
             ("tcp", "halt_per_kframe", "  of which halt_exits"),
-            ("pps", "pps", "64-byte frames/s"),
+            ("pps", "pps", "64-byte frames/s (counted)"),
+            ("pps", "sent_pps", "64-byte frames/s (pktgen)"),
             ("pps", "exits_per_kframe", "exits / 1000 frames, 64 B"),
             ("pps", "io_mmio_per_kframe", "  of which io_exits+mmio_exits"),
             ("pps", "halt_per_kframe", "  of which halt_exits")]
