@@ -34,7 +34,10 @@ transfer and the frames (its own counters). The guest's interface is the
 lab's first e1000e given to evr-vmm (passthrough key), the same function to
 QEMU (-device vfio-pci), or a virtio-net port of evr-vmm on evr-vswitch,
 whose wire port is that e1000e through vfio-pci (a trunk slice of VLAN 100).
-VM exits per 1000 frames the peer received and sent."""
+VM exits per 1000 frames the peer received and sent. Beside the counted
+rates, pktgen's own (frames sent over the microseconds it ran) and the
+sender's clock for TCP: the console lines that frame a phase can reach the
+host late, and the peer's counters then cover a shifted window."""
 
 import glob
 import json
