@@ -20,7 +20,8 @@
  * Table and PBA accesses are 4 or 8 bytes, naturally aligned (the spec's
  * rule); others read as all ones and are dropped. Everything runs under
  * the function's lock (pci.h). Failures of KVM to route or bind are
- * counted in errors, as a guest cannot be told. */
+ * counted in errors, as a guest cannot be told (the control socket's
+ * "counters": msix_errors). */
 #ifndef EVR_VMM_MSIX_H
 #define EVR_VMM_MSIX_H
 

@@ -277,6 +277,16 @@ static void rings_outside_ram_need_a_reset(void **state)
     wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
     assert_true(rd(&f->g, VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 0);
+    {
+        /* counted, as the control socket's "counters" shows them */
+        struct pci_counter c[PCI_COUNTERS_MAX];
+
+        assert_int_equal(f->fn->ops->counters(f->fn, c), 2);
+        assert_string_equal(c[0].name, "bad_writes");
+        assert_int_equal(c[0].value, 1);
+        assert_string_equal(c[1].name, "resets");
+        assert_int_equal(c[1].value, 1); /* driver_up's */
+    }
     /* after a reset the same queue inside RAM starts (no backend: kept for one) */
     driver_up(f, 1ull << VIRTIO_F_VERSION_1);
     wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 0);
