@@ -19,6 +19,44 @@ static int refuse_non_socket(const char *path, struct evr_err *err)
     return 0;
 }
 
+/* A socket at path that a process still listens on is that process's: a
+ * second server started on the same path by mistake must not take it over.
+ * connect() tells: refused is a socket whose process is gone (replaced),
+ * accepted (or a full backlog) is a live server, named by its pid
+ * (SO_PEERCRED of the connection: the listener's credentials). */
+static int refuse_served(const char *path, struct evr_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct ucred cred = {.pid = 0};
+    socklen_t len = sizeof(cred);
+    int fd, e;
+
+    memcpy(sa.sun_path, path, strlen(path) + 1); /* checked shorter by the caller */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return evr_fail(err, errno, "'%s': socket: %s", path, strerror(errno));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+            cred.pid = 0;
+        close(fd);
+        if (cred.pid > 0)
+            return evr_fail(err, EADDRINUSE,
+                            "'%s' is served by pid %d (not replaced): is another instance running "
+                            "on this path?",
+                            path, (int)cred.pid);
+        return evr_fail(err, EADDRINUSE, "'%s' is served by another process (not replaced)", path);
+    }
+    e = errno;
+    close(fd);
+    if (e == ECONNREFUSED || e == ENOENT)
+        return 0; /* nobody listens: a stale socket, or none */
+    if (e == EAGAIN)
+        return evr_fail(err, EADDRINUSE,
+                        "'%s' is served by another process, its backlog full (not replaced)", path);
+    return evr_fail(err, e, "'%s': cannot tell whether another process serves it: connect: %s",
+                    path, strerror(e));
+}
+
 int ctl_listen(const char *path, gid_t group, struct evr_err *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -31,7 +69,8 @@ int ctl_listen(const char *path, gid_t group, struct evr_err *err)
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
         return evr_fail(err, ENAMETOOLONG, "'%s': longer than %zu bytes (a unix socket path)", path,
                         sizeof(tmp) - 5);
-    if (refuse_non_socket(path, err) < 0 || refuse_non_socket(tmp, err) < 0)
+    if (refuse_non_socket(path, err) < 0 || refuse_non_socket(tmp, err) < 0 ||
+        refuse_served(path, err) < 0)
         return -1;
     unlink(tmp); /* a stale socket of an earlier run that died before its rename */
     memcpy(sa.sun_path, tmp, strlen(tmp) + 1);

@@ -3,7 +3,10 @@
  * The socket is bound under a temporary name (PATH.new), given its mode
  * and group, made listening, then renamed onto PATH: whoever sees PATH can
  * connect at once, and a client never meets a socket that is not listening
- * yet. A socket left at PATH by an earlier run is replaced; any other kind
+ * yet. A socket left at PATH by an earlier run is replaced; one that a
+ * process still listens on (connect() is accepted) is refused with
+ * EADDRINUSE naming that process's pid, so a second instance started on
+ * the same path by mistake cannot take a live one's socket; any other kind
  * of file at PATH (or at PATH.new) is refused, never removed.
  *
  * Mode 0600 (no group) or 0660 with a group. The peer's credentials

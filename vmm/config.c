@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -575,6 +576,69 @@ static void format_cpuset(const cpu_set_t *set, char *buf, size_t cap)
     }
 }
 
+/* path with its directory resolved (symlinks, "..", "//"), so two
+ * spellings of one file compare equal; as given when the directory does
+ * not exist (yet). */
+static void resolve_path(const char *path, char *out, size_t outlen)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX], real[PATH_MAX];
+
+    if (!slash) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof(dir), "/");
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    }
+    if (!realpath(dir, real)) {
+        snprintf(out, outlen, "%s", path);
+        return;
+    }
+    snprintf(out, outlen, "%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
+}
+
+/* Every unix socket (and the console's file) of the VM is its own: two
+ * on one path would take each other's place (ctl/listen.h). Names both
+ * keys. */
+static int check_socket_paths(const struct vmm_config *cfg, struct config_error *err)
+{
+    struct {
+        char key[32];
+        const char *path;
+    } use[2 + CONFIG_MAX_NET];
+    unsigned n = 0;
+
+    if (cfg->control[0]) {
+        snprintf(use[n].key, sizeof(use[n].key), "control");
+        use[n++].path = cfg->control;
+    }
+    if ((cfg->console == CONSOLE_SOCKET || cfg->console == CONSOLE_FILE) && cfg->console_path[0]) {
+        snprintf(use[n].key, sizeof(use[n].key),
+                 "console %s:", cfg->console == CONSOLE_SOCKET ? "socket" : "file");
+        use[n++].path = cfg->console_path;
+    }
+    for (unsigned i = 0; i < cfg->nnet; i++) {
+        if (!cfg->net[i].vhost_user[0])
+            continue;
+        snprintf(use[n].key, sizeof(use[n].key), "net[%u] vhost_user:", i);
+        use[n++].path = cfg->net[i].vhost_user;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        for (unsigned j = 0; j < i; j++) {
+            char a[PATH_MAX + 256], b[PATH_MAX + 256];
+
+            resolve_path(use[i].path, a, sizeof(a));
+            resolve_path(use[j].path, b, sizeof(b));
+            if (strcmp(use[i].path, use[j].path) && strcmp(a, b))
+                continue;
+            return fail(err, "%s %s and %s %s are one path: each socket of a VM needs its own",
+                        use[j].key, use[j].path, use[i].key, use[i].path);
+        }
+    }
+    return 0;
+}
+
 int config_check(const struct vmm_config *cfg, struct config_error *err)
 {
     cpu_set_t avail;
@@ -597,22 +661,16 @@ int config_check(const struct vmm_config *cfg, struct config_error *err)
             }
         }
     }
+    if (check_socket_paths(cfg, err) < 0)
+        return -1;
     for (unsigned i = 0; i < cfg->nnet; i++) {
         for (unsigned j = 0; j < i; j++) {
-            if (cfg->net[i].vhost_user[0] &&
-                !strcmp(cfg->net[i].vhost_user, cfg->net[j].vhost_user))
-                return fail(err, "net[%u]: vhost_user %s is also net[%u]'s", i,
-                            cfg->net[i].vhost_user, j);
             if (cfg->net[i].tap[0] && !strcmp(cfg->net[i].tap, cfg->net[j].tap))
                 return fail(err, "net[%u]: tap %s is also net[%u]'s", i, cfg->net[i].tap, j);
             if (!memcmp(cfg->net[i].mac, cfg->net[j].mac, CONFIG_MAC_LEN))
                 return fail(err, "net[%u]: its MAC is also net[%u]'s", i, j);
         }
-        if (cfg->net[i].vhost_user[0] && !strcmp(cfg->net[i].vhost_user, cfg->control))
-            return fail(err, "net[%u]: vhost_user %s is also the control socket", i, cfg->control);
     }
-    if (cfg->console == CONSOLE_SOCKET && !strcmp(cfg->console_path, cfg->control))
-        return fail(err, "console: socket:%s is also the control socket", cfg->console_path);
     if (sysinfo(&si) == 0) {
         uint64_t host = (uint64_t)si.totalram * si.mem_unit;
         if (cfg->memory_mib * 1024 * 1024 > host)

@@ -1,5 +1,7 @@
 /* The VM's control ops and the thread serving them; see control.h. */
 #include "control.h"
+#include "msix.h"
+#include "pci.h"
 #include "pci_hotplug.h"
 #include "vfio/pci.h"
 #include "vfio_pci.h"
@@ -72,6 +74,37 @@ static json_t *assigned_json(struct vm *vm)
     return list;
 }
 
+/* Each PCI function's own counters (pci.h), read without its lock:
+ * [{"name":"net0","bdf":"00:02.0","bad_writes":0,"resets":2,"msix_errors":0}, ...] */
+static json_t *devices_json(struct vm *vm)
+{
+    struct pci_host *pci = vm ? vm->machine.pci : NULL;
+    json_t *list = json_array();
+
+    for (unsigned slot = 1; pci && slot < PCI_SLOTS; slot++) {
+        struct pci_function *fn = __atomic_load_n(&pci->slot[slot], __ATOMIC_ACQUIRE);
+        struct pci_counter c[PCI_COUNTERS_MAX];
+        struct msix *msix;
+        unsigned n;
+        char bdf[8];
+        json_t *dev;
+
+        if (!fn)
+            continue;
+        guest_addr(bdf, slot);
+        dev = json_pack("{s:s,s:s}", "name", fn->dev.name, "bdf", bdf);
+        n = fn->ops && fn->ops->counters ? fn->ops->counters(fn, c) : 0;
+        for (unsigned i = 0; i < n; i++)
+            json_object_set_new(dev, c[i].name, json_integer((json_int_t)c[i].value));
+        msix = __atomic_load_n(&fn->msix, __ATOMIC_ACQUIRE);
+        if (msix)
+            json_object_set_new(dev, "msix_errors",
+                                json_integer(__atomic_load_n(&msix->errors, __ATOMIC_RELAXED)));
+        json_array_append_new(list, dev);
+    }
+    return list;
+}
+
 static int status(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
 {
     struct vmm_host *host = ctx;
@@ -100,6 +133,7 @@ static int counters(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
     (void)err;
     pthread_mutex_lock(&host->lock);
     json_object_set_new(reply, "vcpus", counters_json(host->vm));
+    json_object_set_new(reply, "devices", devices_json(host->vm));
     pthread_mutex_unlock(&host->lock);
     return 0;
 }

@@ -10,12 +10,14 @@
 #include "virtio_net.h"
 #include "vm.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define EXIT_GUEST_FAILED 2
 
@@ -85,6 +87,21 @@ struct flag {
 
 /* Returns 0 to go on, 1 when --help or --version has been answered, -1 when
  * the command line or the configuration is refused (the message is out). */
+/* MSI-X keeps an eventfd per vector (msix.h): a passed-through PF may
+ * have 2048, past the usual soft limit of 1024 open files. The soft limit
+ * is raised to the hard one; past that, msix_init names the limit. */
+static void raise_open_file_limit(void)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+            fprintf(stderr, "evr-vmm: cannot raise the open-file limit to %llu: %s\n",
+                    (unsigned long long)lim.rlim_max, strerror(errno));
+    }
+}
+
 static int parse_args(int argc, char **argv, struct vmm_config *cfg)
 {
     struct flag *flags = calloc((size_t)argc, sizeof(*flags));
@@ -348,6 +365,7 @@ int main(int argc, char **argv)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_open_file_limit();
     vcpu_signals_init();
     /* Before any other thread exists, so that every thread inherits the mask. */
     if (stop_signals_start(&signals, err, sizeof(err))) {

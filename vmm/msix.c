@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static bool is_mem_bar(const struct pci_function *fn, unsigned bar)
@@ -73,11 +74,16 @@ int msix_init(struct msix *m, struct pci_function *fn, struct gsi_router *router
     }
     for (unsigned i = 0; i < nvec; i++) {
         struct msix_vector *v = &m->vec[i];
-        v->gsi = gsi_alloc(router);
         v->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (v->gsi < 0 || v->efd < 0) {
-            snprintf(err, errlen, "%s: MSI-X vector %u: %s", name, i,
-                     v->gsi < 0 ? "no free GSI" : strerror(errno));
+        if (v->efd < 0) {
+            int e = errno;
+            struct rlimit lim = {0};
+
+            getrlimit(RLIMIT_NOFILE, &lim);
+            snprintf(err, errlen,
+                     "%s: MSI-X vector %u of %u: eventfd: %s (open files limited to %llu: "
+                     "RLIMIT_NOFILE)",
+                     name, i, nvec, strerror(e), (unsigned long long)lim.rlim_cur);
             msix_destroy(m);
             return -1;
         }
@@ -134,6 +140,18 @@ static void sync_vector(struct msix *m, unsigned i)
     if (!live) {
         if (v->bound && gsi_irqfd(m->router, (unsigned)v->gsi, v->efd, false) == 0)
             v->bound = false;
+        return;
+    }
+    /* A GSI only for a vector the guest unmasks (kept until the end): a
+     * function may have 2048 vectors, the VM 1024 GSIs, and drivers use a
+     * few per CPU. */
+    if (v->gsi < 0 && (v->gsi = gsi_alloc(m->router)) < 0) {
+        m->errors++;
+        if (!m->gsi_exhausted)
+            fprintf(stderr,
+                    "evr-vmm: %s: MSI-X vector %u: no free GSI (%d in the VM): not delivered\n",
+                    m->fn->dev.name, i, GSI_MAX);
+        m->gsi_exhausted = true;
         return;
     }
     if (!v->routed || v->route_addr != addr || v->route_data != v->data) {

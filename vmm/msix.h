@@ -2,7 +2,12 @@
  * bit array (PBA) in the function's memory BARs, and the delivery of each
  * vector through KVM.
  *
- * Each vector has a GSI (gsi.h) and an eventfd, both made at msix_init. A
+ * Each vector has an eventfd, made at msix_init (it holds a masked
+ * vector's pending signals and is what a backend or VFIO is given), and a
+ * GSI (gsi.h), taken from the VM's GSI_MAX when the vector first goes live
+ * and kept until msix_destroy: a passed-through PF may have 2048 vectors,
+ * more than the VM's GSIs, of which its driver unmasks a few per CPU (no
+ * free GSI when one goes live: counted in errors, said once). A
  * vector is live while MSI-X is enabled, the function is not masked and
  * the vector is not masked: its GSI is then routed to the table entry's
  * address and data, and its eventfd bound to the GSI with KVM_IRQFD, so a
@@ -15,7 +20,8 @@
  * Table and PBA accesses are 4 or 8 bytes, naturally aligned (the spec's
  * rule); others read as all ones and are dropped. Everything runs under
  * the function's lock (pci.h). Failures of KVM to route or bind are
- * counted in errors, as a guest cannot be told. */
+ * counted in errors, as a guest cannot be told (the control socket's
+ * "counters": msix_errors). */
 #ifndef EVR_VMM_MSIX_H
 #define EVR_VMM_MSIX_H
 
@@ -38,7 +44,7 @@
 
 struct msix_vector {
     uint32_t addr_lo, addr_hi, data, ctrl; /* the table entry */
-    int gsi;
+    int gsi;                               /* -1 until the vector first goes live */
     int efd;
     bool bound;  /* efd is bound to gsi */
     bool routed; /* gsi is routed to (route_addr, route_data) */
@@ -55,12 +61,14 @@ struct msix {
     uint64_t table_off, pba_off;
     struct msix_vector *vec;
     unsigned errors;
+    bool gsi_exhausted; /* "no free GSI" was said */
 };
 
 /* Adds MSI-X with nvec vectors to fn, the table at table_off of memory BAR
  * table_bar and the PBA at pba_off of pba_bar (BARs already declared,
- * offsets 8-byte aligned, both inside their BARs and apart). Allocates the
- * GSIs and eventfds. -1 with a message naming what is wrong. */
+ * offsets 8-byte aligned, both inside their BARs and apart). Makes the
+ * eventfds (a GSI comes at a vector's first unmask). -1 with a message
+ * naming what is wrong (for eventfds: the open-file limit). */
 int msix_init(struct msix *m, struct pci_function *fn, struct gsi_router *router, unsigned nvec,
               unsigned table_bar, uint64_t table_off, unsigned pba_bar, uint64_t pba_off, char *err,
               size_t errlen);

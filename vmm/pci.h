@@ -89,6 +89,13 @@ struct pci_function;
 struct pci_host;
 struct msix;
 
+/* One counter of a function, for the control socket's "counters". */
+struct pci_counter {
+    const char *name;
+    unsigned long long value;
+};
+#define PCI_COUNTERS_MAX 8
+
 struct pci_function_ops {
     /* Told of a configuration access after pci.c emulated it: cfg_read may
      * change *value; cfg_write sees the write already applied to cfg[]
@@ -107,6 +114,11 @@ struct pci_function_ops {
      * unmapped. */
     int (*bar_activate)(struct pci_function *fn, unsigned bar, uint64_t addr);
     void (*bar_deactivate)(struct pci_function *fn, unsigned bar, uint64_t addr);
+    /* The function's own counters (refused guest writes, failed device
+     * accesses) into out, at most PCI_COUNTERS_MAX; returns how many. Read
+     * without the function's lock (relaxed loads), so a device stalled
+     * under it never delays the control socket. May be NULL. */
+    unsigned (*counters)(struct pci_function *fn, struct pci_counter *out);
 };
 
 struct pci_function {

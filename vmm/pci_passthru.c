@@ -223,12 +223,22 @@ static void pt_bar_deactivate(struct pci_function *fn, unsigned bar, uint64_t ad
     pci_bar_untrap(fn, bar, addr);
 }
 
+static unsigned pt_counters(struct pci_function *fn, struct pci_counter *out)
+{
+    struct pci_passthru *p = fn->priv;
+
+    out[0] = (struct pci_counter){"refused", __atomic_load_n(&p->refused, __ATOMIC_RELAXED)};
+    out[1] = (struct pci_counter){"io_errors", __atomic_load_n(&p->io_errors, __ATOMIC_RELAXED)};
+    return 2;
+}
+
 static const struct pci_function_ops passthru_ops = {
         .cfg_write = pt_cfg_write,
         .bar_read = pt_bar_read,
         .bar_write = pt_bar_write,
         .bar_activate = pt_bar_activate,
         .bar_deactivate = pt_bar_deactivate,
+        .counters = pt_counters,
 };
 
 static int bar_refused(char *err, size_t errlen, const char *name, unsigned bar, uint64_t size,

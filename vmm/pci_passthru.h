@@ -78,7 +78,8 @@
 #define PCI_MSI_64BIT   0x0080
 
 /* How the function reaches its device. Each returns 0, or -1 when the
- * device could not be reached (counted in io_errors; a read then sees all
+ * device could not be reached (counted in io_errors, which the control
+ * socket's "counters" shows beside refused; a read then sees all
  * ones, as a guest would from a device that went away). */
 struct pci_passthru_io {
     int (*cfg_write)(void *ctx, unsigned reg, const void *buf, unsigned len);

@@ -227,12 +227,22 @@ static int map_memory(struct vfio_pci *s, const struct guest_mem *mem, const cha
  * holds another of the VM's waits for the group to close). f is freed unless it
  * was on the bus, where a vCPU may still hold an access to it: then it is
  * kept, inert, until the VM ends. */
+/* The interrupt kind f's guest view drives: MSI-X, else MSI, else INTx.
+ * Read before pci_passthru_unplug, which clears fn.msix, msi_cap and intx. */
+static unsigned irq_index_of(const struct vfio_fn *f)
+{
+    if (f->pt_ready && f->pt.fn.msix)
+        return VFIO_PCI_MSIX_IRQ_INDEX;
+    if (f->pt_ready && f->pt.intx)
+        return VFIO_PCI_INTX_IRQ_INDEX;
+    return VFIO_PCI_MSI_IRQ_INDEX;
+}
+
 static void fn_teardown(struct machine *m, struct vfio_pci *s, struct vfio_fn *f)
 {
     struct evr_err verr;
     bool was_on_bus = f->on_bus;
-    unsigned irq_index =
-            f->pt_ready && f->pt.fn.msix ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX;
+    unsigned irq_index = irq_index_of(f); /* before the unplug forgets it */
 
     if (f->on_bus && m->pci)
         pci_host_remove(m->pci, &f->pt.fn);

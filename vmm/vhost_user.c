@@ -435,6 +435,12 @@ int vhost_user_set_features(struct vhost_user_session *s, uint64_t features, cha
     return 0;
 }
 
+void vhost_user_reset(struct vhost_user_session *s)
+{
+    s->features_set = false;
+    s->driver_features = 0;
+}
+
 static int check_ring(const struct vhost_user_session *s, unsigned index,
                       const struct vhost_user_vring *r, char *err, size_t errlen)
 {

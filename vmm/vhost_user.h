@@ -38,6 +38,8 @@
  *                                state when one is stopped, so one queue
  *                                stopped and restarted alone while the
  *                                others run leaves them off.
+ *   vhost_user_reset()           the device reset, after every queue
+ *                                stopped: the driver's features forgotten.
  *
  * The session remembers the driver's features and every started queue, so
  * a backend that leaves and comes back (a vswitch restart) is given the same
@@ -167,6 +169,15 @@ int vhost_user_vring_start(struct vhost_user_session *s, unsigned index,
  * dropped; the choice is kept). */
 int vhost_user_vring_enable(struct vhost_user_session *s, unsigned index, bool enable, char *err,
                             size_t errlen);
+
+/* The driver reset the device (every queue was stopped first): its
+ * features are forgotten, so a backend that connects before the next
+ * FEATURES_OK is neither held to them nor sent them, and the next driver
+ * (another module after rmmod/modprobe) may take a different set. Rings'
+ * enabled choices are the transport's to set again (virtio-net: the
+ * first pair). Nothing is sent to a connected backend: the next
+ * FEATURES_OK sends the new set. */
+void vhost_user_reset(struct vhost_user_session *s);
 
 /* Stops queue index. *next_avail is the avail index to resume from: the
  * backend's (GET_VRING_BASE), or, with no backend, the used ring's index

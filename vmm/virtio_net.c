@@ -44,6 +44,9 @@ struct net_backend {
                        char *err, size_t errlen);
     int (*vring_stop)(struct virtio_net *n, unsigned index, uint16_t *next, char *err,
                       size_t errlen);
+    /* The device was reset: forget the driver's features. NULL when the
+     * backend keeps none between calls (the kernel's vhost-net). */
+    void (*reset)(struct virtio_net *n);
     /* A ring used or left idle (VQ_PAIRS_SET); NULL for a single pair. */
     int (*vring_enable)(struct virtio_net *n, unsigned index, bool enable, char *err,
                         size_t errlen);
@@ -147,6 +150,11 @@ static int user_vring_enable(struct virtio_net *n, unsigned index, bool enable, 
     return vhost_result(n, rc, was, err);
 }
 
+static void user_reset(struct virtio_net *n)
+{
+    vhost_user_reset(&n->vhost);
+}
+
 static const struct net_backend vhost_user_backend = {
         .connected = user_connected,
         .features = user_features,
@@ -154,6 +162,7 @@ static const struct net_backend vhost_user_backend = {
         .vring_start = user_vring_start,
         .vring_stop = user_vring_stop,
         .vring_enable = user_vring_enable,
+        .reset = user_reset,
 };
 
 /* The kernel is always there. */
@@ -301,6 +310,8 @@ static void net_reset(void *dev)
     struct virtio_net *n = dev;
 
     n->features = 0;
+    if (n->backend->reset)
+        n->backend->reset(n);
     apply_pairs(n, 1);
 }
 

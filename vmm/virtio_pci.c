@@ -454,11 +454,21 @@ static void bar_deactivate(struct pci_function *fn, unsigned bar, uint64_t addr)
     pci_bar_untrap(fn, bar, addr);
 }
 
+static unsigned counters(struct pci_function *fn, struct pci_counter *out)
+{
+    struct virtio_pci *vp = fn->priv;
+
+    out[0] = (struct pci_counter){"bad_writes", __atomic_load_n(&vp->bad_writes, __ATOMIC_RELAXED)};
+    out[1] = (struct pci_counter){"resets", __atomic_load_n(&vp->resets, __ATOMIC_RELAXED)};
+    return 2;
+}
+
 static const struct pci_function_ops virtio_pci_ops = {
         .bar_read = regs_read,
         .bar_write = regs_write,
         .bar_activate = bar_activate,
         .bar_deactivate = bar_deactivate,
+        .counters = counters,
 };
 
 static bool add_cap(struct pci_function *fn, uint8_t type, uint32_t offset, uint32_t length,

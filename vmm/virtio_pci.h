@@ -39,7 +39,8 @@
  * queue the device refuses to start (rings outside guest RAM, misaligned)
  * set DEVICE_NEEDS_RESET (with a configuration interrupt once DRIVER_OK),
  * are counted and said on stderr (the first VIRTIO_PCI_MESSAGES); writes of the wrong width, to read-only registers or to
- * an enabled queue are dropped and counted.
+ * an enabled queue are dropped and counted (bad_writes, shown by the
+ * control socket's "counters" with resets).
  *
  * Locking: guest accesses run under the function's bus_device lock
  * (pci.h). A device's own thread (a backend event) takes the same lock

@@ -499,15 +499,30 @@ static void the_socket_is_0600_and_renamed_over_a_stale_one(void **state)
     ctl_client_close(&c);
     assert_int_equal(lstat(tmp, &st), -1);
 
-    /* a server whose socket was replaced by a newer one leaves the newer alone */
-    struct ctl_server newer;
+    /* a second server on a path that is still served is refused, naming
+     * the live one's pid, and the live one keeps its socket */
+    struct ctl_server second;
     struct ctl_server_config cfg = {.path = f->path,
                                     .group = CTL_NO_GROUP,
-                                    .name = "newer",
+                                    .name = "second",
                                     .version = "1",
                                     .ops = ops,
                                     .n_ops = 2,
                                     .ctx = &f->calls};
+    char served_by[64];
+    assert_int_equal(ctl_server_open(&second, &cfg, &err), -1);
+    assert_int_equal(err.code, EADDRINUSE);
+    snprintf(served_by, sizeof(served_by), "is served by pid %d (not replaced)", (int)getpid());
+    assert_non_null(strstr(err.msg, served_by));
+    assert_int_equal(ctl_client_open(&c, f->path, NULL, &err), 0);
+    ctl_client_close(&c);
+    assert_int_equal(lstat(tmp, &st), -1);
+
+    /* a server whose socket was replaced by a newer one (its path removed
+     * and taken) leaves the newer alone */
+    struct ctl_server newer;
+    assert_int_equal(unlink(f->path), 0);
+    cfg.name = "newer";
     assert_int_equal(ctl_server_open(&newer, &cfg, &err), 0);
     stop(f);
     assert_int_equal(lstat(f->path, &st), 0);

@@ -246,7 +246,8 @@ static void net_lists_interfaces_in_order(void **state)
     assert_int_equal(config_set(&cfg, "net", "vhost_user:/a", &err), 0);
     assert_int_equal(config_set(&cfg, "net", "vhost_user:/a", &err), 0);
     assert_int_equal(config_check(&cfg, &err), -1);
-    assert_non_null(strstr(err.msg, "net[1]: vhost_user /a is also net[0]'s"));
+    assert_non_null(
+            strstr(err.msg, "net[0] vhost_user: /a and net[1] vhost_user: /a are one path"));
     cfg.nnet = 1;
     assert_int_equal(config_set(&cfg, "net", "vhost_user:/b,mac=02:00:00:00:00:01", &err), 0);
     assert_int_equal(config_set(&cfg, "net", "vhost_user:/c,mac=02:00:00:00:00:01", &err), 0);
@@ -262,6 +263,49 @@ static void net_lists_interfaces_in_order(void **state)
         assert_int_equal(config_set(&cfg, "net", "vhost_user:/d", &err), 0);
     assert_int_equal(config_set(&cfg, "net", "vhost_user:/e", &err), -1);
     assert_non_null(strstr(err.msg, "more than 8 interfaces"));
+}
+
+/* Two sockets of one VM on one path (also spelled differently) are
+ * refused, naming both keys; each of control, console and every net. */
+static void every_socket_needs_its_own_path(void **state)
+{
+    static const struct {
+        const char *control, *console, *net0, *net1, *msg;
+    } cases[] = {
+            {"/tmp/c", "socket:/tmp/x", "vhost_user:/tmp/x", NULL,
+             "console socket: /tmp/x and net[0] vhost_user: /tmp/x are one path"},
+            {"/tmp/x", NULL, "vhost_user:/tmp/v", "vhost_user:/tmp/x",
+             "control /tmp/x and net[1] vhost_user: /tmp/x are one path"},
+            {"/tmp/c", "socket:/tmp/c", NULL, NULL,
+             "control /tmp/c and console socket: /tmp/c are one path"},
+            {"/tmp/c", "file:/tmp/c", NULL, NULL,
+             "control /tmp/c and console file: /tmp/c are one path"},
+            {NULL, NULL, "vhost_user:/tmp/x", "vhost_user:/tmp//../tmp/x",
+             "net[0] vhost_user: /tmp/x and net[1] vhost_user: /tmp//../tmp/x are one path"},
+            {"/tmp/c", "socket:/tmp/d", "vhost_user:/tmp/x", "vhost_user:/tmp/y", NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        config_defaults(&cfg);
+        assert_int_equal(config_set(&cfg, "kernel", "/k", &err), 0);
+        if (cases[i].control)
+            assert_int_equal(config_set(&cfg, "control", cases[i].control, &err), 0);
+        if (cases[i].console)
+            assert_int_equal(config_set(&cfg, "console", cases[i].console, &err), 0);
+        if (cases[i].net0)
+            assert_int_equal(config_set(&cfg, "net", cases[i].net0, &err), 0);
+        if (cases[i].net1)
+            assert_int_equal(config_set(&cfg, "net", cases[i].net1, &err), 0);
+        if (!cases[i].msg) {
+            assert_int_equal(config_check(&cfg, &err), 0);
+            continue;
+        }
+        if (config_check(&cfg, &err) != -1)
+            fail_msg("case %zu: accepted", i);
+        if (!strstr(err.msg, cases[i].msg))
+            fail_msg("case %zu: message '%s' lacks '%s'", i, err.msg, cases[i].msg);
+    }
 }
 
 static void check_catches_pin_and_host_limits(void **state)
@@ -359,6 +403,7 @@ int main(void)
             cmocka_unit_test(json_refusals_name_the_key_and_change_nothing),
             cmocka_unit_test(flags_take_text_and_are_as_strict),
             cmocka_unit_test(net_lists_interfaces_in_order),
+            cmocka_unit_test(every_socket_needs_its_own_path),
             cmocka_unit_test(check_catches_pin_and_host_limits),
             cmocka_unit_test(loads_a_file_and_reports_a_missing_one),
             cmocka_unit_test(passthrough_lists_pci_addresses),

@@ -15,6 +15,9 @@
 
 #include "control.h"
 #include "ctl/client.h"
+#include "fake_kvm.h"
+#include "msix.h"
+#include "pci_testdev.h"
 
 static struct vmm_host host = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static struct vmm_config cfg;
@@ -71,7 +74,7 @@ static void status_pause_resume_stop(void **state)
     handle("{\"op\":\"resume\"}");
     assert_string_equal(reply, "{\"ok\":true,\"state\":\"running\"}");
     handle("{\"op\":\"counters\"}");
-    assert_string_equal(reply, "{\"ok\":true,\"vcpus\":[]}");
+    assert_string_equal(reply, "{\"ok\":true,\"vcpus\":[],\"devices\":[]}");
     handle("{\"op\":\"stop\"}");
     assert_string_equal(reply, "{\"ok\":true,\"state\":\"stopping\"}");
     assert_true(host.stop_requested);
@@ -167,6 +170,25 @@ static void counters_of_many_vcpus(void **state)
     vm.nvcpus = 0;
 }
 
+/* The devices' own counters: each PCI function by name and address, with
+ * what its device counts (the pci-test function has only MSI-X's). */
+static void counters_of_the_devices(void **state)
+{
+    struct vmm_config mcfg;
+    struct pci_function *fn;
+
+    (void)state;
+    assert_int_equal(fake_kvm_machine(&vm.machine, &mcfg, true, NULL, NULL), 0);
+    fn = pci_testdev_function(&vm.machine);
+    fn->msix->errors = 3;
+    handle("{\"op\":\"counters\"}");
+    if (!strstr(reply,
+                "\"devices\":[{\"name\":\"pci-test\",\"bdf\":\"00:01.0\",\"msix_errors\":3}]"))
+        fail_msg("%s", reply);
+    machine_destroy(&vm.machine);
+    memset(&vm.machine, 0, sizeof(vm.machine));
+}
+
 static void between_boots(void **state)
 {
     (void)state;
@@ -215,6 +237,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(link_requests_are_checked, setup, teardown),
             cmocka_unit_test_setup_teardown(device_requests_are_checked, setup, teardown),
             cmocka_unit_test_setup_teardown(counters_of_many_vcpus, setup, teardown),
+            cmocka_unit_test_setup_teardown(counters_of_the_devices, setup, teardown),
             cmocka_unit_test_setup_teardown(between_boots, setup, teardown),
             cmocka_unit_test_setup_teardown(the_socket_says_hello_and_serves, setup, teardown),
     };

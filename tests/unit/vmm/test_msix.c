@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -76,9 +77,13 @@ static void entry(unsigned vector, uint64_t addr, uint32_t data, uint32_t ctrl)
     wr(e + 12, 4, ctrl);
 }
 
+/* The vector's GSI, which it has once it went live. */
 static unsigned gsi_of(unsigned vector)
 {
-    return (unsigned)fn->msix->vec[vector].gsi;
+    int g = fn->msix->vec[vector].gsi;
+
+    assert_true(g >= GSI_IOAPIC_PINS);
+    return (unsigned)g;
 }
 
 static void the_capability_describes_table_and_pba(void **state)
@@ -94,9 +99,9 @@ static void the_capability_describes_table_and_pba(void **state)
     control(0xffff);
     assert_int_equal(pci_cfg_read(m.pci, fn->slot, 0, cap + MSIX_CTRL, 2),
                      MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL | (PCI_TESTDEV_VECTORS - 1));
-    /* every vector has its own GSI above the IOAPIC pins */
+    /* no vector has a GSI before it first goes live */
     for (unsigned i = 0; i < PCI_TESTDEV_VECTORS; i++)
-        assert_int_equal(gsi_of(i), GSI_IOAPIC_PINS + i);
+        assert_int_equal(fn->msix->vec[i].gsi, -1);
 }
 
 static void table_writes_read_back_with_reserved_bits_clear(void **state)
@@ -130,20 +135,22 @@ static void table_writes_read_back_with_reserved_bits_clear(void **state)
 static void masking_binds_and_unbinds_the_vector(void **state)
 {
     const struct kvm_irq_routing_entry *r;
-    unsigned g = gsi_of(0);
+    unsigned g;
 
     (void)state;
     entry(0, 0xfee00000, 0x4022, MSIX_VECTOR_MASKED);
-    control(MSIX_CTRL_ENABLE); /* enabled, but the vector is masked */
-    assert_false(fake_kvm.bound[g]);
-    wr(table + 12, 4, 0); /* unmask: routed and bound */
+    control(MSIX_CTRL_ENABLE); /* enabled, but the vector is masked: no GSI yet */
+    assert_int_equal(fn->msix->vec[0].gsi, -1);
+    wr(table + 12, 4, 0); /* unmask: a GSI, routed and bound */
+    g = gsi_of(0);
+    assert_int_equal(g, GSI_IOAPIC_PINS); /* the lowest free */
     r = fake_kvm_msi_route(g);
     assert_int_equal(r->type, KVM_IRQ_ROUTING_MSI);
     assert_int_equal(r->u.msi.address_lo, 0xfee00000);
     assert_int_equal(r->u.msi.data, 0x4022);
     assert_true(fake_kvm.bound[g]);
     assert_int_equal(fake_kvm.bound_fd[g], msix_vector_eventfd(fn->msix, 0));
-    assert_false(fake_kvm.bound[gsi_of(1)]);
+    assert_int_equal(fn->msix->vec[1].gsi, -1);
     /* the function mask unbinds; a signal then waits and shows in the PBA */
     control(MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
     assert_false(fake_kvm.bound[g]);
@@ -174,12 +181,13 @@ static void masking_binds_and_unbinds_the_vector(void **state)
 
 static void kvm_refusing_a_route_leaves_the_vector_unbound(void **state)
 {
-    unsigned g = gsi_of(2);
+    unsigned g;
 
     (void)state;
     control(MSIX_CTRL_ENABLE);
     fake_kvm.refuse = KVM_SET_GSI_ROUTING;
     entry(2, 0xfee00000, 0x4030, 0);
+    g = gsi_of(2);
     assert_false(fake_kvm.bound[g]);
     assert_int_equal(fake_kvm_msi_route(g)->type, 0);
     assert_true(fn->msix->errors > 0);
@@ -213,6 +221,43 @@ static void msix_refuses_bad_layouts(void **state)
     assert_int_equal(msix_init(&x, &f, &m.gsi, 128, 0, 0, 0, 0x800, err, sizeof(err)), 0);
     assert_int_equal(pci_cap_find(&f, PCI_CAP_ID_MSIX), PCI_CAP_START);
     msix_destroy(&x);
+    pci_function_destroy(&f);
+}
+
+/* A function with the most vectors (a PF's 2048) on a VM of GSI_MAX GSIs:
+ * GSIs are taken as vectors go live, not for every vector at init. */
+static void a_function_may_have_more_vectors_than_the_vm_has_gsis(void **state)
+{
+    struct pci_function f;
+    struct msix x;
+    struct rlimit lim;
+    char err[256];
+    int g;
+
+    (void)state;
+    /* 2048 eventfds: the test takes what its hard limit allows, as evr-vmm does */
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    lim.rlim_cur = lim.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    if (lim.rlim_cur < MSIX_MAX_VECTORS + 256)
+        fail_msg("RLIMIT_NOFILE hard limit %llu is below 2304", (unsigned long long)lim.rlim_cur);
+    pci_function_init(&f, "pf", 0x8086, 0x1572, 0, NULL, NULL);
+    assert_int_equal(pci_bar_add(&f, 0, PCI_BAR_MEM64, 0x10000, false), 0);
+    if (msix_init(&x, &f, &m.gsi, MSIX_MAX_VECTORS, 0, 0, 0, 0x8000, err, sizeof(err)))
+        fail_msg("msix_init: %s", err);
+    pci_set(f.cfg, x.cap + MSIX_CTRL, 2, MSIX_CTRL_ENABLE | (MSIX_MAX_VECTORS - 1));
+    msix_control_written(&x);
+    assert_int_equal(x.vec[MSIX_MAX_VECTORS - 1].gsi, -1);
+    /* the last vector unmasked: a GSI, routed and bound to its eventfd */
+    assert_true(msix_bar_write(&x, 0, (MSIX_MAX_VECTORS - 1) * MSIX_ENTRY_SIZE, 4, 0xfee00000));
+    assert_true(msix_bar_write(&x, 0, (MSIX_MAX_VECTORS - 1) * MSIX_ENTRY_SIZE + 12, 4, 0));
+    g = x.vec[MSIX_MAX_VECTORS - 1].gsi;
+    assert_true(g >= GSI_IOAPIC_PINS);
+    assert_true(fake_kvm.bound[g]);
+    assert_int_equal(fake_kvm.bound_fd[g], msix_vector_eventfd(&x, MSIX_MAX_VECTORS - 1));
+    assert_int_equal(x.errors, 0);
+    msix_destroy(&x);
+    assert_false(fake_kvm.bound[g]);
     pci_function_destroy(&f);
 }
 
@@ -327,6 +372,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(kvm_refusing_a_route_leaves_the_vector_unbound, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(msix_refuses_bad_layouts, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_function_may_have_more_vectors_than_the_vm_has_gsis,
+                                            setup, teardown),
             cmocka_unit_test(gsis_are_allocated_lowest_first_and_routed_in_one_table),
             cmocka_unit_test(ioeventfd_requests_are_checked),
     };

@@ -148,12 +148,12 @@ static void expect(int sock, uint32_t request)
         fail_msg("backend: got %s", vhost_user_request_name(msg.hdr.request, name, sizeof(name)));
 }
 
-/* A backend connects and answers the negotiation: GET_FEATURES, SET_OWNER,
- * then SET_FEATURES (the driver's, replayed) when the driver has set them. */
-static int backend_connect(struct fixture *f, bool features_set)
+/* A backend offering features connects and answers the negotiation:
+ * GET_FEATURES, SET_OWNER, then SET_FEATURES (the driver's, replayed) when
+ * the driver has set them. */
+static int backend_connect_offering(struct fixture *f, uint64_t features, bool features_set)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    uint64_t features = BACKEND_FEATURES;
     struct vhost_user_msg reply;
     char err[256];
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -170,6 +170,11 @@ static int backend_connect(struct fixture *f, bool features_set)
         expect(s, VHOST_USER_SET_FEATURES);
     wait_backend(f, true);
     return s;
+}
+
+static int backend_connect(struct fixture *f, bool features_set)
+{
+    return backend_connect_offering(f, BACKEND_FEATURES, features_set);
 }
 
 static void config_space_has_mac_status_and_pairs(void **state)
@@ -272,6 +277,16 @@ static void rings_outside_ram_need_a_reset(void **state)
     wr(&f->g, VIRTIO_COMMON_Q_ENABLE, 2, 1);
     assert_true(rd(&f->g, VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(rd(&f->g, VIRTIO_COMMON_Q_ENABLE, 2), 0);
+    {
+        /* counted, as the control socket's "counters" shows them */
+        struct pci_counter c[PCI_COUNTERS_MAX];
+
+        assert_int_equal(f->fn->ops->counters(f->fn, c), 2);
+        assert_string_equal(c[0].name, "bad_writes");
+        assert_int_equal(c[0].value, 1);
+        assert_string_equal(c[1].name, "resets");
+        assert_int_equal(c[1].value, 1); /* driver_up's */
+    }
     /* after a reset the same queue inside RAM starts (no backend: kept for one) */
     driver_up(f, 1ull << VIRTIO_F_VERSION_1);
     wr(&f->g, VIRTIO_COMMON_Q_SELECT, 2, 0);
@@ -468,6 +483,29 @@ static struct sent collect(int s)
         out.kicks += m.hdr.request == VHOST_USER_SET_VRING_KICK;
     }
     return out;
+}
+
+/* A device reset forgets the driver's features (rmmod/modprobe of
+ * virtio_net with the vswitch restarted in between): a backend lacking one
+ * the old driver took is accepted and is not sent the old set; the next
+ * driver's FEATURES_OK sends its own. */
+static void reset_forgets_the_driver_features(void **state)
+{
+    struct fixture *f = *state;
+    struct sent sent;
+    int s;
+
+    driver_up(f, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MAC) |
+                         (1ull << VIRTIO_NET_F_MRG_RXBUF));
+    wr(&f->g, VIRTIO_COMMON_STATUS, 1, 0); /* rmmod */
+    s = backend_connect_offering(f, 1ull << VIRTIO_F_VERSION_1, false);
+    assert_int_equal(link_status(f), VIRTIO_NET_S_LINK_UP);
+    sent = collect(s);
+    assert_int_equal(sent.messages, 0); /* no stale SET_FEATURES */
+    driver_up(f, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MAC)); /* modprobe */
+    expect(s, VHOST_USER_SET_FEATURES);
+    close(s);
+    wait_backend(f, false);
 }
 
 /* A backend with MQ (no reply-ack) and pairs queue pairs connects. */
@@ -699,6 +737,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(config_space_has_mac_status_and_pairs, setup, teardown),
             cmocka_unit_test_setup_teardown(link_follows_backend_and_controller, setup, teardown),
+            cmocka_unit_test_setup_teardown(reset_forgets_the_driver_features, setup, teardown),
             cmocka_unit_test_setup_teardown(rings_outside_ram_need_a_reset, setup, teardown),
             cmocka_unit_test_setup_teardown(interfaces_follow_the_config_order, setup_two,
                                             teardown),
