@@ -67,4 +67,34 @@ static inline int vs_take(struct vs_config *vs, const json_t *request, struct ev
 }
 #endif
 
+#ifdef ROUTER_TEST_EVRD
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctl/protocol.h"
+#include "service.h"
+
+/* One request through evrd's ops table, as its control socket passes it;
+ * returns the reply envelope. */
+static inline json_t *router_request(struct evrd *d, const char *text)
+{
+    json_t *req = json_loads(text, 0, NULL), *reply;
+    assert_non_null(req);
+    reply = ctl_dispatch(evrd_ops, evrd_n_ops, d, req);
+    json_decref(req);
+    return reply;
+}
+
+/* A test's evrd ended: its service, its appliance, its state directory. */
+static inline void router_evrd_fini(struct evrd *d, struct evr_appliance *a, const char *dir)
+{
+    char cmd[96];
+
+    evrd_fini(d);
+    evr_appliance_free(a);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+#endif
+
 #endif

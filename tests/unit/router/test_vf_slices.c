@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define ROUTER_TEST_EVRD
+#include "../router/fixture.h"
 #include "appliance.h"
 #include "passthrough.h"
 #include "service.h"
@@ -228,23 +230,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[64];
 
-    evrd_fini(&f->d);
-    evr_appliance_free(&f->a);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    router_evrd_fini(&f->d, &f->a, f->dir);
     free(f);
     return 0;
 }
 
 static json_t *request(struct fixture *f, const char *text)
 {
-    json_t *req = json_loads(text, 0, NULL), *reply;
-    assert_non_null(req);
-    reply = ctl_dispatch(evrd_ops, evrd_n_ops, &f->d, req);
-    json_decref(req);
-    return reply;
+    return router_request(&f->d, text);
 }
 
 /* The host and the guests are what the partition says, to the byte. */
