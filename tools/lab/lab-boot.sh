@@ -168,6 +168,20 @@ lab_boot_run() {
     exit "$rc"
 }
 
+# What a failed lab's console says: its first kernel report (panic, BUG,
+# oops, warning, RCU stall, soft lockup) from its headline on, whose reason
+# a plain tail of a long panic cuts off, then the console's last lines.
+lab_console_report() {
+    local log="$LAB_RUN/console.log" first
+    first=$(grep -n -m1 -E 'Kernel panic|BUG:|Oops|general protection|WARNING:|rcu_preempt|rcu: INFO|soft lockup|hard LOCKUP|corrupted stack' "$log" | cut -d: -f1)
+    if [ -n "$first" ]; then
+        echo "evr-lab: the lab kernel's first report (console line $first):" >&2
+        tail -n +"$((first > 3 ? first - 3 : 1))" "$log" | head -n 60 | sed 's/^/  | /' >&2
+        echo "evr-lab: and the console's last lines:" >&2
+    fi
+    tail -n 20 "$log" | sed 's/^/  | /' >&2
+}
+
 # lab_boot_once QEMU TIMEOUT: one boot of the lab for the command. Returns
 # with ctl/status (and ctl/lab-fault, if guest-init wrote it) from the lab;
 # exits 124 on a timeout and 125 on a lab that gave no status.
@@ -195,13 +209,13 @@ lab_boot_once() {
     [ -n "$LAB_BOOT_LOG" ] && cp "$LAB_RUN/console.log" "$LAB_BOOT_LOG"
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         echo "evr-lab: the lab did not finish within ${LAB_TIMEOUT}s; its console ended with:" >&2
-        tail -n 20 "$LAB_RUN/console.log" | sed 's/^/  | /' >&2
+        lab_console_report
         exit 124
     fi
     if [ ! -s "$LAB_RUN/ctl/status" ]; then
         echo "evr-lab: the lab stopped (qemu exit $rc) before the command reported a status" >&2
         [ -s "$LAB_RUN/qemu.err" ] && sed 's/^/  qemu: /' "$LAB_RUN/qemu.err" >&2
-        tail -n 20 "$LAB_RUN/console.log" | sed 's/^/  | /' >&2
+        lab_console_report
         exit 125
     fi
     return 0
