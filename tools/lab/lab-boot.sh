@@ -173,7 +173,7 @@ lab_boot_run() {
 # a plain tail of a long panic cuts off, then the console's last lines.
 lab_console_report() {
     local log="$LAB_RUN/console.log" first
-    first=$(grep -n -m1 -E 'Kernel panic|BUG:|Oops|general protection|WARNING:|rcu_preempt|rcu: INFO|soft lockup|hard LOCKUP|corrupted stack' "$log" | cut -d: -f1)
+    first=$(grep -n -m1 -E 'Kernel panic|BUG:|Oops|general protection|WARNING:|rcu_preempt|rcu: INFO|soft lockup|hard LOCKUP|corrupted stack' "$log" | cut -d: -f1) || true # none found: the tail alone
     if [ -n "$first" ]; then
         echo "evr-lab: the lab kernel's first report (console line $first):" >&2
         tail -n +"$((first > 3 ? first - 3 : 1))" "$log" | head -n 60 | sed 's/^/  | /' >&2
