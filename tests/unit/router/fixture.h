@@ -73,6 +73,7 @@ static inline int vs_take(struct vs_config *vs, const json_t *request, struct ev
 
 #include "ctl/protocol.h"
 #include "service.h"
+#include "state.h"
 
 /* One request through evrd's ops table, as its control socket passes it;
  * returns the reply envelope. */
@@ -83,6 +84,24 @@ static inline json_t *router_request(struct evrd *d, const char *text)
     reply = ctl_dispatch(evrd_ops, evrd_n_ops, d, req);
     json_decref(req);
     return reply;
+}
+
+/* The state file under dir as text (empty when there is none); freed by
+ * the caller. */
+static inline char *router_state_file(const char *dir)
+{
+    char path[256], *text = calloc(1, 65536);
+    FILE *file;
+
+    assert_non_null(text);
+    snprintf(path, sizeof(path), "%s/state/%s", dir, EVR_STATE_FILE);
+    file = fopen(path, "r");
+    if (file) {
+        size_t n = fread(text, 1, 65535, file);
+        text[n] = 0;
+        fclose(file);
+    }
+    return text;
 }
 
 /* A test's evrd ended: its service, its appliance, its state directory. */

@@ -138,17 +138,7 @@ static char *vswitch_dump(struct fixture *f)
 
 static char *state_file(struct fixture *f)
 {
-    char path[96], *text = calloc(1, 65536);
-    FILE *file;
-
-    snprintf(path, sizeof(path), "%s/state/%s", f->dir, EVR_STATE_FILE);
-    file = fopen(path, "r");
-    if (file) {
-        size_t n = fread(text, 1, 65535, file);
-        text[n] = 0;
-        fclose(file);
-    }
-    return text;
+    return router_state_file(f->dir);
 }
 
 /* Runs a request that must change nothing: vswitch, partition, disk. */

@@ -285,17 +285,7 @@ static void ok_log(struct fixture *f, const char *text, const char *log)
 
 static char *state_file(struct fixture *f)
 {
-    char path[96], *text = calloc(1, 65536);
-    FILE *file;
-
-    snprintf(path, sizeof(path), "%s/state/%s", f->dir, EVR_STATE_FILE);
-    file = fopen(path, "r");
-    if (file) {
-        size_t n = fread(text, 1, 65535, file);
-        text[n] = 0;
-        fclose(file);
-    }
-    return text;
+    return router_state_file(f->dir);
 }
 
 /* A request that must be refused with code and a message holding says, and
