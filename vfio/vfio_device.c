@@ -34,6 +34,10 @@ int evr_vfio_device_open(struct evr_vfio_group *g, const char *addr, struct evr_
         evr_vfio_device_close(d);
         return evr_fail(err, ENODEV, "%s: VFIO does not present it as a PCI device", addr);
     }
+    for (unsigned i = 0; i < VFIO_PCI_NUM_REGIONS && i < d->info.num_regions; i++) {
+        d->regions[i] = (struct vfio_region_info){.argsz = sizeof(d->regions[i]), .index = i};
+        d->region_errno[i] = ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &d->regions[i]) ? errno : 0;
+    }
     return 0;
 }
 
@@ -48,13 +52,20 @@ int evr_vfio_region_info(const struct evr_vfio_device *d, unsigned index,
                          struct vfio_region_info *out, struct evr_err *err)
 {
     struct vfio_region_info info = {.argsz = sizeof(info), .index = index};
+    int e = 0;
 
     if (index >= d->info.num_regions)
         return evr_fail(err, ENOENT, "%s: region %u does not exist (the device has %u)", d->addr,
                         index, d->info.num_regions);
-    if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &info))
-        return evr_fail(err, errno, "%s: VFIO_DEVICE_GET_REGION_INFO (region %u): %s", d->addr,
-                        index, strerror(errno));
+    if (index < VFIO_PCI_NUM_REGIONS) {
+        info = d->regions[index];
+        e = d->region_errno[index];
+    } else if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &info)) {
+        e = errno;
+    }
+    if (e)
+        return evr_fail(err, e, "%s: VFIO_DEVICE_GET_REGION_INFO (region %u): %s", d->addr, index,
+                        strerror(e));
     *out = info;
     return 0;
 }

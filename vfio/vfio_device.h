@@ -36,6 +36,13 @@ struct evr_vfio_device {
     int fd;
     char addr[EVR_PCI_ADDR_LEN];
     struct vfio_device_info info;
+    /* The standard regions' info (BARs, ROM, config, VGA), asked once at
+     * open: a region's offset, size and flags do not change while the
+     * device is open, and every trapped guest access (config space, an
+     * unmapped BAR) would otherwise cost an extra ioctl. region_errno[i] is
+     * the errno of that query (0: regions[i] holds the answer). */
+    struct vfio_region_info regions[VFIO_PCI_NUM_REGIONS];
+    int region_errno[VFIO_PCI_NUM_REGIONS];
 };
 
 /* root: "" or "/" on the host, where dev/vfio/ is looked up. */
