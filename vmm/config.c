@@ -195,7 +195,8 @@ static void mac_from_path(const char *path, uint8_t mac[CONFIG_MAC_LEN])
 /* kind is "vhost_user" (target a socket path) or "tap" (an interface name);
  * queues is the queue pairs asked for (0: the default, 1). */
 static int add_net(struct vmm_config *cfg, const char *where, const char *kind, const char *target,
-                   const char *mac, unsigned long long queues, struct config_error *err)
+                   const char *mac, unsigned long long queues, bool link_down,
+                   struct config_error *err)
 {
     struct config_net *n;
     char what[96];
@@ -218,6 +219,7 @@ static int add_net(struct vmm_config *cfg, const char *where, const char *kind, 
     if (queues > CONFIG_MAX_NET_QUEUES)
         return fail(err, "%s: queues %llu is not 1 to %d", where, queues, CONFIG_MAX_NET_QUEUES);
     n->queues = queues ? (unsigned)queues : 1;
+    n->link_down = link_down;
     if (kind[0] == 't' && n->queues > 1)
         return fail(err, "%s: tap %s: queues %u: a tap interface has one queue pair", where, target,
                     n->queues);
@@ -225,27 +227,41 @@ static int add_net(struct vmm_config *cfg, const char *where, const char *kind, 
     return 0;
 }
 
-/* The flag's SPEC: vhost_user:PATH or tap:IFNAME, then ,mac=MAC and
- * ,queues=N in any order (the target ends at the first of them). */
+/* Where the first of the flag's options (,mac= ,queues= ,link=) starts in
+ * value, or NULL: the target (a path may hold commas) ends there. */
+static const char *first_net_option(const char *value)
+{
+    static const char *const opts[] = {",mac=", ",queues=", ",link="};
+    const char *first = NULL;
+
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        const char *at = strstr(value, opts[i]);
+        if (at && (!first || at < first))
+            first = at;
+    }
+    return first;
+}
+
+/* The flag's SPEC: vhost_user:PATH or tap:IFNAME, then ,mac=MAC, ,queues=N
+ * and ,link=up|down in any order, each at most once. */
 static int add_net_text(struct vmm_config *cfg, const char *value, struct config_error *err)
 {
     char target[sizeof(cfg->net[0].vhost_user)], mac[32] = "";
     const char *kind = !strncmp(value, "vhost_user:", 11) ? "vhost_user"
                        : !strncmp(value, "tap:", 4)       ? "tap"
                                                           : NULL;
-    const char *opt, *m, *q;
+    const char *opt;
     unsigned long long queues = 0;
+    int link = -1; /* -1: not given, else whether up */
     size_t len;
 
     if (!kind)
         return fail(err,
                     "net: '%s' is not vhost_user:PATH or tap:IFNAME (then ,mac=MAC, "
-                    ",queues=N)",
+                    ",queues=N, ,link=up|down)",
                     value);
     value += strlen(kind) + 1;
-    m = strstr(value, ",mac=");
-    q = strstr(value, ",queues=");
-    opt = m && (!q || m < q) ? m : q;
+    opt = first_net_option(value);
     len = opt ? (size_t)(opt - value) : strlen(value);
     if (len >= sizeof(target))
         return fail(err, "net: %s: %zu bytes is too long", kind, len);
@@ -262,13 +278,18 @@ static int add_net_text(struct vmm_config *cfg, const char *value, struct config
             if (!queues)
                 return fail(err, "net: %s %s: queues 0 is not 1 to %d", kind, target,
                             CONFIG_MAX_NET_QUEUES);
+        } else if (!strncmp(opt, ",link=", 6) && link < 0 &&
+                   ((n == 7 && !strncmp(opt + 6, "up", 2)) ||
+                    (n == 9 && !strncmp(opt + 6, "down", 4)))) {
+            link = n == 7;
         } else {
-            return fail(err, "net: %s %s: '%.*s' is not mac=MAC or queues=N (each once)", kind,
-                        target, (int)n, opt + 1);
+            return fail(err,
+                        "net: %s %s: '%.*s' is not mac=MAC, queues=N or link=up|down (each once)",
+                        kind, target, (int)n, opt + 1);
         }
         opt += 1 + n;
     }
-    return add_net(cfg, "net", kind, target, mac[0] ? mac : NULL, queues, err);
+    return add_net(cfg, "net", kind, target, mac[0] ? mac : NULL, queues, link == 0, err);
 }
 
 /* The key's value: [{"vhost_user": PATH | "tap": IFNAME, "mac": MAC}, ...],
@@ -287,6 +308,7 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
     {
         const char *k, *kind = NULL, *target = NULL, *mac = NULL;
         unsigned long long queues = 0;
+        bool link_down = false;
         char where[64];
         json_t *f;
 
@@ -297,8 +319,9 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
         json_object_foreach(item, k, f)
         {
             if (strcmp(k, "vhost_user") && strcmp(k, "tap") && strcmp(k, "mac") &&
-                strcmp(k, "queues"))
-                return fail(err, "%s: unknown key '%s' (vhost_user, tap, mac, queues)", where, k);
+                strcmp(k, "queues") && strcmp(k, "link"))
+                return fail(err, "%s: unknown key '%s' (vhost_user, tap, mac, queues, link)", where,
+                            k);
             if (!strcmp(k, "queues")) {
                 if (!json_is_integer(f) || json_integer_value(f) < 1 ||
                     json_integer_value(f) > CONFIG_MAX_NET_QUEUES)
@@ -309,6 +332,13 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
             }
             if (!json_is_string(f) || strlen(json_string_value(f)) != json_string_length(f))
                 return fail(err, "%s: key '%s' must be a string", where, k);
+            if (!strcmp(k, "link")) {
+                if (strcmp(json_string_value(f), "up") && strcmp(json_string_value(f), "down"))
+                    return fail(err, "%s: key 'link' must be \"up\" or \"down\", not '%s'", where,
+                                json_string_value(f));
+                link_down = !strcmp(json_string_value(f), "down");
+                continue;
+            }
             if (k[0] == 'm') {
                 mac = json_string_value(f);
                 continue;
@@ -320,7 +350,7 @@ static int set_net_json(struct vmm_config *cfg, const char *source, json_t *v,
         }
         if (!kind)
             return fail(err, "%s: no \"vhost_user\": PATH or \"tap\": IFNAME", where);
-        if (add_net(cfg, where, kind, target, mac, queues, err))
+        if (add_net(cfg, where, kind, target, mac, queues, link_down, err))
             return -1;
     }
     return 0;

@@ -52,6 +52,8 @@ struct config_net {
     char tap[16];         /* IFNAMSIZ; empty for vhost-user */
     uint8_t mac[CONFIG_MAC_LEN];
     unsigned queues; /* queue pairs, 1..CONFIG_MAX_NET_QUEUES; a tap has 1 */
+    bool link_down;  /* starts administratively down ("link": "down"): the
+                        controller brings it up with the control socket's link op */
 };
 
 struct vmm_config {

@@ -191,14 +191,25 @@ static int link_op(void *ctx, json_t *req, json_t *reply, struct evr_err *err)
     if (up && !json_is_boolean(up))
         return evr_fail(err, EINVAL, "field 'up': true or false");
     pthread_mutex_lock(&host->lock);
-    if (!host->vm)
-        rc = evr_fail(err, EAGAIN, "the VM is between boots; try again");
-    else if (up && virtio_net_set_link(&host->vm->machine, (unsigned)k, json_is_true(up), &l, msg,
-                                       sizeof(msg)))
+    if (!host->vm) {
+        /* between boots: the choice is kept for the next one */
+        if ((unsigned)k >= host->nnet) {
+            rc = evr_fail(err, ENOENT, "field 'iface': no interface %u (the VM has %u)",
+                          (unsigned)k, host->nnet);
+        } else {
+            if (up)
+                host->link_admin_up[k] = json_is_true(up);
+            l = (struct virtio_net_link){.admin_up = host->link_admin_up[k]};
+        }
+    } else if (up && virtio_net_set_link(&host->vm->machine, (unsigned)k, json_is_true(up), &l, msg,
+                                         sizeof(msg))) {
         rc = evr_fail(err, ENOENT, "field 'iface': %s", msg);
-    else if (!up && virtio_net_get_link(&host->vm->machine, (unsigned)k, &l))
+    } else if (!up && virtio_net_get_link(&host->vm->machine, (unsigned)k, &l)) {
         rc = evr_fail(err, ENOENT, "field 'iface': no interface %u (the VM has %u)", (unsigned)k,
                       virtio_net_count(&host->vm->machine));
+    } else if (up && (unsigned)k < host->nnet) {
+        host->link_admin_up[k] = json_is_true(up);
+    }
     pthread_mutex_unlock(&host->lock);
     if (rc)
         return rc;

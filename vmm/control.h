@@ -54,6 +54,11 @@ struct vmm_host {
      * busy is 0 before it destroys the VM. */
     unsigned busy;
     pthread_cond_t idle;
+    /* The controller's link choice for each of the nnet interfaces (the
+     * config's "link", then the link op): kept across boots, and taken
+     * between boots for the next one. */
+    unsigned nnet;
+    bool link_admin_up[CONFIG_MAX_NET];
 };
 
 /* The ops above; their handlers take a struct vmm_host * as ctx. */

@@ -45,8 +45,11 @@ static const char usage_text[] =
         "                      vhost_user:PATH[,mac=MAC][,queues=N] (evr-vmm listens on\n"
         "                      PATH for the vswitch; N queue pairs, 1-8 [1]) or\n"
         "                      tap:IFNAME[,mac=MAC] (the kernel's vhost-net and a host\n"
-        "                      tap: a management port) (key \"net\": [{\"vhost_user\":\n"
-        "                      PATH, \"mac\": MAC, \"queues\": N}, {\"tap\": IFNAME}])\n"
+        "                      tap: a management port), then [,link=down] to start with\n"
+        "                      the link administratively down (the control socket's\n"
+        "                      link op brings it up) (key \"net\": [{\"vhost_user\":\n"
+        "                      PATH, \"mac\": MAC, \"queues\": N, \"link\": \"down\"},\n"
+        "                      {\"tap\": IFNAME}])\n"
         "  --passthrough LIST  host PCI functions to give the guest through VFIO,\n"
         "                      e.g. 0000:00:05.0,0000:01:00.1 (key \"passthrough\":\n"
         "                      [\"0000:00:05.0\"]); bound to vfio-pci, given back on exit\n"
@@ -183,33 +186,23 @@ static size_t console_to_uart(void *ctx, const uint8_t *data, size_t len)
     return n;
 }
 
-/* The controller's link choices (the "link" op) belong to the interface,
- * not to one boot: read from the VM that ends, given to the next. */
-static void links_keep(struct vm *vm, const struct vmm_config *cfg, bool admin_up[])
-{
-    struct virtio_net_link l;
-
-    for (unsigned i = 0; i < cfg->nnet; i++)
-        if (virtio_net_get_link(&vm->machine, i, &l) == 0)
-            admin_up[i] = l.admin_up;
-}
-
-static void links_restore(struct vm *vm, const struct vmm_config *cfg, const bool admin_up[])
+/* The controller's link choices (the "link" op, host.link_admin_up)
+ * belong to the interface, not to one boot: each boot starts with them.
+ * Called with host.lock held, in the same hold that publishes the VM, so
+ * a link op cannot fall between. */
+static void links_restore(struct vm *vm)
 {
     struct virtio_net_link l;
     char err[128];
 
-    for (unsigned i = 0; i < cfg->nnet; i++)
-        if (!admin_up[i] && virtio_net_set_link(&vm->machine, i, false, &l, err, sizeof(err)))
+    for (unsigned i = 0; i < host.nnet; i++)
+        if (!host.link_admin_up[i] &&
+            virtio_net_set_link(&vm->machine, i, false, &l, err, sizeof(err)))
             fprintf(stderr, "evr-vmm: %s\n", err);
 }
 
 static int run(const struct vmm_config *cfg, struct console *console)
 {
-    bool admin_up[CONFIG_MAX_NET];
-
-    for (unsigned i = 0; i < CONFIG_MAX_NET; i++)
-        admin_up[i] = true;
     for (;;) {
         struct vm *vm = calloc(1, sizeof(*vm));
         enum vm_outcome o;
@@ -225,8 +218,8 @@ static int run(const struct vmm_config *cfg, struct console *console)
             free(vm);
             return 1;
         }
-        links_restore(vm, cfg, admin_up);
         pthread_mutex_lock(&host.lock);
+        links_restore(vm);
         host.vm = vm;
         host.boots++;
         stop = host.stop_requested;
@@ -240,7 +233,6 @@ static int run(const struct vmm_config *cfg, struct console *console)
             pthread_cond_wait(&host.idle, &host.lock);
         stop = host.stop_requested;
         pthread_mutex_unlock(&host.lock);
-        links_keep(vm, cfg, admin_up);
         vm_destroy(vm);
         free(vm);
         switch (o) {
@@ -377,6 +369,9 @@ int main(int argc, char **argv)
         goto out;
     }
     console_opened = true;
+    host.nnet = cfg->nnet;
+    for (unsigned i = 0; i < cfg->nnet; i++)
+        host.link_admin_up[i] = !cfg->net[i].link_down;
     if (cfg->control[0]) {
         if (control_open(&control, &host, cfg->control, err, sizeof(err))) {
             fprintf(stderr, "evr-vmm: %s\n", err);

@@ -135,7 +135,11 @@ static void net_lists_interfaces_in_order(void **state)
             {"{\"net\":[{\"vhost_user\":\"/a\",\"tap\":\"t0\"}]}",
              "net[0]: both vhost_user and tap"},
             {"{\"net\":[{\"vhost\":\"/a\"}]}",
-             "net[0]: unknown key 'vhost' (vhost_user, tap, mac, queues)"},
+             "net[0]: unknown key 'vhost' (vhost_user, tap, mac, queues, link)"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"link\":false}]}",
+             "net[0]: key 'link' must be a string"},
+            {"{\"net\":[{\"vhost_user\":\"/a\",\"link\":\"off\"}]}",
+             "net[0]: key 'link' must be \"up\" or \"down\", not 'off'"},
             {"{\"net\":[{\"vhost_user\":\"/a\",\"queues\":0}]}",
              "net[0]: key 'queues' must be a number 1 to 8"},
             {"{\"net\":[{\"vhost_user\":\"/a\",\"queues\":9}]}",
@@ -199,18 +203,38 @@ static void net_lists_interfaces_in_order(void **state)
                                       "vm.json", &err),
                      0);
     assert_int_equal(cfg.net[0].queues, 8);
+    assert_false(cfg.net[0].link_down); /* the default: up */
+    /* the link's starting state, in the file and in the flag */
+    assert_int_equal(
+            config_load_json(&cfg,
+                             "{\"net\":[{\"vhost_user\":\"/run/s.sock\",\"link\":\"down\"},"
+                             "{\"vhost_user\":\"/run/t.sock\",\"link\":\"up\"}]}",
+                             "vm.json", &err),
+            0);
+    assert_true(cfg.net[0].link_down);
+    assert_false(cfg.net[1].link_down);
+    assert_int_equal(config_set(&cfg, "net", "vhost_user:/run/u,v.sock,link=down,queues=2", &err),
+                     0);
+    assert_string_equal(cfg.net[2].vhost_user, "/run/u,v.sock");
+    assert_true(cfg.net[2].link_down);
+    assert_int_equal(cfg.net[2].queues, 2);
+    assert_int_equal(config_set(&cfg, "net", "tap:m2,link=up", &err), 0);
+    assert_false(cfg.net[3].link_down);
     {
         static const struct {
             const char *spec, *msg;
         } flags[] = {
                 {"vhost_user:/a,queues=0", "net: vhost_user /a: queues 0 is not 1 to 8"},
                 {"vhost_user:/a,queues=9", "net: queues 9 is not 1 to 8"},
-                {"vhost_user:/a,queues=", "net: vhost_user /a: 'queues=' is not mac=MAC or "
-                                          "queues=N (each once)"},
-                {"vhost_user:/a,queues=2x", "'queues=2x' is not mac=MAC or queues=N"},
-                {"vhost_user:/a,queues=2,queues=3", "'queues=3' is not mac=MAC or queues=N"},
+                {"vhost_user:/a,queues=", "net: vhost_user /a: 'queues=' is not mac=MAC, "
+                                          "queues=N or link=up|down (each once)"},
+                {"vhost_user:/a,queues=2x", "'queues=2x' is not mac=MAC, queues=N"},
+                {"vhost_user:/a,queues=2,queues=3", "'queues=3' is not mac=MAC, queues=N"},
                 {"vhost_user:/a,mac=02:00:00:00:00:01,speed=10",
-                 "'speed=10' is not mac=MAC or queues=N"},
+                 "'speed=10' is not mac=MAC, queues=N"},
+                {"vhost_user:/a,link=off", "'link=off' is not mac=MAC, queues=N or link=up|down"},
+                {"vhost_user:/a,link=down,link=up", "'link=up' is not mac=MAC"},
+                {"vhost_user:/a,link=downx", "'link=downx' is not mac=MAC"},
                 {"tap:m1,queues=2", "net: tap m1: queues 2: a tap interface has one queue pair"},
         };
         for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {

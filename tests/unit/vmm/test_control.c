@@ -117,7 +117,29 @@ static void link_requests_are_checked(void **state)
     assert_non_null(strstr(reply, "field 'iface': not a field of 'status'"));
     host.vm = NULL;
     handle("{\"op\":\"link\",\"iface\":0,\"up\":true}");
-    assert_non_null(strstr(reply, "\"code\":\"EAGAIN\""));
+    assert_non_null(strstr(reply, "field 'iface': no interface 0 (the VM has 0)"));
+}
+
+/* Between boots (on_reboot restart) a link choice is kept for the next
+ * boot: evrd may move a slice while the guest reboots. */
+static void link_between_boots_is_kept(void **state)
+{
+    (void)state;
+    host.vm = NULL;
+    host.nnet = 2;
+    host.link_admin_up[0] = host.link_admin_up[1] = true;
+    handle("{\"op\":\"link\",\"iface\":1,\"up\":false}");
+    assert_string_equal(reply, "{\"ok\":true,\"iface\":1,\"admin_up\":false,\"backend\":false,"
+                               "\"up\":false}");
+    assert_false(host.link_admin_up[1]);
+    assert_true(host.link_admin_up[0]);
+    handle("{\"op\":\"link\",\"iface\":1}");
+    assert_non_null(strstr(reply, "\"admin_up\":false"));
+    handle("{\"op\":\"link\",\"iface\":2,\"up\":true}");
+    assert_non_null(strstr(reply, "field 'iface': no interface 2 (the VM has 2)"));
+    handle("{\"op\":\"link\",\"iface\":1,\"up\":true}");
+    assert_true(host.link_admin_up[1]);
+    host.nnet = 0;
 }
 
 /* device-add and device-del: fields, and a VM without the function or
@@ -235,6 +257,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(status_pause_resume_stop, setup, teardown),
             cmocka_unit_test_setup_teardown(bad_requests_say_what_is_wrong, setup, teardown),
             cmocka_unit_test_setup_teardown(link_requests_are_checked, setup, teardown),
+            cmocka_unit_test_setup_teardown(link_between_boots_is_kept, setup, teardown),
             cmocka_unit_test_setup_teardown(device_requests_are_checked, setup, teardown),
             cmocka_unit_test_setup_teardown(counters_of_many_vcpus, setup, teardown),
             cmocka_unit_test_setup_teardown(counters_of_the_devices, setup, teardown),
