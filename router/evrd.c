@@ -29,6 +29,7 @@
 #include "link_watch.h"
 #include "service.h"
 #include "vf_host.h"
+#include "vm_link.h"
 #include "vm_supervisor.h"
 #include "vswitch_link.h"
 
@@ -261,6 +262,8 @@ int main(int argc, char **argv)
     m.d.pt = &m.pt;
     m.vms.passthrough = evrd_vm_passthrough;
     m.vms.passthrough_ctx = &m.d;
+    m.vms.links = evrd_vm_links;
+    m.vms.links_ctx = &m.d;
     /* VMs still running from before an evrd restart hold functions the
      * sync must know of (and may take out of them) */
     for (unsigned i = 0; i < m.vms.n && !o.no_vms; i++)

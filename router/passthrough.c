@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "service.h"
+#include "vm_link.h"
 
 /* The functions running VM vm's evr-vmm holds, asked of it. */
 static json_t *held_by(struct evrd *d, unsigned vm, struct evr_err *err)
@@ -27,7 +28,7 @@ static json_t *held_by(struct evrd *d, unsigned vm, struct evr_err *err)
 int evrd_passthrough_sync(struct evrd *d, struct evr_err *err)
 {
     uint64_t running;
-    json_t *plan = NULL, *dels = NULL, *adds = NULL, *sync;
+    json_t *plan = NULL, *dels = NULL, *adds = NULL, *sync, *links;
     int rc = -1;
 
     if (!d->pt)
@@ -52,13 +53,20 @@ int evrd_passthrough_sync(struct evrd *d, struct evr_err *err)
     sync = evr_vf_sync_plan(&d->partition, d->appliance, &d->pt->inv, err);
     if (!sync)
         goto out;
+    links = evr_vm_link_sync_plan(&d->partition, d->appliance, running, err);
+    if (!links) {
+        json_decref(sync);
+        goto out;
+    }
     /* out of the guests that must not have them, then the VFs' settings,
-     * then into the guests that must */
+     * then into the guests that must, then the running VMs' links */
     plan = dels;
     dels = NULL;
     json_array_extend(plan, sync);
     json_array_extend(plan, adds);
+    json_array_extend(plan, links);
     json_decref(sync);
+    json_decref(links);
     rc = evrd_run_plan(d, plan, err);
     if (!rc)
         evr_events_add(d->events, "passthrough", "vfs",

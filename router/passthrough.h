@@ -7,7 +7,9 @@
  *   vf-show {pf, vfs}  ->  {"vf": [{vf, host, driver, mac, vlan, spoofchk, trust}]}
  *                          for `evr show inventory`;
  *   vm-functions {vm}  ->  {"functions": [PCI address...]}: what a running
- *                          VM's evr-vmm holds (its status). */
+ *                          VM's evr-vmm holds (its status);
+ * and the VMs' link steps (vm_link.h: vm-link {name, vm, iface, up}), since
+ * it is the one that speaks to the VMs' evr-vmm. */
 #ifndef EVR_ROUTER_PASSTHROUGH_H
 #define EVR_ROUTER_PASSTHROUGH_H
 
@@ -33,7 +35,8 @@ struct evrd;
  * after its VFs are carved and running VMs adopted): every function a
  * running VM holds and does not own leaves it, every carved VF is brought
  * to its settings (owned: bound to vfio-pci and set; free: reset and
- * unbound), and every function a running VM owns and lacks is hot-added.
+ * unbound), every function a running VM owns and lacks is hot-added, and
+ * the running VMs' links are set to the partition's (vm_link.h).
  * On a refusal the steps done are undone and err names the step. */
 int evrd_passthrough_sync(struct evrd *d, struct evr_err *err);
 

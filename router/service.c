@@ -11,6 +11,7 @@
 #include "lag.h"
 #include "slice.h"
 #include "state.h"
+#include "vm_link.h"
 #include "vswitch_plan.h"
 
 int evrd_init(struct evrd *d, struct evr_appliance *a, const char *run_dir,
@@ -47,12 +48,19 @@ void evrd_vswitch_lost(struct evrd *d)
     d->vs_state = NULL;
 }
 
-/* Whether a plan step goes to the passthrough executor (vf_plan.h), not
- * to the vswitch. */
+/* Whether a plan step goes to the passthrough executor: a passthrough
+ * step (vf_plan.h) or a VM's link (vm_link.h); the others go to the
+ * vswitch. */
 static bool via_passthrough(const json_t *step)
 {
     const char *via = json_string_value(json_object_get(step, "via"));
-    return via && !strcmp(via, "passthrough");
+    return via && (!strcmp(via, "passthrough") || !strcmp(via, "vm"));
+}
+
+static bool via_vm(const json_t *step)
+{
+    const char *via = json_string_value(json_object_get(step, "via"));
+    return via && !strcmp(via, "vm");
 }
 
 static json_t *step_call(struct evrd *d, const json_t *step, const json_t *req, struct evr_err *err)
@@ -62,6 +70,14 @@ static json_t *step_call(struct evrd *d, const json_t *step, const json_t *req, 
                      : (evr_fail(err, EOPNOTSUPP, "this evrd does not pass functions through"),
                         NULL);
     return d->vswitch.call(d->vswitch.ctx, req, err);
+}
+
+/* What a step's messages call it: the slice, or the vswitch's or VM's name
+ * of the thing it changes. */
+static const char *step_name(const json_t *req)
+{
+    const json_t *slice = json_object_get(req, "slice");
+    return json_string_value(slice ? slice : json_object_get(req, "name"));
 }
 
 /* Runs the plan's requests in order; on a refusal undoes the done ones in
@@ -74,7 +90,6 @@ int evrd_run_plan(struct evrd *d, const json_t *plan, struct evr_err *err)
     for (done = 0; done < n; done++) {
         const json_t *step = json_array_get(plan, done);
         const json_t *req = json_object_get(step, "request");
-        const json_t *name = json_object_get(req, via_passthrough(step) ? "slice" : "name");
         struct evr_err why;
         json_t *reply = step_call(d, step, req, &why);
         if (reply) {
@@ -90,15 +105,17 @@ int evrd_run_plan(struct evrd *d, const json_t *plan, struct evr_err *err)
             evr_fail(err, EAGAIN,
                      "vswitch step %zu of %zu (%s %s): %s; nothing changed in the partition, and "
                      "the vswitch is being resynced to it",
-                     done + 1, n, json_string_value(json_object_get(req, "op")),
-                     json_string_value(name), why.msg);
+                     done + 1, n, json_string_value(json_object_get(req, "op")), step_name(req),
+                     why.msg);
             evrd_vswitch_lost(d);
             return -1;
         }
         evr_fail(err, why.code, "%s step %zu of %zu (%s %s) refused: %s; %zu done step%s undone",
-                 via_passthrough(step) ? "passthrough" : "vswitch", done + 1, n,
-                 json_string_value(json_object_get(req, "op")), json_string_value(name), why.msg,
-                 done, done == 1 ? "" : "s");
+                 via_vm(step)            ? "VM"
+                 : via_passthrough(step) ? "passthrough"
+                                         : "vswitch",
+                 done + 1, n, json_string_value(json_object_get(req, "op")), step_name(req),
+                 why.msg, done, done == 1 ? "" : "s");
         break;
     }
     if (done == n)
@@ -133,16 +150,24 @@ static json_t *plan_requests(const json_t *plan)
 }
 
 /* The passthrough steps from evrd's partition to next, after the vswitch's
- * (vf_plan.h); refuses what the ports that carve VFs cannot do. */
+ * (vf_plan.h), then the VMs' links (vm_link.h); refuses what the ports that
+ * carve VFs cannot do. */
 static int add_passthrough_steps(struct evrd *d, const struct evr_partition *next, json_t *plan,
                                  struct evr_err *err)
 {
     json_t *steps;
+    uint64_t running;
 
     if (evr_vf_check(next, d->appliance, &d->pt->inv, err))
         return -1;
-    steps = evr_vf_plan(&d->partition, next, d->appliance, &d->pt->inv,
-                        d->pt->running ? d->pt->running(d->pt->ctx) : 0, err);
+    running = d->pt->running ? d->pt->running(d->pt->ctx) : 0;
+    steps = evr_vf_plan(&d->partition, next, d->appliance, &d->pt->inv, running, err);
+    if (!steps)
+        return -1;
+    json_array_extend(plan, steps);
+    json_decref(steps);
+    /* then the links of the running VMs' ports that gain or lose all */
+    steps = evr_vm_link_plan(&d->partition, next, d->appliance, running, err);
     if (!steps)
         return -1;
     json_array_extend(plan, steps);
@@ -243,16 +268,24 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     d->partition = *next;
     memset(next, 0, sizeof(*next)); /* now d's */
     if (changed) {
-        size_t n = json_array_size(plan), npt = 0, i;
+        size_t n = json_array_size(plan), npt = 0, nvm = 0, i;
         json_t *step;
-        char more[48] = "";
-        json_array_foreach(plan, i, step) npt += via_passthrough(step);
+        char more[96] = "";
+        json_array_foreach(plan, i, step)
+        {
+            npt += via_passthrough(step);
+            nvm += via_vm(step);
+        }
+        npt -= nvm;
         if (npt)
             snprintf(more, sizeof(more), ", %zu passthrough step%s", npt, npt == 1 ? "" : "s");
+        if (nvm)
+            snprintf(more + strlen(more), sizeof(more) - strlen(more), ", %zu VM link%s", nvm,
+                     nvm == 1 ? "" : "s");
         evr_events_add(d->events, "partition", "change",
                        "%s: generation %llu, %zu vswitch step%s%s", what,
-                       (unsigned long long)d->partition.generation, n - npt,
-                       n - npt == 1 ? "" : "s", more);
+                       (unsigned long long)d->partition.generation, n - npt - nvm,
+                       n - npt - nvm == 1 ? "" : "s", more);
     }
     rc = 0;
 answer:

@@ -309,6 +309,32 @@ static json_t *device_op(struct vf_host *h, const json_t *req, struct evr_err *e
     return reply;
 }
 
+/* vm-link {name, vm, iface, up}: a VM network port's link (vm_link.h), the
+ * control socket's link op of its evr-vmm. */
+static json_t *vm_link(struct vf_host *h, const json_t *req, struct evr_err *err)
+{
+    const char *name, *vm;
+    int iface, up;
+    json_t *out, *reply;
+
+    if (json_unpack((json_t *)req, "{s:s, s:s, s:i, s:b}", "name", &name, "vm", &vm, "iface",
+                    &iface, "up", &up) ||
+        iface < 0) {
+        evr_fail(err, EINVAL, "a VM link step needs name, vm, iface and up");
+        return NULL;
+    }
+    out = json_pack("{s:s, s:i, s:b}", "op", "link", "iface", iface, "up", up);
+    reply = vm_call(h, vm, out, 10, err);
+    json_decref(out);
+    if (!reply) {
+        char msg[sizeof(err->msg)];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        evr_fail(err, err->code, "%s: link %s (interface %d of %s): %s", name, up ? "up" : "down",
+                 iface, vm, msg);
+    }
+    return reply;
+}
+
 /* vm-functions: the hosts a running VM's evr-vmm lists in its status. */
 static json_t *vm_functions(struct vf_host *h, const json_t *req, struct evr_err *err)
 {
@@ -394,6 +420,8 @@ json_t *vf_host_call(void *ctx, const json_t *req, struct evr_err *err)
         return vf_show(h, req, err);
     if (!strcmp(op, "vm-functions"))
         return vm_functions(h, req, err);
+    if (!strcmp(op, "vm-link"))
+        return vm_link(h, req, err);
     if (read_vf_step(req, &s, err))
         return NULL;
     if (!strcmp(op, "vf-assign"))

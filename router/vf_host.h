@@ -27,7 +27,9 @@
  *   device-add  {"op":"device-add","host":VF} to the VM's control socket;
  *   device-del  {"op":"device-del","host":VF,"timeout_ms":T}: evr-vmm waits
  *               for the guest to eject the function, resets it and gives it
- *               back to vfio-pci; ETIMEDOUT leaves it in the guest.
+ *               back to vfio-pci; ETIMEDOUT leaves it in the guest;
+ *   vm-link     {"op":"link","iface":I,"up":B} to the VM's control socket
+ *               (vm_link.h).
  * Each error names the slice and the PCI address. */
 #ifndef EVR_ROUTER_VF_HOST_H
 #define EVR_ROUTER_VF_HOST_H

@@ -81,6 +81,8 @@ static int write_config(const struct vm_supervisor *s, struct vm_proc *p, struct
             net = json_array();
             json_object_set_new(cfg, "net", net);
         }
+        /* a port that carries nothing starts with its link down (vm_link.h) */
+        uint32_t up = s->links ? s->links(s->links_ctx, (unsigned)(p - s->vms)) : UINT32_MAX;
         for (unsigned k = 0; k < p->vm->ports; k++) {
             char path[PATH_MAX];
             if (snprintf(path, sizeof(path), "%s/%s.%u.sock", p->run_dir, p->vm->name, k) >= 108) {
@@ -88,8 +90,9 @@ static int write_config(const struct vm_supervisor *s, struct vm_proc *p, struct
                 return evr_fail(err, ENAMETOOLONG, "VM %s: %s is too long for a socket path",
                                 p->vm->name, path);
             }
-            json_array_append_new(
-                    net, json_pack("{s:s, s:i}", "vhost_user", path, "queues", (int)p->vm->queues));
+            json_array_append_new(net, json_pack("{s:s, s:i, s:s}", "vhost_user", path, "queues",
+                                                 (int)p->vm->queues, "link",
+                                                 up >> k & 1 ? "up" : "down"));
         }
     }
     if (add_passthrough(s, p, cfg, err)) {

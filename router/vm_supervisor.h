@@ -5,8 +5,9 @@
  * configuration plus what is evrd's to set — "pin" (the VM's cores, one per
  * vCPU), "control" (RUN_DIR/NAME.ctl), "console" (socket:RUN_DIR/NAME.console)
  * and, unless the appliance says otherwise, "on_reboot": "restart"; and "net":
- * the appliance's management ports, then one {"vhost_user": RUN_DIR/NAME.K.sock}
- * per network port K, which the vswitch's VM port NAME.K connects to; and
+ * the appliance's management ports, then one {"vhost_user": RUN_DIR/NAME.K.sock,
+ * "link": "up" or "down"} per network port K, which the vswitch's VM port
+ * NAME.K connects to, its link up while it carries something (vm_link.h); and
  * "passthrough": the appliance's own functions, then the ones the partition
  * gives the VM (its VFs, its ports in passthrough mode), asked of the
  * passthrough hook at every start, a restart after a crash too — and runs
@@ -63,6 +64,10 @@ struct vm_supervisor {
      * configuration; NULL: none (passthrough.h's evrd_vm_passthrough). */
     json_t *(*passthrough)(void *ctx, unsigned vm);
     void *passthrough_ctx;
+    /* Bit k set: VM vm's network port k starts with its link up, for it
+     * carries something (vm_link.h's evrd_vm_links); NULL: all up. */
+    uint32_t (*links)(void *ctx, unsigned vm);
+    void *links_ctx;
 };
 
 int vm_supervisor_init(struct vm_supervisor *s, const struct evr_appliance *a, const char *binary,

@@ -80,6 +80,13 @@ static void plan_line(const json_t *r)
 
     if (passthrough_line(r))
         return;
+    if (!strcmp(op,
+                "vm-link")) { /* "  vm      vm-link    vm-a.1         link down (interface 1)" */
+        printf("  vm      %-10s %-14s link %s (interface %lld)\n", op, str(r, "name"),
+               json_is_true(json_object_get(r, "up")) ? "up" : "down",
+               (long long)json_integer_value(json_object_get(r, "iface")));
+        return;
+    }
 
     printf("  vswitch %-10s %-14s", op, str(r, "name"));
     if (!strcmp(op, "port-add"))

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define ROUTER_TEST_EVRD
@@ -27,6 +28,8 @@
 #include "service.h"
 #include "state.h"
 #include "vf_plan.h"
+#include "vm_link.h"
+#include "vm_supervisor.h"
 #include "vfio/vf_link.h"
 #include "vswitch/protocol.h"
 
@@ -47,6 +50,7 @@ struct host_state {
         int in_vm; /* the VM index whose guest has it, -1: none */
     } vf[NVFS];
     int port2_in_vm;
+    bool link_up[2]; /* each VM's network port 0 (vm_link.h), as its guest sees it */
 };
 
 struct fake_host {
@@ -122,6 +126,23 @@ static json_t *host_call(void *ctx, const json_t *req, struct evr_err *err)
             json_array_append_new(list, json_pack("{s:i, s:s, s:i}", "vf", i, "host", vf_addr[i],
                                                   "vlan", h->st.vf[i].vlan));
         return json_pack("{s:o}", "vf", list);
+    }
+    if (!strcmp(op, "vm-link")) {
+        json_t *up = json_object_get(req, "up");
+        snprintf(h->log + len, sizeof(h->log) - len, "vm-link %s %s; ",
+                 json_string_value(json_object_get(req, "name")), json_is_true(up) ? "up" : "down");
+        if (++h->calls == h->refuse_at) {
+            evr_fail(err, EIO, "refused on purpose");
+            return NULL;
+        }
+        /* port 0 is interface 0: these VMs declare no management port */
+        if (x < 0 || !(h->running >> x & 1) || !json_is_boolean(up) ||
+            json_integer_value(json_object_get(req, "iface")) != 0) {
+            evr_fail(err, ECONNREFUSED, "%s does not run, or has no such interface", vm);
+            return NULL;
+        }
+        h->st.link_up[x] = json_is_true(up);
+        return json_object();
     }
     snprintf(h->log + len, sizeof(h->log) - len, "%s %s%s%s; ", op,
              json_string_value(json_object_get(req, "slice")), vm ? " " : "", vm ? vm : "");
@@ -264,6 +285,13 @@ static void host_matches_partition(struct fixture *f)
         int in_vm = owner && (f->host.running >> (owner - 1) & 1) ? owner - 1 : -1;
         assert_int_equal(f->host.st.port2_in_vm, in_vm);
     }
+    /* a running VM's port is up while it carries something */
+    for (unsigned x = 0; x < 2; x++)
+        if (f->host.running >> x & 1 &&
+            f->host.st.link_up[x] != (evr_vm_links(&f->d.partition, &f->a, x) & 1))
+            fail_msg("vm %u: link %s, the partition says %s (log: %s)", x,
+                     f->host.st.link_up[x] ? "up" : "down",
+                     evr_vm_links(&f->d.partition, &f->a, x) & 1 ? "up" : "down", f->host.log);
 }
 
 static json_t *ok(struct fixture *f, const char *text)
@@ -569,7 +597,7 @@ static void state_reload_brings_the_host_back(void **state)
         fail_msg("%s", err.msg);
     assert_string_equal(f->host.log, "device-del port0/vf3 vm-a; vf-assign port0/vf0; vf-assign "
                                      "port0/vf1; vf-assign port0/vf2; vf-release port0/vf3; "
-                                     "device-add port0/vf1 vm-a; ");
+                                     "device-add port0/vf1 vm-a; vm-link vm-a.0 down; ");
     host_matches_partition(f);
     f->host.running = 0;
     for (int i = 0; i < NVFS; i++)
@@ -587,6 +615,81 @@ static void state_reload_brings_the_host_back(void **state)
         assert_non_null(strstr(err.msg, "passthrough step 3 of 4 (vf-assign port0/vf2) refused"));
         assert_memory_equal(&before, &f->host.st, sizeof(before));
     }
+}
+
+/* A running VM's network port is up while it carries something of the
+ * vswitch: a split brings it up, a move takes it down in the old owner and
+ * up in the new one, a VLAN more changes nothing, a free takes it down; a
+ * VM that does not run gets no step (its configuration has the link). A
+ * link step refused undoes the vswitch's part too. */
+static void vswitch_slices_set_the_links(void **state)
+{
+    struct fixture *f = *state;
+    json_t *vs_before;
+
+    f->host.running = 3;
+    ok_log(f, "{\"op\": \"split\", \"slices\": \"port1.100\", \"vm\": \"vm-a\"}",
+           "vm-link vm-a.0 up; ");
+    ok_log(f, "{\"op\": \"split\", \"slices\": \"port1.101\", \"vm\": \"vm-a\"}", "");
+    ok_log(f, "{\"op\": \"move\", \"slices\": \"port1.100-101\", \"vm\": \"vm-b\"}",
+           "vm-link vm-a.0 down; vm-link vm-b.0 up; ");
+    {
+        json_t *plan = request(f, "{\"op\": \"move\", \"slices\": \"port1.100-101\", "
+                                  "\"vm\": \"vm-a\", \"dry_run\": true}");
+        char *text = json_dumps(json_object_get(plan, "plan"), JSON_COMPACT);
+        assert_non_null(strstr(text, "{\"op\":\"vm-link\",\"name\":\"vm-b.0\",\"vm\":\"vm-b\","
+                                     "\"iface\":0,\"up\":false}"));
+        free(text);
+        json_decref(plan);
+    }
+    /* the second link step refused: the first undone, the vswitch back */
+    vs_before = vs_config_to_json(&f->vs);
+    f->host.refuse_at = f->host.calls + 2;
+    changes_nothing(f, "{\"op\": \"move\", \"slices\": \"port1.100-101\", \"vm\": \"vm-a\"}", "EIO",
+                    "VM step");
+    {
+        json_t *vs_after = vs_config_to_json(&f->vs);
+        assert_true(json_equal(vs_before, vs_after));
+        json_decref(vs_after);
+    }
+    json_decref(vs_before);
+    f->host.refuse_at = 0;
+    f->host.running = 1; /* vm-b stops: no step for it */
+    ok_log(f, "{\"op\": \"move\", \"slices\": \"port1.100-101\", \"vm\": \"vm-a\"}",
+           "vm-link vm-a.0 up; ");
+    ok_log(f, "{\"op\": \"free\", \"slices\": \"port1.100-101\"}", "vm-link vm-a.0 down; ");
+    assert_int_equal(evr_vm_links(&f->d.partition, &f->a, 0), 0);
+}
+
+/* A VM that starts (or restarts after a crash) has its ports' links in its
+ * evr-vmm configuration: up where the partition gives it something. */
+static void a_starting_vm_has_its_links_in_its_configuration(void **state)
+{
+    struct fixture *f = *state;
+    struct vm_supervisor *vms = calloc(1, sizeof(*vms));
+    struct evr_err err;
+
+    assert_non_null(vms);
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port1.100\", \"vm\": \"vm-b\"}"));
+    assert_int_equal(vm_supervisor_init(vms, &f->a, "/bin/true", f->dir, &f->events, &err), 0);
+    vms->links = evrd_vm_links;
+    vms->links_ctx = &f->d;
+    for (unsigned i = 0; i < 2; i++) {
+        json_t *cfg;
+        const char *link;
+        if (vm_supervisor_start(vms, i, &err))
+            fail_msg("%s", err.msg);
+        waitpid(vms->vms[i].pid, NULL, 0);
+        close(vms->vms[i].pidfd);
+        cfg = json_load_file(vms->vms[i].config, 0, NULL);
+        assert_non_null(cfg);
+        link = json_string_value(
+                json_object_get(json_array_get(json_object_get(cfg, "net"), 0), "link"));
+        assert_non_null(link);
+        assert_string_equal(link, i == 0 ? "down" : "up");
+        json_decref(cfg);
+    }
+    free(vms);
 }
 
 /* The inventory shows the carved VFs as the host has them. */
@@ -625,6 +728,9 @@ int main(void)
             cmocka_unit_test_setup_teardown(refusals, setup, teardown),
             cmocka_unit_test_setup_teardown(state_reload_brings_the_host_back, setup, teardown),
             cmocka_unit_test_setup_teardown(inventory_shows_the_vfs, setup, teardown),
+            cmocka_unit_test_setup_teardown(vswitch_slices_set_the_links, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_starting_vm_has_its_links_in_its_configuration, setup,
+                                            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
