@@ -65,11 +65,20 @@ static bool via_vm(const json_t *step)
 
 static json_t *step_call(struct evrd *d, const json_t *step, const json_t *req, struct evr_err *err)
 {
-    if (via_passthrough(step))
-        return d->pt ? d->pt->call(d->pt->ctx, req, err)
-                     : (evr_fail(err, EOPNOTSUPP, "this evrd does not pass functions through"),
-                        NULL);
-    return d->vswitch.call(d->vswitch.ctx, req, err);
+    int kind = via_vm(step)            ? EVRD_WAIT_VM
+               : via_passthrough(step) ? EVRD_WAIT_PASSTHROUGH
+                                       : EVRD_WAIT_VSWITCH;
+    double t0 = evr_mono_s();
+    json_t *reply;
+
+    if (kind == EVRD_WAIT_VSWITCH)
+        reply = d->vswitch.call(d->vswitch.ctx, req, err);
+    else if (d->pt)
+        reply = d->pt->call(d->pt->ctx, req, err);
+    else
+        reply = (evr_fail(err, EOPNOTSUPP, "this evrd does not pass functions through"), NULL);
+    d->wait_us[kind] += (evr_mono_s() - t0) * 1e6;
+    return reply;
 }
 
 /* What a step's messages call it: the slice, or the vswitch's or VM's name
@@ -223,6 +232,7 @@ static int transact(struct evrd *d, struct evr_partition *next, bool changed, bo
     if (!plan)
         goto out;
     t_planned = t_applied = t_saved = (evr_mono_s() * 1e6);
+    memset(d->wait_us, 0, sizeof(d->wait_us));
     if (dry_run) {
         rc = 0;
         goto answer;
@@ -297,11 +307,15 @@ answer:
                                                           : d->partition.generation)));
     json_object_set_new(reply, "plan", plan_requests(plan));
     json_object_set_new(reply, "partition", holdings);
-    /* where the time went: evrd's own work, the vswitch's, the disk's */
-    json_object_set_new(reply, "time_us",
-                        json_pack("{s:i, s:i, s:i}", "plan", (int)(t_planned - t0), "vswitch",
-                                  (int)(t_applied - t_planned), "persist",
-                                  (int)(t_saved - t_applied)));
+    /* where the time went: evrd's own work (plan, and what applying took
+     * beyond the waits), the waits for the vswitch, the passthrough steps
+     * and the VMs' links, the disk's */
+    json_object_set_new(
+            reply, "time_us",
+            json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "plan", (int)(t_planned - t0), "apply",
+                      (int)(t_applied - t_planned), "vswitch", (int)d->wait_us[EVRD_WAIT_VSWITCH],
+                      "passthrough", (int)d->wait_us[EVRD_WAIT_PASSTHROUGH], "vm_link",
+                      (int)d->wait_us[EVRD_WAIT_VM], "persist", (int)(t_saved - t_applied)));
 out:
     json_decref(plan);
     json_decref(to);

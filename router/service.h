@@ -41,6 +41,8 @@ struct evrd_vswitch {
     void *ctx;
 };
 
+enum { EVRD_WAIT_VSWITCH, EVRD_WAIT_PASSTHROUGH, EVRD_WAIT_VM, EVRD_WAIT_KINDS };
+
 struct evrd {
     struct evr_appliance *appliance;
     struct evr_partition partition;
@@ -56,6 +58,11 @@ struct evrd {
     struct evrd_passthrough *pt;
     uint8_t link_seen[EVR_APPL_PORT_MAX]; /* LAG members' links, by port index (link_watch.h) */
     double links_next;                    /* when they are asked for next */
+    /* Where evrd_run_plan's time went since it was last zeroed, in
+     * microseconds: waiting for the vswitch, for the passthrough steps
+     * (VF settings, hot-plug), for the VMs' links. A change's reply says it
+     * (time_us). */
+    double wait_us[EVRD_WAIT_KINDS];
 };
 
 /* Ready to serve: the partition on disk (or an empty one) for appliance a.

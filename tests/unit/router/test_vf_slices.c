@@ -630,6 +630,20 @@ static void vswitch_slices_set_the_links(void **state)
     f->host.running = 3;
     ok_log(f, "{\"op\": \"split\", \"slices\": \"port1.100\", \"vm\": \"vm-a\"}",
            "vm-link vm-a.0 up; ");
+    { /* the reply says where the time went; no passthrough step, no wait */
+        json_t *r = request(f, "{\"op\": \"split\", \"slices\": \"port1.102\", \"vm\": \"vm-a\"}"),
+               *t = json_object_get(r, "time_us");
+        static const char *const keys[] = {"plan",        "apply",   "vswitch",
+                                           "passthrough", "vm_link", "persist"};
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            if (!json_is_integer(json_object_get(t, keys[k])) ||
+                json_integer_value(json_object_get(t, keys[k])) < 0)
+                fail_msg("time_us.%s missing or negative: %s", keys[k], json_dumps(r, 0));
+        assert_int_equal(json_integer_value(json_object_get(t, "passthrough")), 0);
+        assert_int_equal(json_integer_value(json_object_get(t, "vm_link")), 0);
+        json_decref(r);
+        json_decref(ok(f, "{\"op\": \"free\", \"slices\": \"port1.102\"}"));
+    }
     ok_log(f, "{\"op\": \"split\", \"slices\": \"port1.101\", \"vm\": \"vm-a\"}", "");
     ok_log(f, "{\"op\": \"move\", \"slices\": \"port1.100-101\", \"vm\": \"vm-b\"}",
            "vm-link vm-a.0 down; vm-link vm-b.0 up; ");
