@@ -70,6 +70,7 @@ static int write_config(const struct vm_supervisor *s, struct vm_proc *p, struct
     json_object_set_new(cfg, "pin", pin);
     json_object_set_new(cfg, "control", json_string(p->control));
     json_object_set_new(cfg, "console", json_string(console));
+    json_object_set_new(cfg, "exit_file", json_string(p->exit_file));
     if (!json_object_get(cfg, "on_reboot"))
         json_object_set_new(cfg, "on_reboot", json_string("restart"));
     /* the management ports the appliance declares, then the vswitch's:
@@ -127,6 +128,7 @@ int vm_supervisor_init(struct vm_supervisor *s, const struct evr_appliance *a, c
         snprintf(p->config, sizeof(p->config), "%s/%s.json", run_dir, name);
         snprintf(p->console, sizeof(p->console), "%s/%s.console", run_dir, name);
         snprintf(p->log, sizeof(p->log), "%s/%s.log", run_dir, name);
+        snprintf(p->exit_file, sizeof(p->exit_file), "%s/%s.exit", run_dir, name);
         snprintf(p->run_dir, sizeof(p->run_dir), "%s", run_dir);
     }
     return 0;
@@ -209,6 +211,23 @@ int vm_supervisor_stop(struct vm_supervisor *s, unsigned i, struct evr_err *err)
     return 0;
 }
 
+/* The status an adopted evr-vmm wrote when it ended: 0-255, or -1 when it
+ * wrote none (a signal killed it) or something else is there. */
+static int read_exit_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[16] = "", *end;
+    long v;
+
+    if (!f)
+        return -1;
+    if (!fgets(line, sizeof(line), f))
+        line[0] = 0;
+    fclose(f);
+    v = strtol(line, &end, 10);
+    return end != line && (*end == '\n' || !*end) && v >= 0 && v <= 255 ? (int)v : -1;
+}
+
 void vm_supervisor_exited(struct vm_supervisor *s, unsigned i, double now)
 {
     struct vm_proc *p = &s->vms[i];
@@ -219,6 +238,8 @@ void vm_supervisor_exited(struct vm_supervisor *s, unsigned i, double now)
     p->last_exit = -1;
     if (p->child && waitpid(p->pid, &status, 0) == p->pid)
         p->last_exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    else if (!p->child)
+        p->last_exit = read_exit_file(p->exit_file);
     close(p->pidfd);
     p->pidfd = -1;
     if (asked || p->last_exit == 0 || p->last_exit == 1) {

@@ -16,6 +16,10 @@
  * (an evrd restart does not restart the VMs), its pid from the socket's peer
  * credentials.
  *
+ * evr-vmm writes its exit status to RUN_DIR/NAME.exit ("exit_file") when
+ * it ends on its own terms, so an adopted VM's end is known too: only a VM
+ * killed by a signal leaves none, which counts as a crash.
+ *
  * What happens when evr-vmm ends, by its exit status (evr-vmm(1)):
  *   0    the guest powered off, or was stopped: the VM stays stopped;
  *   1    the VM could not be set up: stopped, not retried (the log says why);
@@ -52,6 +56,7 @@ struct vm_proc {
     double started_at, restart_at;
     struct backoff backoff;
     char config[PATH_MAX], control[108], console[PATH_MAX], log[PATH_MAX], run_dir[PATH_MAX];
+    char exit_file[PATH_MAX]; /* evr-vmm's exit status, for an adopted VM */
 };
 
 struct vm_supervisor {

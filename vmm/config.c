@@ -364,11 +364,11 @@ struct key {
 };
 
 static const struct key keys[] = {
-        {"kernel", KEY_STRING},     {"initrd", KEY_STRING},  {"cmdline", KEY_STRING},
-        {"memory", KEY_UINT},       {"vcpus", KEY_UINT},     {"pin", KEY_LIST},
-        {"hugepages", KEY_BOOL},    {"console", KEY_STRING}, {"control", KEY_STRING},
-        {"on_reboot", KEY_STRING},  {"pci_test", KEY_BOOL},  {"net", KEY_NET},
-        {"passthrough", KEY_ADDRS},
+        {"kernel", KEY_STRING},     {"initrd", KEY_STRING},    {"cmdline", KEY_STRING},
+        {"memory", KEY_UINT},       {"vcpus", KEY_UINT},       {"pin", KEY_LIST},
+        {"hugepages", KEY_BOOL},    {"console", KEY_STRING},   {"control", KEY_STRING},
+        {"on_reboot", KEY_STRING},  {"pci_test", KEY_BOOL},    {"net", KEY_NET},
+        {"passthrough", KEY_ADDRS}, {"exit_file", KEY_STRING},
 };
 
 static const struct key *find_key(const char *name)
@@ -398,6 +398,8 @@ int config_set(struct vmm_config *cfg, const char *key, const char *value, struc
         return set_string(key, cfg->cmdline, sizeof(cfg->cmdline), value, true, err);
     if (!strcmp(key, "control"))
         return set_string(key, cfg->control, sizeof(cfg->control), value, true, err);
+    if (!strcmp(key, "exit_file"))
+        return set_string(key, cfg->exit_file, sizeof(cfg->exit_file), value, true, err);
     if (!strcmp(key, "memory")) {
         if (parse_uint(key, value, CONFIG_MIN_MEMORY_MIB, CONFIG_MAX_MEMORY_MIB, &v, err))
             return -1;

@@ -68,6 +68,10 @@ struct vmm_config {
     enum console_kind console;
     char console_path[PATH_MAX];
     char control[108]; /* sun_path */
+    /* Where evr-vmm writes its exit status when it ends on its own terms
+     * (a supervisor that is not its parent learns how it ended); empty:
+     * nowhere. */
+    char exit_file[PATH_MAX];
     enum reboot_action on_reboot;
     bool pci_test;
     unsigned nnet;

@@ -53,6 +53,9 @@ static const char usage_text[] =
         "  --passthrough LIST  host PCI functions to give the guest through VFIO,\n"
         "                      e.g. 0000:00:05.0,0000:01:00.1 (key \"passthrough\":\n"
         "                      [\"0000:00:05.0\"]); bound to vfio-pci, given back on exit\n"
+        "  --exit-file PATH    at the end, write the exit status there (a number and a\n"
+        "                      newline; nothing when a signal kills evr-vmm), for a\n"
+        "                      supervisor that is not its parent (key \"exit_file\")\n"
         "  -h, --help          this text\n"
         "  --version           print the version\n"
         "\n"
@@ -78,6 +81,7 @@ static const struct option options[] = {
         {"pci-test", optional_argument, NULL, OPT_KEY},
         {"net", required_argument, NULL, OPT_KEY},
         {"passthrough", required_argument, NULL, OPT_KEY},
+        {"exit-file", required_argument, NULL, OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -333,6 +337,23 @@ static void stop_signals_end(struct stop_signals *s)
     s->started = false;
 }
 
+/* The exit status for a supervisor that cannot wait for evr-vmm (evrd that
+ * adopted it after its own restart): written whole (a temporary file
+ * renamed into place) or not at all. */
+static void write_exit_file(const char *path, int status)
+{
+    char tmp[PATH_MAX + 8];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%d\n", status) < 0 || fflush(f) || fsync(fileno(f)) || fclose(f) ||
+        rename(tmp, path)) {
+        fprintf(stderr, "evr-vmm: exit_file %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct vmm_config *cfg = calloc(1, sizeof(*cfg));
@@ -349,10 +370,14 @@ int main(int argc, char **argv)
     }
     switch (parse_args(argc, argv, cfg)) {
     case 0:
+        /* a status left by an earlier run must not describe this one */
+        if (cfg->exit_file[0] && unlink(cfg->exit_file) && errno != ENOENT)
+            fprintf(stderr, "evr-vmm: exit_file %s: %s\n", cfg->exit_file, strerror(errno));
         break;
     case 1:
         rc = 0;
-        goto out;
+        free(cfg);
+        return rc;
     default:
         goto out;
     }
@@ -387,6 +412,8 @@ out:
     if (console_opened)
         console_close(&console);
     stop_signals_end(&signals);
+    if (cfg->exit_file[0])
+        write_exit_file(cfg->exit_file, rc);
     free(cfg);
     return rc;
 }

@@ -610,6 +610,54 @@ static void vm_console_is_there_while_the_vm_runs(void **state)
     free(vms);
 }
 
+/* A VM adopted after an evrd restart is not evrd's child: how it ended is
+ * read from the status evr-vmm wrote (exit_file). 0 (powered off) leaves
+ * it stopped; no file (a signal killed it) or garbage counts as a crash. */
+static void an_adopted_vm_ends_as_its_exit_file_says(void **state)
+{
+    struct fixture *f = *state;
+    struct vm_supervisor *vms = calloc(1, sizeof(*vms));
+    struct evr_err err;
+    char dir[] = "/tmp/evrd-exit-XXXXXX";
+    static const struct {
+        const char *text; /* NULL: no file */
+        int last_exit;
+        enum vm_state state;
+    } cases[] = {{"0\n", 0, VM_STATE_STOPPED},     {"1\n", 1, VM_STATE_STOPPED},
+                 {"2\n", 2, VM_STATE_BACKOFF},     {NULL, -1, VM_STATE_BACKOFF},
+                 {"zero\n", -1, VM_STATE_BACKOFF}, {"300\n", -1, VM_STATE_BACKOFF}};
+
+    assert_non_null(vms);
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(vm_supervisor_init(vms, &f->a, "/nonexistent/evr-vmm", dir, &f->events, &err),
+                     0);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct vm_proc *p = &vms->vms[0];
+        unlink(p->exit_file);
+        if (cases[k].text) {
+            FILE *fp = fopen(p->exit_file, "w");
+            assert_non_null(fp);
+            fputs(cases[k].text, fp);
+            fclose(fp);
+        }
+        p->state = VM_STATE_RUNNING; /* as vm_supervisor_adopt leaves it */
+        p->child = false;
+        p->pid = 4242;
+        p->pidfd = -1;
+        vm_supervisor_exited(vms, 0, 100.0);
+        if (p->last_exit != cases[k].last_exit || p->state != cases[k].state)
+            fail_msg("exit file '%s': last exit %d, state %s",
+                     cases[k].text ? cases[k].text : "(none)", p->last_exit,
+                     vm_state_name(p->state));
+    }
+    {
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    free(vms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +683,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(a_batch_is_one_transaction, setup, teardown),
             cmocka_unit_test_setup_teardown(lag_link_changes_are_events, setup, teardown),
             cmocka_unit_test_setup_teardown(vm_console_is_there_while_the_vm_runs, setup, teardown),
+            cmocka_unit_test_setup_teardown(an_adopted_vm_ends_as_its_exit_file_says, setup,
+                                            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

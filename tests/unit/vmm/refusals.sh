@@ -52,6 +52,18 @@ refused 1 "control" --kernel /k --console "socket:$W/con" --control "$W/dir/none
 [ -e "$W/con" ] && { echo "FAIL: the console socket $W/con was left behind"; failures=$((failures + 1)); }
 refused 0 "usage: evr-vmm" --help
 refused 0 "evr-vmm " --version
+# --exit-file: the status is written there at the end (a stale one is
+# replaced), also when the VM could not be set up.
+echo 7 >"$W/exit"
+refused 1 "$W/dir" --kernel /k --console none --control "$W/dir" --exit-file "$W/exit"
+if [ "$(cat "$W/exit" 2>/dev/null)" = 1 ] && [ ! -e "$W/exit.tmp" ]; then
+    echo "ok: --exit-file holds 1"
+else
+    echo "FAIL: --exit-file holds '$(cat "$W/exit" 2>/dev/null)', want 1"
+    failures=$((failures + 1))
+fi
+refused 1 "exit_file $W/dir/none/exit" --kernel /k --console none --control "$W/dir" \
+    --exit-file "$W/dir/none/exit"
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures refusal check(s) failed"
