@@ -199,7 +199,7 @@ def main():
         evrd.wait()
         vs = sh(f"pgrep -f {build}/vswitch/evr-vswitch", check=False).split()
         for p in vs:
-            subprocess.run(["kill", p])
+            subprocess.run(["kill", p], capture_output=True)
     return 0
 
 
