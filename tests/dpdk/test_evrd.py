@@ -244,6 +244,22 @@ def run(b, lab):
     got = reaches(b, "a0", 9, ["w0", "w1"], 5)
     expect(got["w0"] == list(range(20)) and not got["w1"],
            f"vm-a's frames leave on port0 only, tagged as sent ({ {k: len(v) for k, v in got.items()} })")
+    # the counters behind that traffic, and one VM's view
+    _, st, _ = lab.evr("show", "stats")
+    sl = st["stats"]["slices"]
+    expect(sl.get("port0", {}).get("uplink") == "port0" and sl["port0"].get("vm_port") == "vm-a.0"
+           and sl["port0"]["to_vm_packets"] >= 40 and sl["port0"]["to_wire_packets"] >= 20
+           and sl.get("port1.vm-b", {}).get("to_vm_packets", 0) >= 20,
+           f"evr show stats: each slice's counters with its uplink and VM port "
+           f"({ {k: (v.get('vm_port'), v['to_vm_packets'], v['to_wire_packets']) for k, v in sl.items()} })")
+    _, vm, _ = lab.evr("show", "vm", "vm-a")
+    ports = vm["vm"]["ports"]
+    expect([(p["name"], p["link"], p["carries"]) for p in ports] == [("vm-a.0", "up", ["port0"]),
+                                                                       ("vm-a.1", "down", [])],
+           f"evr show vm vm-a: port 0 up with port0, port 1 down with nothing ({ports})")
+    table = subprocess.run([lab.evr_bin, "-s", lab.control, "show", "stats"], stdout=subprocess.PIPE,
+                           text=True).stdout
+    expect("port1.vm-b" in table and "TO VM PKTS" in table, "evr show stats (the table) lists the slices")
 
     rc, _, err = lab.evr("split", "port0", "vm-b", check=False)
     expect(rc == 3 and "port0 is vm-a's" in err, f"a conflicting split: exit 3, names the owner ({err.strip()})")

@@ -41,7 +41,9 @@ static void usage(FILE *f)
             "                                                      give owned slices to VM\n"
             "  evr free SLICES                                     take slices from their owners\n"
             "  evr apply FILE                                      make the partition FILE's\n"
-            "  evr show [partition|inventory|vswitch|vms]          what there is [partition]\n"
+            "  evr show [partition|inventory|vswitch|vms|stats]    what there is [partition]\n"
+            "  evr show vm VM                                      one VM: state, holdings,\n"
+            "                                                      ports and their links\n"
             "  evr vm start|stop|console VM, evr vm list           run a router engine, or\n"
             "                                                      attach to its serial console\n"
             "  evr monitor                                         events as they happen\n"
@@ -306,19 +308,24 @@ static int apply_verb(const struct cli *cli, int argc, char **argv)
 static int show_verb(const struct cli *cli, int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "partition";
+    bool vm = !strcmp(what, "vm");
 
-    if (argc > 2) {
-        fprintf(stderr, "evr show: one of partition, inventory, vswitch, vms\n");
+    if (argc > (vm ? 3 : 2) || (vm && argc < 3)) {
+        fprintf(stderr, "evr show: one of partition, inventory, vswitch, vms, vm NAME, stats\n");
         return EXIT_USAGE;
     }
     if (cli->dry_run) {
         fprintf(stderr, "evr show: --dry-run is for changes\n");
         return EXIT_USAGE;
     }
+    if (vm)
+        return call(cli, json_pack("{s:s, s:s, s:s}", "op", "show", "what", what, "name", argv[2]),
+                    print_vm);
     return call(cli, json_pack("{s:s, s:s}", "op", "show", "what", what),
                 !strcmp(what, "inventory") ? print_inventory
                 : !strcmp(what, "vswitch") ? print_vswitch
                 : !strcmp(what, "vms")     ? print_vms
+                : !strcmp(what, "stats")   ? print_stats
                                            : print_partition);
 }
 

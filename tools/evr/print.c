@@ -266,6 +266,81 @@ void print_vms(const json_t *reply)
     }
 }
 
+void print_vm(const json_t *reply)
+{
+    const json_t *vm = json_object_get(reply, "vm"), *p, *s,
+                 *last = json_object_get(vm, "last_exit");
+    size_t i, j;
+
+    printf("%s: %s", str(vm, "name"), str(vm, "state"));
+    if (json_integer_value(json_object_get(vm, "pid")) > 0)
+        printf(", pid %lld", (long long)json_integer_value(json_object_get(vm, "pid")));
+    if (json_object_get(vm, "restarts"))
+        printf(", restarted %lld times",
+               (long long)json_integer_value(json_object_get(vm, "restarts")));
+    if (json_is_integer(last))
+        printf(", last exit %lld", (long long)json_integer_value(last));
+    printf("\n");
+    if (json_object_get(vm, "console"))
+        printf("console %s, log %s\n", str(vm, "console"), str(vm, "log"));
+    printf("\n%-4s  %-14s  %-5s  %-4s  %s\n", "PORT", "VSWITCH PORT", "IFACE", "LINK", "CARRIES");
+    json_array_foreach(json_object_get(vm, "ports"), i, p)
+    {
+        printf("%-4lld  %-14s  %-5lld  %-4s  ",
+               (long long)json_integer_value(json_object_get(p, "port")), str(p, "name"),
+               (long long)json_integer_value(json_object_get(p, "iface")), str(p, "link"));
+        if (json_array_size(json_object_get(p, "carries")) == 0)
+            printf("-");
+        json_array_foreach(json_object_get(p, "carries"), j, s)
+                printf("%s%s", j ? ", " : "", json_string_value(s));
+        printf("\n");
+    }
+    if (json_array_size(json_object_get(vm, "functions"))) {
+        printf("\npassed through:");
+        json_array_foreach(json_object_get(vm, "functions"), i, s)
+                printf("%s%s", i ? ", " : " ", json_string_value(s));
+        printf("\n");
+    }
+    printf("\n");
+    holdings_table(json_object_get(vm, "holdings"));
+}
+
+/* A drops object's total: the reasons are in -j. */
+static long long drops_total(const json_t *drops)
+{
+    const char *k;
+    const json_t *v;
+    long long n = 0;
+
+    json_object_foreach((json_t *)drops, k, v) n += json_integer_value(v);
+    return n;
+}
+
+static long long num(const json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+void print_stats(const json_t *reply)
+{
+    const json_t *stats = json_object_get(reply, "stats"), *c;
+    const char *name;
+
+    printf("%-14s  %12s  %14s  %12s  %14s  %8s\n", "PORT", "RX PACKETS", "RX BYTES", "TX PACKETS",
+           "TX BYTES", "DROPS");
+    json_object_foreach((json_t *)json_object_get(stats, "ports"), name, c)
+            printf("%-14s  %12lld  %14lld  %12lld  %14lld  %8lld\n", name, num(c, "rx_packets"),
+                   num(c, "rx_bytes"), num(c, "tx_packets"), num(c, "tx_bytes"),
+                   drops_total(json_object_get(c, "drops")));
+    printf("\n%-16s  %-8s  %-10s  %12s  %14s  %12s  %14s  %8s\n", "SLICE", "UPLINK", "VM PORT",
+           "TO VM PKTS", "TO VM BYTES", "TO WIRE PKTS", "TO WIRE BYTES", "DROPS");
+    json_object_foreach((json_t *)json_object_get(stats, "slices"), name, c)
+            printf("%-16s  %-8s  %-10s  %12lld  %14lld  %12lld  %14lld  %8lld\n", name,
+                   str(c, "uplink"), str(c, "vm_port"), num(c, "to_vm_packets"),
+                   num(c, "to_vm_bytes"), num(c, "to_wire_packets"), num(c, "to_wire_bytes"),
+                   drops_total(json_object_get(c, "drops")));
+}
+
 void print_nothing(const json_t *reply)
 {
     (void)reply;

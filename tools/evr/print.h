@@ -11,6 +11,8 @@ void print_partition(const json_t *reply); /* show partition */
 void print_inventory(const json_t *reply); /* show inventory */
 void print_vswitch(const json_t *reply);   /* show vswitch */
 void print_vms(const json_t *reply);       /* show vms */
+void print_vm(const json_t *reply);        /* show vm NAME */
+void print_stats(const json_t *reply);     /* show stats */
 void print_nothing(const json_t *reply);   /* vm start, vm stop: the status says it */
 
 /* One event of `evr monitor`: a line for a person, or (json) a JSON line. */

@@ -42,9 +42,19 @@ static json_t *fake_call(void *ctx, const json_t *request, struct evr_err *err)
         evr_fail(err, ENOTCONN, "the vswitch's connection broke: no reply within 10000 ms");
     } else if (!vs_take(&vs->cfg, request, err)) {
         /* the reply's fields as evr-vswitch's control thread gives them */
-        reply = !strcmp(json_string_value(json_object_get(request, "op")), "dump")
-                        ? json_pack("{s:o}", "dump", vs_config_to_json(&vs->cfg))
-                        : json_object();
+        const char *op = json_string_value(json_object_get(request, "op"));
+        reply = !strcmp(op, "dump") ? json_pack("{s:o}", "dump", vs_config_to_json(&vs->cfg))
+                                    : json_object();
+        if (!strcmp(op, "stats")) { /* 7 frames to each slice's VM */
+            json_t *dump = vs_config_to_json(&vs->cfg), *slices = json_object(), *s;
+            size_t i;
+            json_array_foreach(json_object_get(dump, "slices"), i, s)
+                    json_object_set_new(slices, json_string_value(json_object_get(s, "name")),
+                                        json_pack("{s:i}", "to_vm_packets", 7));
+            json_object_set_new(reply, "stats",
+                                json_pack("{s:o, s:o}", "ports", json_object(), "slices", slices));
+            json_decref(dump);
+        }
     }
     return reply;
 }
@@ -217,7 +227,7 @@ static void refusals_change_nothing(void **state)
                     "{\"op\": \"split\", \"slices\": \"port1\", \"vm\": \"vm-b\", \"colour\": 1}",
                     "EINVAL", "colour");
     changes_nothing(f, "{\"op\": \"show\", \"what\": \"everything\"}", "EINVAL",
-                    "'everything' is not inventory, partition, vswitch or vms");
+                    "'everything' is not inventory, partition, vswitch, vms, vm or stats");
 }
 
 static void a_refused_step_is_rolled_back(void **state)
@@ -658,6 +668,59 @@ static void an_adopted_vm_ends_as_its_exit_file_says(void **state)
     free(vms);
 }
 
+/* show vm NAME: the VM's holdings, its ports with their links and what
+ * each carries; show stats: the vswitch's counters, each slice with its
+ * uplink and VM port. */
+static void show_vm_and_stats(void **state)
+{
+    struct fixture *f = *state;
+    json_t *reply, *vm, *ports, *s;
+
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port0\", \"vm\": \"vm-a\"}"));
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port1.100-199\", \"vm\": \"vm-a\"}"));
+    json_decref(ok(f, "{\"op\": \"split\", \"slices\": \"port1.200-300\", \"vm\": \"vm-b\", "
+                      "\"vm_port\": 1}"));
+    reply = ok(f, "{\"op\": \"show\", \"what\": \"vm\", \"name\": \"vm-a\"}");
+    vm = json_object_get(reply, "vm");
+    assert_string_equal(json_string_value(json_object_get(vm, "name")), "vm-a");
+    assert_string_equal(json_string_value(json_object_get(vm, "state")), "not run by this evrd");
+    assert_int_equal(json_array_size(json_object_get(vm, "holdings")), 2);
+    ports = json_object_get(vm, "ports");
+    assert_int_equal(json_array_size(ports), 2);
+    s = json_array_get(ports, 1);
+    assert_string_equal(json_string_value(json_object_get(s, "name")), "vm-a.1");
+    assert_string_equal(json_string_value(json_object_get(s, "link")), "up");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(s, "carries"), 0)),
+                        "port1.100-199");
+    json_decref(reply);
+    /* vm-b: its port 0 carries nothing (down), its port 1 the two VLANs */
+    reply = ok(f, "{\"op\": \"show\", \"what\": \"vm\", \"name\": \"vm-b\"}");
+    ports = json_object_get(json_object_get(reply, "vm"), "ports");
+    s = json_array_get(ports, 0);
+    assert_string_equal(json_string_value(json_object_get(s, "link")), "down");
+    assert_int_equal(json_array_size(json_object_get(s, "carries")), 0);
+    s = json_array_get(ports, 1);
+    assert_string_equal(json_string_value(json_object_get(s, "link")), "up");
+    assert_int_equal(json_integer_value(json_object_get(s, "iface")), 1);
+    json_decref(reply);
+    refused(f, "{\"op\": \"show\", \"what\": \"vm\", \"name\": \"vm-z\"}", "ENOENT",
+            "the appliance has no VM 'vm-z'");
+    refused(f, "{\"op\": \"show\", \"what\": \"vm\"}", "EINVAL", "show vm wants a VM name");
+    refused(f, "{\"op\": \"show\", \"what\": \"vms\", \"name\": \"vm-a\"}", "EINVAL",
+            "only show vm takes a name");
+
+    reply = ok(f, "{\"op\": \"show\", \"what\": \"stats\"}");
+    s = json_object_get(json_object_get(json_object_get(reply, "stats"), "slices"), "port1.vm-b");
+    assert_non_null(s);
+    assert_string_equal(json_string_value(json_object_get(s, "uplink")), "port1");
+    assert_string_equal(json_string_value(json_object_get(s, "vm_port")), "vm-b.1");
+    assert_int_equal(json_integer_value(json_object_get(s, "to_vm_packets")), 7);
+    json_decref(reply);
+    f->vs.gone = true;
+    refused(f, "{\"op\": \"show\", \"what\": \"stats\"}", "EAGAIN", "the vswitch's counters");
+    f->vs.gone = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -685,6 +748,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(vm_console_is_there_while_the_vm_runs, setup, teardown),
             cmocka_unit_test_setup_teardown(an_adopted_vm_ends_as_its_exit_file_says, setup,
                                             teardown),
+            cmocka_unit_test_setup_teardown(show_vm_and_stats, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
