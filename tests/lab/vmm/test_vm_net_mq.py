@@ -144,8 +144,8 @@ class MqVm(Vm):
                 self.conn.connect(con)
                 break
             except (FileNotFoundError, ConnectionRefusedError):
-                expect(time.monotonic() < deadline and self.proc.poll() is None,
-                       f"evr-vmm listens on its console socket {con}")
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise AssertionError(f"evr-vmm does not listen on its console socket {con}")
                 time.sleep(0.05)
         self.copier = threading.Thread(target=self._copy_console, daemon=True)
         self.copier.start()
@@ -167,7 +167,8 @@ class MqVm(Vm):
         self.seq += 1
         self.conn.sendall(f"{self.seq} {text}\n".encode())
         m = self.wait_line(rf"evr-net: did {self.seq} (.*)$", limit=limit)
-        expect(m is not None, f"the guest answers '{text}' on its console")
+        if m is None:
+            raise AssertionError(f"the guest does not answer '{text}' on its console")
         return m.group(1)
 
     def stop(self):
@@ -224,16 +225,19 @@ def fetch_blob(b):
 
 
 def guest_counts(vm):
-    """The guest's counts (its command counts) once its TCP connections are
-    done: {"tx0": .., "tx1": .., "echos": .., "tcp": .., "udp": ..}."""
+    """The guest's counts (its `counts` command) once its TCP connections
+    are done: the transmit packets per queue in use ({0: .., 1: ..}; ethtool -S
+    lists only those) and the packets sent ({"echos": .., "tcp": ..,
+    "udp": ..})."""
     out = vm.command("counts")
     m = re.fullmatch(r"busy=\[(.*?)\] (.*)", out)
-    expect(m is not None, f"the guest's counts parse ({out})")
-    expect(m.group(1).strip() == "",
-           f"the guest's TCP connections are done before it counts ({m.group(1)})")
-    got = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-    expect({"tx0", "tx1", "echos", "tcp", "udp"} <= got.keys(), f"the guest counts all ({out})")
-    return got
+    got = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))} if m else {}
+    if not {"tx0", "echos", "tcp", "udp"} <= got.keys():
+        raise AssertionError(f"the guest's counts do not parse ({out})")
+    if m.group(1).strip():
+        raise AssertionError(f"the guest's TCP connections are not done ({m.group(1)})")
+    return ({int(k[2:]): n for k, n in got.items() if k.startswith("tx")},
+            {k: got[k] for k in ("echos", "tcp", "udp")})
 
 
 def vswitch_rx(b, device="net_vhost0"):
@@ -254,28 +258,30 @@ def vswitch_rx(b, device="net_vhost0"):
     raise AssertionError(f"telemetry lists no {device}")
 
 
-def ping_from(b, vm, cpu, label, queue):
-    """The guest pings the test host PINGS times from vCPU `cpu`, with
-    nothing else crossing eth0 in between the counts: checks that both
-    sides counted exactly those packets, all on transmit queue `queue`."""
-    g0 = guest_counts(vm)
-    v0 = vswitch_rx(b)
+def ping_from(b, vm, cpu, pairs, queue):
+    """With `pairs` queue pairs in use, the guest pings the test host PINGS
+    times from vCPU `cpu`, nothing else crossing eth0 between the counts:
+    checks that both sides counted exactly those packets, all on transmit
+    queue `queue`."""
+    label = f"{pairs} pair{'s' if pairs > 1 else ''}"
+    (g0, s0), v0 = guest_counts(vm), vswitch_rx(b)
     out = vm.command(f"ping {1 << cpu}")
     expect(out == "rc=0", f"{label}: the guest's {PINGS} pings from vCPU {cpu} are answered "
            f"({out})")
-    g1 = guest_counts(vm)
-    v1 = vswitch_rx(b)
-    g = {q: g1[f"tx{q}"] - g0[f"tx{q}"] for q in (0, 1)}
+    (g1, s1), v1 = guest_counts(vm), vswitch_rx(b)
+    expect(g0.keys() == g1.keys() == set(range(pairs)),
+           f"{label}: the guest has {pairs} transmit queues in use ({g0}, {g1})")
+    g = {q: g1[q] - g0[q] for q in g1}
     v = {q: v1[q] - v0[q] for q in (0, 1)}
-    sent = {k: g1[k] - g0[k] for k in ("echos", "tcp", "udp")}
+    sent = {k: s1[k] - s0[k] for k in s1}
     print(f"{label}, {PINGS} pings from vCPU {cpu}: guest tx per queue {g}, vswitch rx per queue "
           f"{v}, the guest's sent packets {sent}")
     expect(sent == {"echos": PINGS, "tcp": 0, "udp": 0} and sum(g.values()) == PINGS,
            f"{label}: the guest sent its {PINGS} echo requests and nothing else ({sent}, "
            f"transmit queues {g})")
-    want = {q: PINGS if q == queue else 0 for q in (0, 1)}
-    expect(g == want and v == want, f"{label}: vCPU {cpu}'s {PINGS} pings leave on queue {queue} "
-           f"and none on the other: guest {g}, vswitch {v}")
+    expect(all(n == (PINGS if q == queue else 0) for q, n in [*g.items(), *v.items()]),
+           f"{label}: vCPU {cpu}'s {PINGS} pings leave on queue {queue} and none on another: "
+           f"guest {g}, vswitch {v}")
 
 
 def set_combined(b, vm, pairs, times):
@@ -314,7 +320,8 @@ def main():
             # from a command below): no ARP crosses eth0 while it counts.
             ns_run(b, "ip", "neigh", "replace", GUEST_ADDR, "lladdr", MAC, "dev", f"{outer}.100",
                    "nud", "permanent", check=True)
-            host_mac = ns_run(b, "cat", f"/sys/class/net/{outer}/address", check=True).stdout.strip()
+            host_mac = ns_run(b, "cat", f"/sys/class/net/{outer}/address",
+                              check=True).stdout.strip()
             vm = MqVm(vmm, kernel, guest_initrd, tmp)
             deadline = time.monotonic() + 30
             while not os.path.exists(vm.sock) and time.monotonic() < deadline:
@@ -335,8 +342,8 @@ def main():
             expect(vm.vmm_says("net0: 2 queue pairs in use") == 1,
                    "evr-vmm took VQ_PAIRS_SET 2 from the control queue at probe")
             out = vm.command(f"neigh {host_mac}")
-            expect(out.startswith("rc=0") and
-                   re.search(rf"{re.escape(HOST_ADDR)} .*lladdr {host_mac}.* PERMANENT", out) is not None,
+            permanent = rf"{re.escape(HOST_ADDR)} .*lladdr {host_mac}.* PERMANENT"
+            expect(out.startswith("rc=0") and re.search(permanent, out) is not None,
                    f"the guest has {HOST_ADDR} as a permanent neighbour ({out})")
             expect(vm.wait_carrier("1"), "carrier up")
             expect(pings(b), f"VLAN 100 reaches the VM (ping {GUEST_ADDR})")
@@ -349,15 +356,15 @@ def main():
 
             # Each vCPU's pings leave on its own transmit queue (XPS).
             for cpu in (0, 1):
-                ping_from(b, vm, cpu, "2 pairs", queue=cpu)
+                ping_from(b, vm, cpu, pairs=2, queue=cpu)
 
             # ethtool -L combined 1: the guest's VQ_PAIRS_SET 1 reaches evr-vmm,
             # which disables pair 1's rings on the vswitch; vCPU 1's pings
             # then leave on queue 0. combined 2 brings them back to queue 1.
             set_combined(b, vm, 1, 1)
-            ping_from(b, vm, 1, "1 pair", queue=0)
+            ping_from(b, vm, 1, pairs=1, queue=0)
             set_combined(b, vm, 2, 2)
-            ping_from(b, vm, 1, "2 pairs again", queue=1)
+            ping_from(b, vm, 1, pairs=2, queue=1)
 
             # The controller's link-down outlives a guest reboot.
             out = vm.command("reboot")
