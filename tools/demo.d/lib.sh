@@ -75,11 +75,12 @@ write_appliance() {
 EOT
 }
 
-# Starts evrd on the appliance (evrd_pid); exits when it does not come up.
+# start_evrd [EVRD OPTION...]: starts evrd on the appliance (evrd_pid);
+# exits when it does not come up.
 start_evrd() {
     "$build/router/evrd" --appliance $run/appliance.json --run-dir $run \
         --vswitch "$build/vswitch/evr-vswitch" --vmm "$build/vmm/evr-vmm" \
-        --vswitch-eal "--no-huge --no-pci --log-level *:warning" 2>>$run/evrd.log &
+        --vswitch-eal "--no-huge --no-pci --log-level *:warning" "$@" 2>>$run/evrd.log &
     evrd_pid=$!
     for _ in $(seq 600); do [ -S $EVR_SOCKET ] || ! kill -0 $evrd_pid 2>/dev/null && break; sleep 0.1; done
     if ! kill -0 $evrd_pid 2>/dev/null || [ ! -S $EVR_SOCKET ]; then
