@@ -32,6 +32,8 @@ host() { ip netns exec "h$1" "${@:2}"; } # host N COMMAND...
 reaches() { host "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1 ||
     host "$1" ping -c 2 -W 2 "$2" >/dev/null 2>&1; }
 unreachable() { ! host "$1" ping -c 3 -W 2 "$2" >/dev/null 2>&1; }
+# ping_counts FILE: "SENT RECEIVED" of the ping whose output FILE holds.
+ping_counts() { sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"; }
 
 # Front-panel ports 0..N-1 and their test hosts; sets ports, the appliance's
 # port objects.

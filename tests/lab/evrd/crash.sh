@@ -269,7 +269,7 @@ check "port1 is vm-b's: h1 no longer reaches vm-a" unreachable 1 10.0.0.10
 check "port1 is vm-a's again: h1 reaches vm-a" reaches 1 10.0.0.10
 wait $p0 $pl
 for h in 0 2; do
-    sent=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' $run/ping$h)
+    sent=$(ping_counts $run/ping$h)
     check "h$h lost no ping while port1 moved twice ($sent sent, received)" \
         test -n "$sent" -a "${sent% *}" = "${sent#* }"
 done
