@@ -197,6 +197,7 @@ for round in 1 2 3; do
     if [ "${o#vm-a.}" != "$o" ]; then first=vm-b second=vm-a; else first=vm-a second=vm-b; fi
     # one connection, each move sent as soon as the last is answered: evrd
     # is inside a move nearly all the time
+    rm -f $run/mover.ready
     python3 - "$here/../../../tools/lib" "$EVR_SOCKET" $first $second >$run/mover.out 2>&1 <<'EOF' &
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -204,6 +205,7 @@ import evrctl
 answered = 0
 try:
     with evrctl.Client(sys.argv[2]) as c:
+        open(sys.argv[2].rsplit("/", 1)[0] + "/mover.ready", "w").close()
         while True:
             c.call(op="move", slices="port1", vm=sys.argv[3 + answered % 2])
             answered += 1
@@ -211,7 +213,10 @@ except (OSError, evrctl.Error) as e:
     print(answered, e)
 EOF
     mover=$!
-    sleep "$(python3 -c 'import random; print(round(0.5 + random.random(), 2))')"
+    # the random instant counts from the mover's first move (Python starts
+    # slowly in the lab)
+    for _ in $(seq 300); do [ -e $run/mover.ready ] || ! kill -0 $mover 2>/dev/null && break; sleep 0.1; done
+    sleep "$((RANDOM % 2)).$((RANDOM % 10))"
     kill -9 $evrd_pid
     wait $evrd_pid 2>/dev/null
     wait $mover
