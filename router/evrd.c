@@ -63,7 +63,7 @@ static void usage(FILE *f)
             "  --vswitch PATH     the evr-vswitch to start [evr-vswitch]\n"
             "  --vswitch-eal ARGS more EAL options for it, e.g. \"--no-huge --no-pci\"\n"
             "  --vmm PATH         the evr-vmm to run each VM with [evr-vmm]\n"
-            "  --no-vms           do not start the VMs (evr vm start starts one)\n");
+            "  --no-vms           start no VM, adopt running ones (evr vm start starts one)\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -265,8 +265,10 @@ int main(int argc, char **argv)
     m.vms.links = evrd_vm_links;
     m.vms.links_ctx = &m.d;
     /* VMs still running from before an evrd restart hold functions the
-     * sync must know of (and may take out of them) */
-    for (unsigned i = 0; i < m.vms.n && !o.no_vms; i++)
+     * sync must know of (and may take out of them); --no-vms starts none
+     * but still adopts these: left alone they would run unwatched, shown
+     * stopped, and keep functions the partition took from them */
+    for (unsigned i = 0; i < m.vms.n; i++)
         vm_supervisor_adopt(&m.vms, i);
     if (evrd_passthrough_sync(&m.d, &err)) {
         fprintf(stderr, "evrd: bringing the VFs to the partition: %s\n", err.msg);

@@ -32,6 +32,8 @@ host() { ip netns exec "h$1" "${@:2}"; } # host N COMMAND...
 reaches() { host "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1 ||
     host "$1" ping -c 2 -W 2 "$2" >/dev/null 2>&1; }
 unreachable() { ! host "$1" ping -c 3 -W 2 "$2" >/dev/null 2>&1; }
+# ping_counts FILE: "SENT RECEIVED" of the ping whose output FILE holds.
+ping_counts() { sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"; }
 
 # Front-panel ports 0..N-1 and their test hosts; sets ports, the appliance's
 # port objects.
@@ -75,11 +77,12 @@ write_appliance() {
 EOT
 }
 
-# Starts evrd on the appliance (evrd_pid); exits when it does not come up.
+# start_evrd [EVRD OPTION...]: starts evrd on the appliance (evrd_pid);
+# exits when it does not come up.
 start_evrd() {
     "$build/router/evrd" --appliance $run/appliance.json --run-dir $run \
         --vswitch "$build/vswitch/evr-vswitch" --vmm "$build/vmm/evr-vmm" \
-        --vswitch-eal "--no-huge --no-pci --log-level *:warning" 2>>$run/evrd.log &
+        --vswitch-eal "--no-huge --no-pci --log-level *:warning" "$@" 2>>$run/evrd.log &
     evrd_pid=$!
     for _ in $(seq 600); do [ -S $EVR_SOCKET ] || ! kill -0 $evrd_pid 2>/dev/null && break; sleep 0.1; done
     if ! kill -0 $evrd_pid 2>/dev/null || [ ! -S $EVR_SOCKET ]; then
