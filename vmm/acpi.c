@@ -337,8 +337,8 @@ static void hotplug_slots_aml(struct aml *a, uint32_t slots)
 
 /* Name (_PRT, Package () { Package () { nn << 16 | 0xffff, 0, 0, GSI }, ... }):
  * INTA# of every slot 1-31 wired straight to its IOAPIC pin (pci.h's
- * pci_intx_gsi; no link devices). Only a passthrough function without
- * MSI-X or MSI has a pin. */
+ * pci_intx_gsi; no link devices). Only a passthrough function whose
+ * device has a pin shows one. */
 static void prt_aml(struct aml *a)
 {
     aml_name(a, "_PRT");

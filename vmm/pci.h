@@ -217,7 +217,7 @@ void pci_cfg_write(struct pci_host *host, unsigned slot, unsigned func, unsigned
 
 /* The IOAPIC pin a slot's INTA# is wired to (the DSDT's _PRT says so):
  * pins 16-23 in turn, as no ISA device uses them. Only passthrough
- * functions without MSI-X or MSI have a pin. */
+ * functions whose device has a pin show one. */
 #define PCI_INTX_GSI_BASE 16
 #define PCI_INTX_GSIS     8
 static inline unsigned pci_intx_gsi(unsigned slot)

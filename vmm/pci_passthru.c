@@ -55,14 +55,26 @@ static void msi_sync(struct pci_passthru *p)
     }
 }
 
-/* INTx as the guest left it: bound to the slot's pin and connected while
- * the function is on a bus, INTx is not disabled in its command register
- * and off is false (the function is going away); neither otherwise. */
-static void intx_sync(struct pci_passthru *p, bool off)
+/* Whether the guest drives the function on MSI-X or MSI now; a device
+ * then leaves INTx alone, and VFIO takes only one of them at a time. */
+static bool vectors_on(const struct pci_passthru *p)
 {
-    bool want = !off && p->fn.host && !(pci_get(&p->fn, PCI_COMMAND, 2) & PCI_COMMAND_INTX_OFF);
+    return (p->fn.msix && (pci_get(&p->fn, p->msix.cap + MSIX_CTRL, 2) & MSIX_CTRL_ENABLE)) ||
+           (p->msi_cap && (pci_get(&p->fn, p->msi_cap + PCI_MSI_CTRL, 2) & PCI_MSI_ENABLE));
+}
 
-    if (want && !p->intx_on) {
+/* INTx as the guest left it: bound to the slot's pin and connected while
+ * the function is on a bus, INTx is not disabled in its command register,
+ * neither MSI-X nor MSI is on and off is false (the function is going
+ * away); neither otherwise. With may_connect false it only disconnects:
+ * INTx must be off before the device's MSI or MSI-X is connected, and may
+ * come on only once they are disconnected. */
+static void intx_sync(struct pci_passthru *p, bool off, bool may_connect)
+{
+    bool want = !off && p->fn.host && !(pci_get(&p->fn, PCI_COMMAND, 2) & PCI_COMMAND_INTX_OFF) &&
+                !vectors_on(p);
+
+    if (want && !p->intx_on && may_connect) {
         p->intx_gsi = pci_intx_gsi(p->fn.slot);
         if (gsi_irqfd_resample(p->gsi, p->intx_gsi, p->intx_efd, p->intx_resample_efd, true)) {
             p->io_errors++;
@@ -85,6 +97,9 @@ static void intx_sync(struct pci_passthru *p, bool off)
 static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, uint32_t value)
 {
     struct pci_passthru *p = fn->priv;
+    bool msi = p->msi_cap && overlaps(reg, size, p->msi_cap, PCI_MSI_CAP_LEN);
+    bool msix = fn->msix && overlaps(reg, size, p->msix.cap, MSIX_CAP_LEN);
+    bool irq = p->intx && (msi || msix || overlaps(reg, size, PCI_COMMAND, 2));
 
     (void)value;
     if (p->unplugged)
@@ -99,12 +114,12 @@ static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, u
             cmd |= PCI_COMMAND_INTX_OFF;
         if (p->io->cfg_write(p->ctx, PCI_COMMAND, &cmd, sizeof(cmd)))
             p->io_errors++;
-        if (p->intx)
-            intx_sync(p, false);
     }
-    if (p->msi_cap && overlaps(reg, size, p->msi_cap, PCI_MSI_CAP_LEN))
+    if (irq) /* off before MSI or MSI-X may come on */
+        intx_sync(p, false, false);
+    if (msi)
         msi_sync(p);
-    if (fn->msix && overlaps(reg, size, p->msix.cap, MSIX_CAP_LEN)) {
+    if (msix) {
         bool on = pci_get(fn, p->msix.cap + MSIX_CTRL, 2) & MSIX_CTRL_ENABLE;
 
         if (on && !p->msix_connected) {
@@ -121,6 +136,8 @@ static void pt_cfg_write(struct pci_function *fn, unsigned reg, unsigned size, u
             p->msix_connected = false;
         }
     }
+    if (irq) /* on again only once they are off */
+        intx_sync(p, false, true);
 }
 
 /* Whether an access msix.c did not take (it goes by the first byte) still
@@ -439,13 +456,12 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
         snprintf(err, errlen, "%s: no room for its capabilities", p->name);
         goto fail;
     }
-    if (!msix_cap && !pci_cap_find(&dev, PCI_CAP_ID_MSI)) {
-        if (intx_init(p, err, errlen))
-            goto fail;
-    } else if (!msix_cap) {
+    if (phys[PCI_INTERRUPT_PIN] && intx_init(p, err, errlen))
+        goto fail;
+    if (!msix_cap && pci_cap_find(&dev, PCI_CAP_ID_MSI)) {
         if (msi_init(p, gsi, err, errlen))
             goto fail;
-    } else {
+    } else if (msix_cap) {
         nvec = (pci_get(&dev, msix_cap + MSIX_CTRL, 2) & 0x7ff) + 1;
         table = pci_get(&dev, msix_cap + MSIX_TABLE, 4);
         pba = pci_get(&dev, msix_cap + MSIX_PBA, 4);
@@ -457,6 +473,11 @@ int pci_passthru_init(struct pci_passthru *p, const char *name, const uint8_t *p
         plan_segments(p, b);
     return 0;
 fail:
+    if (p->intx) {
+        close(p->intx_efd);
+        close(p->intx_resample_efd);
+        p->intx = false;
+    }
     pci_function_destroy(&p->fn);
     return -1;
 }
@@ -466,7 +487,7 @@ fail:
 static void release_vectors(struct pci_passthru *p)
 {
     if (p->intx) {
-        intx_sync(p, true);
+        intx_sync(p, true, false);
         close(p->intx_efd);
         close(p->intx_resample_efd);
         p->intx = false;

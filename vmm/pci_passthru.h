@@ -8,7 +8,8 @@
  *     device's; the header is type 0 single-function; no expansion ROM; no
  *     INTx pin (the interrupt pin reads 0); status shows the capability list.
  *   - command register: emulated by pci.c; after each write the device gets
- *     the guest's I/O, memory and bus-master enables with INTx disabled.
+ *     the guest's I/O, memory and bus-master enables and, for a function
+ *     with INTx, its INTx disable (without INTx, INTx disabled).
  *     Nothing else of the header reaches the device.
  *   - BARs: the device's kinds (I/O, 32-bit, 64-bit, prefetchable) and the
  *     sizes its regions report, relocated to guest addresses by pci.c's
@@ -37,15 +38,19 @@
  *     irqfd, the device's MSI connected to its eventfd with io->msi_connect
  *     while the guest has it enabled. With MSI-X, MSI is hidden; VPD,
  *     vendor-specific and every other capability are hidden always.
- *   - INTx, only for a function with neither MSI-X nor MSI (one without a
- *     pin either is refused): the guest sees pin INTA, wired to IOAPIC pin
- *     pci_intx_gsi(slot) (the DSDT's _PRT), and the command register's INTx
- *     disable reaches the device. While the function is on a bus and the
- *     guest leaves INTx enabled, the device's INTx signals an eventfd bound
+ *   - INTx, for a function whose device has a pin, beside its MSI-X or MSI
+ *     (one with none of the three is refused): the guest sees pin INTA,
+ *     wired to IOAPIC pin pci_intx_gsi(slot) (the DSDT's _PRT), and the
+ *     command register's INTx disable reaches the device. While the
+ *     function is on a bus, the guest leaves INTx enabled and has neither
+ *     MSI-X nor MSI on (a Linux guest booted with pci=nomsi, or a driver
+ *     without MSI support), the device's INTx signals an eventfd bound
  *     to that pin as a level interrupt with a resample eventfd
  *     (gsi_irqfd_resample); the host masks the line at each interrupt and
  *     the guest's EOI unmasks it through the resample eventfd
- *     (io->intx_connect), with no evr-vmm thread in the path.
+ *     (io->intx_connect), with no evr-vmm thread in the path. VFIO drives
+ *     one kind at a time: INTx is disconnected before MSI-X or MSI is
+ *     connected, and connected again only after they are disconnected.
  *   - extended configuration space: not reachable (mechanism #1 only).
  *
  * Everything runs under the function's lock (pci.h), like any PCI function. */
@@ -92,8 +97,8 @@ struct pci_passthru_io {
      * Called only for functions without MSI-X. */
     int (*msi_connect)(void *ctx, int efd);
     /* Connects the device's INTx to efd, its unmask to resample_efd, or
-     * disconnects it (both -1). Called only for functions with neither
-     * MSI-X nor MSI. */
+     * disconnects it (both -1). Called only for functions with a pin,
+     * never while MSI-X or MSI is connected. */
     int (*intx_connect)(void *ctx, int efd, int resample_efd);
 };
 
@@ -132,7 +137,7 @@ struct pci_passthru {
     bool msi_routed, msi_bound, msi_connected;
     uint64_t msi_addr;
     uint32_t msi_data;
-    /* INTx, for a function with neither (intx false otherwise) */
+    /* INTx, for a function whose device has a pin (intx false otherwise) */
     bool intx, intx_on;
     int intx_efd, intx_resample_efd;
     unsigned intx_gsi; /* the pin it is bound to while intx_on */

@@ -227,8 +227,9 @@ static int map_memory(struct vfio_pci *s, const struct guest_mem *mem, const cha
  * holds another of the VM's waits for the group to close). f is freed unless it
  * was on the bus, where a vCPU may still hold an access to it: then it is
  * kept, inert, until the VM ends. */
-/* The interrupt kind f's guest view drives: MSI-X, else MSI, else INTx.
- * Read before pci_passthru_unplug, which clears fn.msix, msi_cap and intx. */
+/* The vector kind f's guest view drives: MSI-X, else MSI, else INTx (INTx
+ * beside vectors is disconnected by pci_passthru_unplug itself). Read
+ * before pci_passthru_unplug, which clears fn.msix, msi_cap and intx. */
 static unsigned irq_index_of(const struct vfio_fn *f)
 {
     if (f->pt_ready && f->pt.fn.msix)

@@ -84,7 +84,7 @@ static void check(bool ok, const char *what);
 /* What reached one fake device. */
 struct pt_state {
     bool has_msix;
-    bool msix_connected, msi_connected;
+    bool msix_connected, msi_connected, intx_connected;
 };
 
 static void pt_phys(uint8_t *c, bool msix)
@@ -118,8 +118,8 @@ static int pt_cfg_write(void *ctx, unsigned reg, const void *buf, unsigned len)
     check(reg == PCI_COMMAND && len == 2,
           "the device saw a configuration write beyond the command");
     memcpy(&cmd, buf, 2);
-    check((cmd & PCI_COMMAND_INTX_OFF) && !(cmd & ~(CMD_ENABLES | PCI_COMMAND_INTX_OFF)),
-          "the device's command register got more than the enables, or INTx");
+    check(!(cmd & ~(CMD_ENABLES | PCI_COMMAND_INTX_OFF)),
+          "the device's command register got more than the enables and INTx disable");
     return 0;
 }
 
@@ -149,6 +149,7 @@ static int pt_msix_connect(void *ctx, unsigned nvec, const int *efds)
     (void)efds;
     check(st->has_msix, "MSI-X connected on a device without it");
     check(nvec == 0 || nvec == PT_NVEC, "the device's vectors connected in a wrong number");
+    check(nvec == 0 || !st->intx_connected, "MSI-X connected while INTx is (VFIO refuses)");
     st->msix_connected = nvec != 0;
     return 0;
 }
@@ -158,7 +159,19 @@ static int pt_msi_connect(void *ctx, int efd)
     struct pt_state *st = ctx;
 
     check(!st->has_msix, "MSI connected on a device with MSI-X");
+    check(efd < 0 || !st->intx_connected, "MSI connected while INTx is (VFIO refuses)");
     st->msi_connected = efd >= 0;
+    return 0;
+}
+
+static int pt_intx_connect(void *ctx, int efd, int resample_efd)
+{
+    struct pt_state *st = ctx;
+
+    check((efd < 0) == (resample_efd < 0), "INTx connected without its resample eventfd");
+    check(efd < 0 || (!st->msi_connected && !st->msix_connected),
+          "INTx connected while MSI or MSI-X is (VFIO refuses)");
+    st->intx_connected = efd >= 0;
     return 0;
 }
 
@@ -168,10 +181,14 @@ static const struct pci_passthru_io pt_io = {
         .bar_write = pt_bar_write,
         .msix_connect = pt_msix_connect,
         .msi_connect = pt_msi_connect,
+        .intx_connect = pt_intx_connect,
 };
 
 static void check_passthru(const struct pci_passthru *p, const struct pt_state *st)
 {
+    check(st->intx_connected == p->intx_on, "INTx connected and evr-vmm does not know it");
+    check(!p->intx_on || !(pci_get(&p->fn, PCI_COMMAND, 2) & PCI_COMMAND_INTX_OFF),
+          "INTx connected while the guest has it disabled");
     if (st->has_msix) {
         uint16_t ctl = (uint16_t)pci_get(&p->fn, p->msix.cap + MSIX_CTRL, 2);
         check(st->msix_connected == p->msix_connected &&
@@ -468,6 +485,8 @@ out:
     pci_passthru_destroy(&pt);
     pci_passthru_destroy(&pt_msi);
     check(!st_msi.msi_connected, "MSI still connected after the function went");
+    check(!st.intx_connected && !st_msi.intx_connected,
+          "INTx still connected after the function went");
     machine_destroy(&m);
     return 0;
 }

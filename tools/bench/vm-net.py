@@ -349,17 +349,24 @@ def ns_run(ns, *cmd, check=True):
     return run("ip", "netns", "exec", ns, *cmd, check=check)
 
 
+# The peer's TCP sink: each connection in a thread of its own, so that one
+# transfer that never ends (its FIN lost with the guest's stalled sender)
+# does not hold up the accept of the next ones, whose data would otherwise
+# wait in the listen queue until their window closes: stalls that only
+# followed the first (docs/lab.md, "TCP on the lab's e1000e pair").
 SINK = r"""
-import socket, sys
+import socket, threading
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 5001)); s.listen(4)
-while True:
-    c, _ = s.accept(); n = 0
+def serve(c):
+    n = 0
     while True:
         b = c.recv(1 << 16)
         if not b: break
         n += len(b)
     c.close(); print("received", n, flush=True)
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
 """
 
 

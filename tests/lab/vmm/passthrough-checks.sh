@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs inside the lab (real KVM, VFIO, IOMMU): usage
-#   passthrough-checks.sh EVR_VMM KERNEL INITRD INITRD_NVME
+#   passthrough-checks.sh EVR_VMM KERNEL INITRD INITRD_NVME [tcp]
 # A whole e1000e given to a router-engine VM: the lab's first two e1000e
 # share a cable (a QEMU hub). The first goes to evr-vmm (--passthrough); the
 # second stays with the lab's e1000e driver in a network namespace, as the
 # cable's peer. In the guest, e1000e probes the function evr-vmm presents,
 # its link comes up, it pings the peer and answers the peer's pings, and its
 # MSI-X vectors count interrupts in /proc/interrupts. When the VM ends, the
-# function is back with e1000e on the lab. Refusals name the PCI address.
+# function is back with e1000e on the lab. Then the same function to a guest booted with pci=nomsi: its
+# driver runs it on INTx, a level interrupt on an IO-APIC pin (evr-vmm's
+# resample irqfd), whose count rises with the pings. Refusals name the PCI
+# address.
 # Then an SR-IOV VF (VF 0 of the lab's nvme PF, created with autoprobe off)
 # given to a guest that has the nvme module (INITRD_NVME): the guest
 # enumerates it with its ids and class, its 64-bit BAR in the PCI window and
@@ -15,12 +18,23 @@
 # is offline: QEMU's nvme VFs need resources from the PF first, left); the
 # VM is stopped from the control
 # socket, and the VF is back unbound, as it was, its override cleared.
+# While the VMs run, the lab kernel's KVM trace points go to a ring of their
+# own; a guest that triple-faults gets the vCPU's last exits printed
+# (docs/lab.md, "A triple fault in vmm-passthrough").
+# With tcp, only the MSI-X guest, which also sends the peer 2 MiB over TCP
+# and receives 2 MiB from it (byte counts and MD5 sums checked at both
+# ends): a test of its own while those transfers stall now and then
+# (docs/lab.md, "TCP on the lab's e1000e pair").
 set -uo pipefail
-VMM=$1 KERNEL=$2 INITRD=$3 INITRD_NVME=$4
+VMM=$1 KERNEL=$2 INITRD=$3 INITRD_NVME=$4 MODE=${5:-}
 W=$(mktemp -d)
 NS=evr-pt-peer
+TR=/sys/kernel/tracing/instances/evr-pt
+sink=""
 cleanup() {
+    [ -n "$sink" ] && kill "$sink" 2>/dev/null
     ip netns del "$NS" 2>/dev/null
+    [ -d "$TR" ] && echo 0 >"$TR/tracing_on" && rmdir "$TR" 2>/dev/null
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -76,10 +90,88 @@ ip -n "$NS" addr add 10.13.0.1/24 dev "$peer_if"
 ip -n "$NS" link set "$peer_if" up
 ip -n "$NS" link set lo up
 
+# The peer's TCP ends: a sink on port 5001 that reports each connection's
+# byte count and MD5, and a sender of FILE to the guest's port 5002.
+cat >"$W/tcp.py" <<'PY'
+import hashlib, socket, sys, threading
+if sys.argv[1] == "sink":
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 5001))
+    s.listen(4)
+    def serve(c):
+        c.settimeout(180)
+        n, h = 0, hashlib.md5()
+        try:
+            while True:
+                b = c.recv(1 << 16)
+                if not b:
+                    break
+                n += len(b)
+                h.update(b)
+        except OSError as e:
+            print("sink: connection failed after", n, "bytes:", e, flush=True)
+            return
+        c.close()
+        print("sink got", n, "md5", h.hexdigest(), flush=True)
+    while True:
+        threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+else:
+    data = open(sys.argv[2], "rb").read()
+    c = socket.create_connection((sys.argv[1], 5002), timeout=180)
+    c.sendall(data)
+    c.close()
+    print("sent", len(data), flush=True)
+PY
+ip netns exec "$NS" python3 "$W/tcp.py" sink >"$W/sink" 2>&1 &
+sink=$!
+head -c 2097152 /dev/urandom >"$W/to-guest"
+to_guest_md5=$(md5sum <"$W/to-guest" | cut -d' ' -f1)
+
+# The lab kernel's KVM trace points in a ring of their own, stopped by a
+# triple fault (SVM exit 0x7f, shutdown) so that the exits before it stay.
+kvm_trace_start() {
+    local t=/sys/kernel/tracing e
+    mountpoint -q "$t" || mount -t tracefs nodev "$t" 2>/dev/null
+    mkdir "$TR" 2>/dev/null || return 0
+    echo 2048 >"$TR/buffer_size_kb"
+    for e in kvm_exit kvm_entry kvm_inj_exception kvm_page_fault kvm_cr kvm_msr kvm_pio \
+        kvm_mmio kvm_userspace_exit kvm_set_irq kvm_msi_set_irq kvm_apic_accept_irq; do
+        [ -e "$TR/events/kvm/$e/enable" ] && echo 1 >"$TR/events/kvm/$e/enable"
+    done
+    echo 'traceoff if exit_reason == 127' >"$TR/events/kvm/kvm_exit/trigger" 2>/dev/null
+}
+# kvm_trace_report ERR: after a triple fault, the last exits of the vCPU and
+# where the lab's own code lies, to tell the guest's state from the lab's.
+kvm_trace_report() {
+    grep -q "triple fault" "$1" && [ -d "$TR" ] || {
+        [ -d "$TR" ] && echo >"$TR/trace" && echo 1 >"$TR/tracing_on"
+        return 0
+    }
+    echo "== the lab's KVM trace up to the triple fault (last 150 events)"
+    grep -v '^#' "$TR/trace" | tail -150
+    echo "== the lab kernel's own: $(grep -wE '_stext|_etext|__svm_vcpu_run' /proc/kallsyms | tr '\n' ' ')"
+    echo >"$TR/trace"
+    echo 1 >"$TR/tracing_on"
+}
+kvm_trace_start
+# The ring works: a tiny guest whose ud2 (no IDT yet) ends in a triple
+# fault leaves that shutdown exit as the last one the report shows.
+python3 "$(dirname "$0")/tiny-bzimage.py" "$W/ud2.bzImage" 0f0b
+"$VMM" --kernel "$W/ud2.bzImage" --memory 64 --console none >/dev/null 2>"$W/err-ud2"
+kvm_trace_report "$W/err-ud2" >"$W/report-ud2"
+grep -v '^==' "$W/report-ud2" | grep 'kvm_exit' | tail -1 | grep -q 'reason.*shutdown' &&
+    pass "the KVM trace ring keeps a triple fault's exits: $(grep 'kvm_exit' "$W/report-ud2" | tail -1 | sed 's/^ *//')" ||
+    fail "the KVM trace ring did not keep a tiny guest's triple fault: $(tail -5 "$W/report-ud2")"
+
 mkdir -p "$W/extra"
 cat >"$W/extra/pt-check.sh" <<'GUEST'
-# The guest's half (busybox sh). Prints key=value lines the host greps.
-irqs() { grep -E "$1" /proc/interrupts | awk '{ s += $2 } END { print s + 0 }'; }
+# The guest's half (busybox sh): pt-check.sh msix|tcp|intx. Prints key=value
+# lines the host greps.
+mode=$1
+# irqs: the interrupts of the device's lines (named after its interface)
+irqs() { awk -v n="$n" '$NF == n || index($NF, n "-") == 1 { s += $2 } END { print s + 0 }' /proc/interrupts; }
+icmp_in() { awk '/^Icmp:/ { if (++k == 2) print $10 }' /proc/net/snmp; }
 n=
 for i in /sys/class/net/*; do
     [ "$(basename "$(readlink "$i/device/driver" 2>/dev/null)")" = e1000e ] && n=${i##*/}
@@ -97,70 +189,174 @@ done
 echo "pt-carrier=$(cat /sys/class/net/$n/carrier 2>/dev/null)"
 echo "pt-irq-mode=$(cat /sys/class/net/$n/device/msi_irqs/* 2>/dev/null | sort -u | tr '\n' ' ')"
 grep -E "$n" /proc/interrupts | sed 's/^/pt-irq: /'
-echo "pt-msix-before=$(irqs "PCI-MSIX.*$n|PCI-MSI-X.*$n|$n-")"
+echo "pt-irqs-before=$(irqs)"
 ping -c 3 -W 5 10.13.0.1 >/tmp/ping 2>&1
 echo "pt-ping-out=$(grep -c 'bytes from' /tmp/ping)"
-# Wait for the peer's pings (bounded), then report.
+if [ "$mode" = tcp ]; then
+    # 2 MiB to the peer's sink, then 2 MiB from the peer (after pt-ready)
+    dd if=/dev/urandom of=/tmp/tx bs=65536 count=32 2>/dev/null
+    echo "pt-tcp-out-md5=$(md5sum </tmp/tx | cut -d' ' -f1)"
+    timeout 120 nc 10.13.0.1 5001 </tmp/tx
+    rc=$?
+    echo "pt-tcp-out-rc=$rc"
+    # a transfer that did not end: what the device did (its own counters)
+    [ $rc = 0 ] || for k in tx_packets rx_packets tx_dropped; do
+        echo "pt-tcp-diag: $k=$(cat /sys/class/net/$n/statistics/$k)"
+    done
+    # busybox nc ends when its input does: a FIFO held open never does
+    mkfifo /tmp/never
+    exec 3<>/tmp/never
+    nc -l -p 5002 <&3 >/tmp/rx &
+    rx=$!
+fi
 echo "pt-ready"
+# The peer's pings (and its transfer), bounded
 t=0
-while [ "$(awk '/^Icmp:/ { if (++k == 2) print $10 }' /proc/net/snmp)" -lt 3 ] && [ $t -lt 120 ]; do
+while [ "$(icmp_in)" -lt 3 ] && [ $t -lt 120 ]; do
     sleep 1
     t=$((t + 1))
 done
-echo "pt-echo-in=$(awk '/^Icmp:/ { if (++k == 2) print $10 }' /proc/net/snmp)"
+echo "pt-echo-in=$(icmp_in)"
+if [ "$mode" = tcp ]; then
+    t=0
+    while kill -0 $rx 2>/dev/null && [ $t -lt 150 ]; do
+        sleep 1
+        t=$((t + 1))
+    done
+    kill $rx 2>/dev/null
+    echo "pt-tcp-in=$(wc -c </tmp/rx) md5=$(md5sum </tmp/rx | cut -d' ' -f1)"
+    awk 'NR > 1 { print "pt-tcp-diag: socket", $2, $3, "state", $4, "queues", $5, "retransmits", $7 }' /proc/net/tcp
+    awk '/^Tcp:/ { if (++k == 2) print "pt-tcp-diag: RetransSegs", $13 }' /proc/net/snmp
+fi
 grep -E "$n" /proc/interrupts | sed 's/^/pt-irq: /'
-echo "pt-msix-after=$(irqs "PCI-MSIX.*$n|PCI-MSI-X.*$n|$n-")"
+echo "pt-irqs-after=$(irqs)"
 GUEST
 (cd "$W/extra" && echo pt-check.sh | cpio -o -H newc 2>/dev/null | gzip) >"$W/extra.cpio.gz"
 cat "$INITRD" "$W/extra.cpio.gz" >"$W/initrd"
 
-timeout 360 "$VMM" --kernel "$KERNEL" --initrd "$W/initrd" --vcpus 1 --memory 256 \
-    --passthrough "$A" --console "file:$W/console" --control "$W/ctl-a" \
-    --cmdline 'console=ttyS0 panic=-1 evr_run="sh /pt-check.sh"' 2>"$W/err" &
-vmm=$!
-wait_console "$W/console" pt-ready
-if grep -aq "pt-ready" "$W/console"; then
-    # BAR0 is a memory slot: the driver's register accesses never leave KVM,
-    # so the MMIO exits are the MSI-X table's and PBA's and BAR3's.
-    mmio=$(ctl "$W/ctl-a" counters |
-        python3 -c 'import json,sys; print(sum(v["exits"]["mmio"] for v in json.load(sys.stdin)["vcpus"]))')
-    # Measured 2026-11-29: 47 with the memory slots, 4286 with every BAR
-    # trapped (the same boot); 500 keeps a wide margin on both sides.
-    [ -n "$mmio" ] && [ "$mmio" -lt 500 ] &&
-        pass "BAR0 is a memory slot: $mmio MMIO exits from boot through probe, link and 3 pings" ||
-        fail "${mmio:-no} MMIO exits from boot through probe, link and 3 pings: BAR0 trapped?"
-    [ "$(drv "$A")" = vfio-pci ] && pass "$A is with vfio-pci while the VM runs" ||
-        fail "$A is with '$(drv "$A")' while the VM runs"
-    ip netns exec "$NS" ping -c 3 -W 5 10.13.0.2 >"$W/ping-in" 2>&1
-    got=$(grep -c 'bytes from' "$W/ping-in")
-    [ "$got" -ge 1 ] && pass "the peer pings the guest ($got of 3 replies)" ||
-        fail "the peer's pings: $(tail -3 "$W/ping-in")"
+# finish_pt: the verdict; on a failure, the end of each guest's console
+finish_pt() {
+    if [ "$failures" -ne 0 ]; then
+        for m in tcp msix intx; do
+            [ -f "$W/console-$m" ] && echo "== console ($m)" && tail -60 "$W/console-$m"
+        done
+        [ -f "$W/console-vf" ] && echo "== console (nvme VF)" && tail -40 "$W/console-vf"
+        echo "$failures check(s) failed"
+        exit 1
+    fi
+    echo "all checks passed"
+    exit 0
+}
+# want REGEX WHAT: a check of the console $con
+want() { grep -aqE "$1" "$con" && pass "$2" || fail "$2 (console lacks /$1/)"; }
+# boot_e1000e MODE CMDLINE: A to a 1-vCPU guest running pt-check.sh MODE;
+# the host's half at pt-ready; then the checks both modes share. The
+# console is in W/console-MODE.
+boot_e1000e() {
+    local mode=$1 con=$W/console-$1 err=$W/err-$1 vmm rc mmio got cmd t huge=()
+    # TCP in 2 MiB pages of RAM: QEMU's e1000e drops a frame whose buffer
+    # spans two 4 KiB pages the lab's IOMMU maps apart (docs/lab.md, "TCP
+    # on the lab's e1000e pair").
+    if [ "$mode" = tcp ]; then
+        echo 160 >/proc/sys/vm/nr_hugepages
+        huge=(--hugepages)
+    fi
+    timeout 360 "$VMM" "${huge[@]}" --kernel "$KERNEL" --initrd "$W/initrd" --vcpus 1 --memory 256 \
+        --passthrough "$A" --console "file:$con" --control "$W/ctl-$mode" \
+        --cmdline "console=ttyS0 panic=-1 $2 evr_run=\"sh /pt-check.sh $mode\"" 2>"$err" &
+    vmm=$!
+    # Until the guest's driver sets bus mastering the function can do no DMA
+    # into guest RAM: the host's view of its command register, sampled once
+    # the guest's kernel prints (docs/lab.md, "A triple fault in
+    # vmm-passthrough").
+    for ((t = 0; t < 600; t++)); do
+        [ -s "$con" ] && break
+        sleep 0.1
+    done
+    cmd=$(od -An -tu2 -j4 -N2 "/sys/bus/pci/devices/$A/config" | tr -d ' ')
+    if grep -aq "e1000e" "$con"; then
+        echo "  (bus mastering not sampled: the guest's driver was already up)"
+    elif [ -n "$cmd" ] && [ $((cmd & 4)) -eq 0 ]; then
+        pass "while the guest's kernel boots, before its driver, $A has bus mastering off (command $(printf 0x%04x "$cmd")): no DMA"
+    else
+        fail "while the guest's kernel boots, $A's command register is ${cmd:-unreadable}: bus mastering on before the driver"
+    fi
+    wait_console "$con" pt-ready
+    if grep -aq "pt-ready" "$con"; then
+        if [ "$mode" != intx ]; then
+            # BAR0 is a memory slot: the driver's register accesses never
+            # leave KVM, so the MMIO exits are the MSI-X table's and PBA's
+            # and BAR3's.
+            mmio=$(ctl "$W/ctl-$mode" counters |
+                python3 -c 'import json,sys; print(sum(v["exits"]["mmio"] for v in json.load(sys.stdin)["vcpus"]))')
+            # Measured 2026-11-29: 47 with the memory slots, 4286 with every
+            # BAR trapped (the same boot, without the TCP transfer; 47 with
+            # it too); 500 keeps a wide margin on both sides.
+            [ -n "$mmio" ] && [ "$mmio" -lt 500 ] &&
+                pass "BAR0 is a memory slot: $mmio MMIO exits from boot through probe, link and the guest's traffic" ||
+                fail "${mmio:-no} MMIO exits from boot through probe, link and the guest's traffic: BAR0 trapped?"
+        fi
+        [ "$(drv "$A")" = vfio-pci ] && pass "$A is with vfio-pci while the VM runs" ||
+            fail "$A is with '$(drv "$A")' while the VM runs"
+        ip netns exec "$NS" ping -c 3 -W 5 10.13.0.2 >"$W/ping-in" 2>&1
+        got=$(grep -c 'bytes from' "$W/ping-in")
+        [ "$got" -ge 1 ] && pass "the peer pings the guest ($got of 3 replies)" ||
+            fail "the peer's pings: $(tail -3 "$W/ping-in")"
+        [ "$mode" = tcp ] && timeout 170 ip netns exec "$NS" python3 "$W/tcp.py" 10.13.0.2 "$W/to-guest" \
+            >"$W/send" 2>&1
+    fi
+    wait "$vmm"
+    rc=$?
+    [ "$rc" -eq 0 ] && pass "evr-vmm exited 0" || fail "evr-vmm exited $rc: $(cat "$err")"
+    [ -s "$err" ] && sed 's/^/  evr-vmm: /' "$err"
+    kvm_trace_report "$err"
+    grep -q "not reset" "$err" && fail "$A was not reset: $(grep "not reset" "$err")" ||
+        pass "$A was reset (VFIO_DEVICE_RESET) without a complaint"
+    grep -a "pt-\|e1000e" "$con" | sed 's/^/  guest: /'
+    want 'pt-if=eth[0-9]+ pci=0000:00:0[1-9a-f]' "the guest's e1000e driver probes the function"
+    want 'pt-ids=0x8086:0x10d3' "the guest sees the device's ids"
+    want 'pt-carrier=1' "the link comes up in the guest"
+    want 'pt-ping-out=[1-3]' "the guest pings its cable peer"
+    want 'pt-echo-in=([3-9]|[1-9][0-9])' "the guest answered the peer's pings"
+    before=$(grep -a 'pt-irqs-before=' "$con" | sed 's/.*=//' | tr -dc 0-9)
+    after=$(grep -a 'pt-irqs-after=' "$con" | sed 's/.*=//' | tr -dc 0-9)
+    [ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ] &&
+        pass "the guest's interrupt counts of the device rose ($before -> $after)" ||
+        fail "the guest's interrupt counts of the device did not rise (${before:-?} -> ${after:-?})"
+    grep -aq "evr-guest: command exited with 0" "$con" && pass "the guest script ended with 0" ||
+        fail "the guest script failed"
+    [ "$(drv "$A")" = e1000e ] && pass "after the VM, $A is back with e1000e" ||
+        fail "after the VM, $A is with '$(drv "$A")'"
+    [ -z "$(cat "/sys/bus/pci/devices/$A/driver_override" 2>/dev/null | tr -d '(null)\n')" ] &&
+        pass "its driver_override is cleared" || fail "driver_override left: $(cat "/sys/bus/pci/devices/$A/driver_override")"
+}
+
+if [ "$MODE" = tcp ]; then
+    # MSI-X, and TCP both ways.
+    boot_e1000e tcp ""
+    con=$W/console-tcp
+    want 'pt-irq-mode=msix .?$' "the guest's driver runs the device on MSI-X"
+    out_md5=$(grep -a 'pt-tcp-out-md5=' "$con" | sed 's/.*=//' | tr -dc 0-9a-f)
+    grep -aq 'pt-tcp-out-rc=0' "$con" && [ -n "$out_md5" ] && grep -q "sink got 2097152 md5 $out_md5" "$W/sink" &&
+        pass "the guest sent the peer 2 MiB over TCP, every byte as sent (MD5 $out_md5)" ||
+        fail "the guest's 2 MiB to the peer: $(grep -a 'pt-tcp-out' "$con" | tr '\n' ' ') peer: $(cat "$W/sink")"
+    grep -aq "pt-tcp-in=2097152 md5=$to_guest_md5" "$con" &&
+        pass "the peer sent the guest 2 MiB over TCP, every byte as sent (MD5 $to_guest_md5)" ||
+        fail "the peer's 2 MiB to the guest: $(grep -a 'pt-tcp-in' "$con") (sent md5 $to_guest_md5; $(cat "$W/send" 2>/dev/null))"
+    grep -a 'pt-tcp-diag' "$con" | sed 's/^/  guest: /'
+    finish_pt
 fi
-wait "$vmm"
-rc=$?
-[ "$rc" -eq 0 ] && pass "evr-vmm exited 0" || fail "evr-vmm exited $rc: $(cat "$W/err")"
-[ -s "$W/err" ] && sed 's/^/  evr-vmm: /' "$W/err"
-grep -q "not reset" "$W/err" && fail "$A was not reset: $(grep "not reset" "$W/err")" ||
-    pass "$A was reset (VFIO_DEVICE_RESET) without a complaint"
-grep -a "pt-\|e1000e" "$W/console" | sed 's/^/  guest: /'
-want() { grep -aqE "$1" "$W/console" && pass "$2" || fail "$2 (console lacks /$1/)"; }
-want 'pt-if=eth[0-9]+ pci=0000:00:0[1-9a-f]' "the guest's e1000e driver probes the function"
-want 'pt-ids=0x8086:0x10d3' "the guest sees the device's ids"
-want 'pt-carrier=1' "the link comes up in the guest"
+
+boot_e1000e msix ""
+con=$W/console-msix
 want 'pt-irq-mode=msix .?$' "the guest's driver runs the device on MSI-X"
-want 'pt-ping-out=[1-3]' "the guest pings its cable peer"
-want 'pt-echo-in=([3-9]|[1-9][0-9])' "the guest answered the peer's pings"
-before=$(grep -a 'pt-msix-before=' "$W/console" | sed 's/.*=//' | tr -dc 0-9)
-after=$(grep -a 'pt-msix-after=' "$W/console" | sed 's/.*=//' | tr -dc 0-9)
-[ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ] &&
-    pass "the guest's MSI-X counts rose ($before -> $after)" ||
-    fail "the guest's MSI-X counts did not rise (${before:-?} -> ${after:-?})"
-grep -aq "evr-guest: command exited with 0" "$W/console" && pass "the guest script ended with 0" ||
-    fail "the guest script failed"
-[ "$(drv "$A")" = e1000e ] && pass "after the VM, $A is back with e1000e" ||
-    fail "after the VM, $A is with '$(drv "$A")'"
-[ -z "$(cat "/sys/bus/pci/devices/$A/driver_override" 2>/dev/null | tr -d '(null)\n')" ] &&
-    pass "its driver_override is cleared" || fail "driver_override left: $(cat "/sys/bus/pci/devices/$A/driver_override")"
+
+# INTx: the guest's PCI core offers its drivers no MSI or MSI-X.
+boot_e1000e intx pci=nomsi
+con=$W/console-intx
+want 'pt-irq-mode=.?$' "with pci=nomsi the guest's driver enables neither MSI nor MSI-X"
+want 'pt-irq: +[0-9]+: +[0-9]+ +IO-APIC +[0-9]+-fasteoi +eth[0-9]+.?$' \
+    "it runs the device on one IO-APIC pin, level-triggered (INTx)"
 
 # The nvme VF, stopped from the control socket.
 pf=
@@ -210,6 +406,7 @@ GUEST
     [ "$rc" -eq 0 ] && pass "evr-vmm stopped from the control socket exited 0" ||
         fail "evr-vmm (VF) exited $rc: $(cat "$W/err-vf")"
     [ -s "$W/err-vf" ] && sed 's/^/  evr-vmm: /' "$W/err-vf"
+    kvm_trace_report "$W/err-vf"
     grep -q "not reset" "$W/err-vf" && fail "$VF was not reset: $(grep "not reset" "$W/err-vf")" ||
         pass "$VF was reset without a complaint"
     grep -a "vf-" "$W/console-vf" | sed 's/^/  guest: /'
@@ -233,10 +430,4 @@ GUEST
     echo 0 >"$pf/sriov_numvfs"
 fi
 
-if [ "$failures" -ne 0 ]; then
-    tail -60 "$W/console"
-    [ -f "$W/console-vf" ] && tail -40 "$W/console-vf"
-    echo "$failures check(s) failed"
-    exit 1
-fi
-echo "all checks passed"
+finish_pt

@@ -5,8 +5,8 @@
  * that records what reaches it: header and BAR sizing, relocation into
  * memory slots and what stays trapped, BARs pointed outside the PCI window,
  * the capability list and what is hidden or read-only, MSI-X table writes
- * and the connection of the device's vectors, and MSI for a function
- * without MSI-X. */
+ * and the connection of the device's vectors, MSI for a function
+ * without MSI-X, and INTx beside them or alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,9 +42,19 @@ struct fake_dev {
     int msi_efd;
     unsigned intx_connects, intx_disconnects;
     int intx_efd, intx_resample_efd;
+    /* every (dis)connection in order: I/i INTx, M/m MSI, X/x MSI-X */
+    char irq_log[64];
 };
 
 static struct fake_dev dev;
+
+static void irq_logged(char c)
+{
+    size_t n = strlen(dev.irq_log);
+
+    if (n + 1 < sizeof(dev.irq_log))
+        dev.irq_log[n] = c;
+}
 
 static int dev_cfg_write(void *ctx, unsigned reg, const void *buf, unsigned len)
 {
@@ -83,6 +93,7 @@ static int dev_bar_write(void *ctx, unsigned bar, uint64_t off, const void *buf,
 static int dev_msix_connect(void *ctx, unsigned nvec, const int *efds)
 {
     (void)ctx;
+    irq_logged(nvec ? 'X' : 'x');
     if (nvec) {
         dev.connects++;
         dev.nvec = nvec;
@@ -97,6 +108,7 @@ static int dev_msix_connect(void *ctx, unsigned nvec, const int *efds)
 static int dev_msi_connect(void *ctx, int efd)
 {
     (void)ctx;
+    irq_logged(efd >= 0 ? 'M' : 'm');
     if (efd >= 0)
         dev.msi_connects++;
     else
@@ -108,6 +120,7 @@ static int dev_msi_connect(void *ctx, int efd)
 static int dev_intx_connect(void *ctx, int efd, int resample_efd)
 {
     (void)ctx;
+    irq_logged(efd >= 0 ? 'I' : 'i');
     if (efd >= 0)
         dev.intx_connects++;
     else
@@ -244,9 +257,9 @@ static void test_header(void **state)
     assert_int_equal(cfg_rd(PCI_REVISION, 1), phys[PCI_REVISION]);
     assert_int_equal(cfg_rd(PCI_SUBSYSTEM_VENDOR, 4), phys32(PCI_SUBSYSTEM_VENDOR));
     assert_int_equal(cfg_rd(PCI_HEADER_TYPE, 1), 0);
-    /* no INTx pin, though the device has one */
-    assert_int_not_equal(phys[PCI_INTERRUPT_PIN], 0);
-    assert_int_equal(cfg_rd(PCI_INTERRUPT_PIN, 1), 0);
+    /* INTA, as the device has it (a guest booted with pci=nomsi uses it) */
+    assert_int_equal(phys[PCI_INTERRUPT_PIN], 1);
+    assert_int_equal(cfg_rd(PCI_INTERRUPT_PIN, 1), 1);
     /* no ROM: the device has one (0x30 is set in the fixture); the guest
      * sizes nothing there */
     assert_int_not_equal(phys32(PCI_ROM_ADDRESS), 0);
@@ -287,8 +300,7 @@ static void test_relocation_and_slots(void **state)
     assert_int_equal(slot_calls, 0); /* nothing mapped before decoding */
 
     cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
-    assert_int_equal(dev.cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER |
-                                      PCI_COMMAND_INTX_OFF);
+    assert_int_equal(dev.cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
     /* BAR0 and BAR1: memory slots over the host's mapping */
     assert_int_equal(pci_passthru_slot_bytes(&p, 0), 0x20000);
     assert_int_equal(pci_passthru_slot_bytes(&p, 1), 0x20000);
@@ -321,7 +333,7 @@ static void test_relocation_and_slots(void **state)
     cfg_wr(PCI_COMMAND, 2, 0);
     for (unsigned i = 0; i < PCI_PASSTHRU_SLOTS; i++)
         assert_int_equal(slot[SLOT_BASE + i].memory_size, 0);
-    assert_int_equal(dev.cmd, PCI_COMMAND_INTX_OFF);
+    assert_int_equal(dev.cmd, 0);
 }
 
 /* A BAR pointed at guest RAM, at the IOAPIC or across the window's end
@@ -554,7 +566,9 @@ static void test_msi(void **state)
     assert_int_equal(cfg_rd(cap + PCI_MSI_ADDR_LO, 4), 0xfee00000);
     assert_int_equal(dev.msi_connects, 0);
     assert_false(fake_kvm.bound[gsi]);
+    assert_string_equal(dev.irq_log, "I"); /* INTx, as the command register allows */
     cfg_wr(cap + PCI_MSI_CTRL, 2, PCI_MSI_ENABLE);
+    assert_string_equal(dev.irq_log, "IiM"); /* let go before MSI comes on */
     assert_int_equal(dev.msi_connects, 1);
     assert_int_equal(dev.msi_efd, p.msi_efd);
     assert_true(fake_kvm.bound[gsi]);
@@ -565,8 +579,9 @@ static void test_msi(void **state)
     cfg_wr(cap + PCI_MSI_DATA, 2, 0x42);
     assert_int_equal(fake_kvm_msi_route(gsi)->u.msi.data, 0x42);
     assert_int_equal(dev.msi_connects, 1);
-    /* off: disconnected and unbound */
+    /* off: disconnected and unbound, and INTx back */
     cfg_wr(cap + PCI_MSI_CTRL, 2, 0);
+    assert_string_equal(dev.irq_log, "IiMmI");
     assert_int_equal(dev.msi_disconnects, 1);
     assert_false(fake_kvm.bound[gsi]);
     /* no MSI-X table now: BAR3 is a memory slot whole */
@@ -634,6 +649,44 @@ static void test_intx(void **state)
     assert_false(fake_kvm.bound[gsi]);
 }
 
+/* INTx beside MSI-X and MSI (the e1000e has INTA, MSI and MSI-X): live
+ * while neither is on, so a guest booted with pci=nomsi drives the device
+ * on it; VFIO takes one kind at a time, so INTx is let go before MSI-X or
+ * MSI is connected and taken up again only after they are disconnected. */
+static void test_intx_beside_vectors(void **state)
+{
+    unsigned order[48], n, msix = find_cap(PCI_CAP_ID_MSIX, order, &n);
+    unsigned gsi = pci_intx_gsi(p.fn.slot);
+
+    (void)state;
+    assert_true(p.intx);
+    assert_non_null(p.fn.msix);
+    cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    assert_string_equal(dev.irq_log, "I");
+    assert_int_equal(fake_kvm.bound_fd[gsi], p.intx_efd);
+    assert_int_equal(fake_kvm.resample_fd[gsi], p.intx_resample_efd);
+    /* MSI-X on (Linux also sets INTx disable, after): INTx first let go */
+    cfg_wr(msix + MSIX_CTRL, 2, MSIX_CTRL_ENABLE);
+    assert_string_equal(dev.irq_log, "IiX");
+    assert_false(fake_kvm.bound[gsi]);
+    cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_OFF);
+    assert_int_equal(dev.cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_OFF);
+    /* MSI-X off with INTx still disabled: nothing comes back */
+    cfg_wr(msix + MSIX_CTRL, 2, 0);
+    assert_string_equal(dev.irq_log, "IiXx");
+    /* MSI-X on and off with INTx enabled: disconnected before INTx returns */
+    cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    cfg_wr(msix + MSIX_CTRL, 2, MSIX_CTRL_ENABLE);
+    cfg_wr(msix + MSIX_CTRL, 2, 0);
+    assert_string_equal(dev.irq_log, "IiXxIiXxI");
+    assert_true(fake_kvm.bound[gsi]);
+    /* unplugged: disconnected and unbound */
+    pci_host_remove(m.pci, &p.fn);
+    pci_passthru_unplug(&p);
+    assert_string_equal(dev.irq_log, "IiXxIiXxIi");
+    assert_false(fake_kvm.bound[gsi]);
+}
+
 /* Refusals, each naming the host's PCI address. */
 static void test_refused(void **state)
 {
@@ -693,6 +746,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_nvme_vf, setup_nvme_vf, teardown),
             cmocka_unit_test_setup_teardown(test_msi, setup_msi_only, teardown),
             cmocka_unit_test_setup_teardown(test_intx, setup_intx_only, teardown),
+            cmocka_unit_test_setup_teardown(test_intx_beside_vectors, setup_e1000e, teardown),
             cmocka_unit_test(test_refused),
     };
 
