@@ -38,6 +38,8 @@ tail -n 4 <<<"$out"
 check "the guest ran what evr vm console typed, and its answer came back" \
     grep -q 'evr-console-42' <<<"$out"
 
+# from here on the guest's console is kept (run dir, vm-a.console.log)
+console_keep vm-a
 before=$(partition)
 pid=$(vm_field pid)
 say "kill -9 of vm-a's evr-vmm (pid $pid)"
