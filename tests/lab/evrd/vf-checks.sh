@@ -147,7 +147,7 @@ if guest_answers; then
     check "untagged frames do not reach the VF (its port VLAN is 100)" \
         bash -c "! ip netns exec th ping -c 3 -W 2 10.0.0.2 >/dev/null 2>&1"
     check "the guest pinged the test host (VLAN 100)" \
-        bash -c "for i in \$(seq 30); do grep -aq 'vf-guest: ping ok' $run/vm-a.console.log 2>/dev/null && exit 0; sleep 1; done; exit 1"
+        bash -c "for i in \$(seq 120); do grep -aq 'vf-guest: ping ok' $run/vm-a.console.log 2>/dev/null && exit 0; sleep 1; done; exit 1"
 else
     check "vm-a answered on VLAN 100 within 420 s" false
 fi
@@ -155,7 +155,7 @@ fi
 say "kill -9 of vm-a's evr-vmm: evrd restarts it with its VF"
 pid=$(vm_pid)
 kill -9 "$pid"
-for _ in $(seq 100); do p=$(vm_pid); [ "${p:-0}" -gt 0 ] && [ "$p" != "$pid" ] && break; sleep 0.2; done
+for _ in $(seq 300); do p=$(vm_pid); [ "${p:-0}" -gt 0 ] && [ "$p" != "$pid" ] && break; sleep 0.2; done
 check "evrd restarted vm-a (pid $pid, now $(vm_pid))" test "$(vm_pid)" != "$pid" -a "$(vm_pid)" -gt 0
 check "its configuration still has the VF" \
     python3 -c "import json; c=json.load(open('$run/vm-a.json')); assert c['passthrough'] == ['$VF0'], c"
