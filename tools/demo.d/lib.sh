@@ -176,6 +176,7 @@ finish() {
         echo "$failures checks failed; evrd's log:"
         cat $run/evrd.log
         for vm in "$@"; do
+            [ -f $run/$vm.log ] || continue # never started
             echo "== $vm's evr-vmm log (the last 60 lines)"
             tail -n 60 $run/$vm.log
             if [ -f $run/$vm.console.log ]; then

@@ -223,17 +223,7 @@ check "the freed VF is unbound, its override cleared" \
 say "what evrd saw"
 print_events
 
-kill -TERM $evrd_pid
-wait $evrd_pid
+finish vm-a vm-b
 evrd_pid=""
-if [ $failures -ne 0 ]; then
-    echo "$failures checks failed; evrd's log:"
-    cat $run/evrd.log
-    echo "== vm-a's evr-vmm log (the last 40 lines)"
-    tail -n 40 $run/vm-a.log
-    echo "== vm-a's console (the last 60 lines)"
-    tail -n 60 $run/vm-a.console.log
-    exit 1
-fi
 grep -a 'vf-guest:' $run/vm-a.console.log
 echo "all checks passed"

@@ -48,6 +48,7 @@ say "evr vm console vm-a: a command typed into the guest's shell"
     done
 ) | "$evr" vm console vm-a >$run/console-typed.out 2>&1
 tail -n 4 $run/console-typed.out
+echo
 check "the guest ran what evr vm console typed, and its answer came back" \
     grep -q 'evr-console-42' $run/console-typed.out
 
