@@ -29,9 +29,11 @@ nic() {
     exit 1
 }
 host() { ip netns exec "h$1" "${@:2}"; } # host N COMMAND...
-# Whether host N gets an answer from address A within a few tries.
+# Whether host N gets an answer from address A: one quick try, then 4 more
+# a second apart, each answer awaited up to 5 s (a nested guest on a loaded
+# lab can stall for seconds; an address that is not there never answers).
 reaches() { host "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1 ||
-    host "$1" ping -c 2 -W 2 "$2" >/dev/null 2>&1; }
+    host "$1" ping -c 4 -W 5 "$2" >/dev/null 2>&1; }
 unreachable() { ! host "$1" ping -c 3 -W 2 "$2" >/dev/null 2>&1; }
 
 # Front-panel ports 0..N-1 and their test hosts; sets ports, the appliance's
