@@ -25,6 +25,8 @@ write_appliance "$(vm vm-a 10.0.0.10 0)" "$(vm vm-b 10.0.0.11 1)"
 
 say "evrd: the appliance, its vswitch and its two router engines"
 start_evrd
+console_keep vm-a
+console_keep vm-b
 "$evr" show inventory
 echo
 "$evr" show vms

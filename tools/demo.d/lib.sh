@@ -1,6 +1,7 @@
 # Shared by the scripts that run evrd inside the lab appliance (sourced):
-# tools/demo.d/in-lab.sh (the demo, test evrd-lab-demo) and
-# tests/lab/evrd/vm-restart.sh (test evrd-lab-vm-restart).
+# tools/demo.d/in-lab.sh (the demo, test evrd-lab-demo),
+# tests/lab/evrd/vm-restart.sh (test evrd-lab-vm-restart) and
+# tests/lab/evrd/vf-checks.sh (tests evrd-lab-vf, evrd-lab-vf-two).
 #
 # Test host N sits on the cable peer (lab NIC 2N+1) of front-panel port N
 # (lab NIC 2N), in its own network namespace hN, as 10.0.0.(N+1). A router
@@ -28,9 +29,11 @@ nic() {
     exit 1
 }
 host() { ip netns exec "h$1" "${@:2}"; } # host N COMMAND...
-# Whether host N gets an answer from address A within a few tries.
+# Whether host N gets an answer from address A: one quick try, then 4 more
+# a second apart, each answer awaited up to 5 s (a nested guest on a loaded
+# lab can stall for seconds; an address that is not there never answers).
 reaches() { host "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1 ||
-    host "$1" ping -c 2 -W 2 "$2" >/dev/null 2>&1; }
+    host "$1" ping -c 4 -W 5 "$2" >/dev/null 2>&1; }
 unreachable() { ! host "$1" ping -c 3 -W 2 "$2" >/dev/null 2>&1; }
 # ping_counts FILE: "SENT RECEIVED" of the ping whose output FILE holds.
 ping_counts() { sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"; }
@@ -77,12 +80,12 @@ write_appliance() {
 EOT
 }
 
-# start_evrd [EVRD OPTION...]: starts evrd on the appliance (evrd_pid);
-# exits when it does not come up.
+# start_evrd [EVRD OPTION...]: starts evrd on the appliance (evrd_pid) with
+# these options too (--no-vms); exits when it does not come up.
 start_evrd() {
-    "$build/router/evrd" --appliance $run/appliance.json --run-dir $run \
+    "$build/router/evrd" --appliance $run/appliance.json --run-dir $run "$@" \
         --vswitch "$build/vswitch/evr-vswitch" --vmm "$build/vmm/evr-vmm" \
-        --vswitch-eal "--no-huge --no-pci --log-level *:warning" "$@" 2>>$run/evrd.log &
+        --vswitch-eal "--no-huge --no-pci --log-level *:warning" 2>>$run/evrd.log &
     evrd_pid=$!
     for _ in $(seq 600); do [ -S $EVR_SOCKET ] || ! kill -0 $evrd_pid 2>/dev/null && break; sleep 0.1; done
     if ! kill -0 $evrd_pid 2>/dev/null || [ ! -S $EVR_SOCKET ]; then
@@ -121,6 +124,53 @@ print_events() {
         python3 -c 'import json,sys; [print(e["kind"], e["subject"] + ":", e["text"]) for e in json.load(sys.stdin)["events"]]'
 }
 
+# console_keep VM: VM's guest console, kept in RUN_DIR/VM.console.log.
+# evr-vmm drops console output while no client is connected, so a reader
+# connects (again after every restart). It is the console's one client:
+# not for a VM whose console the script itself types into.
+console_pids=""
+console_keep() {
+    python3 -c '
+import socket, sys, time
+out = open(sys.argv[2], "ab", 0)
+while True:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+    except OSError:
+        s.close()
+        time.sleep(0.1)
+        continue
+    while True:
+        try:
+            d = s.recv(4096)
+        except OSError:  # evr-vmm killed: connect to the next one
+            break
+        if not d:
+            break
+        out.write(d)
+    s.close()
+' $run/$1.console $run/$1.console.log &
+    console_pids="$console_pids $!"
+}
+
+# keep_logs: evrd's, the vswitch's and the VMs' logs, the guests' consoles,
+# evrd's state and the lab kernel's log, copied to $EVR_LAB_OUT (evr-lab
+# run --out DIR) when there is one: the lab's /run is gone with the lab.
+keep_logs() {
+    [ -n "${EVR_LAB_OUT:-}" ] || return 0
+    cp -a $run/*.log $run/*.json $run/state "$EVR_LAB_OUT/" 2>/dev/null
+    dmesg >"$EVR_LAB_OUT/lab-dmesg.log" 2>&1
+    return 0
+}
+# At exit: the logs kept, the console readers stopped.
+on_exit() {
+    keep_logs
+    [ -z "$console_pids" ] || kill $console_pids 2>/dev/null
+    return 0
+}
+trap on_exit EXIT
+
 # Stops evrd; with failed checks prints its log and the VMs' and exits 1.
 finish() {
     kill -TERM $evrd_pid
@@ -130,8 +180,13 @@ finish() {
         echo "$failures checks failed; evrd's log:"
         cat $run/evrd.log
         for vm in "$@"; do
+            [ -f $run/$vm.log ] || continue # never started
             echo "== $vm's evr-vmm log (the last 60 lines)"
             tail -n 60 $run/$vm.log
+            if [ -f $run/$vm.console.log ]; then
+                echo "== $vm's guest console (the last 40 lines)"
+                tail -n 40 $run/$vm.console.log
+            fi
         done
         exit 1
     fi

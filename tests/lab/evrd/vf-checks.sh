@@ -25,25 +25,16 @@
 #     and unbound, as it was carved.
 set -uo pipefail
 build=$1 kernel=$2 initrd=$3 mode=${4:-one}
-run=/run/evr
-export EVR_SOCKET=$run/evrd.sock
-evr="$build/tools/evr"
-failures=0
+# shellcheck source=tools/demo.d/lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/../../../tools/demo.d/lib.sh"
 evrd_pid=""
 
-say() { printf '\n== %s\n' "$*"; }
-check() { # check "what" command...: prints ok/FAIL, counts failures
-    local what=$1
-    shift
-    if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
-}
-console_pids=""
 cleanup() {
     pkill_vm vm-a
     pkill_vm vm-b
     [ -n "$evrd_pid" ] && kill -TERM "$evrd_pid" 2>/dev/null
-    [ -n "$console_pids" ] && kill $console_pids 2>/dev/null
     ip netns del th 2>/dev/null
+    on_exit
 }
 # vm_pid [VM], vm_state [VM]: VM's (vm-a's) evr-vmm pid and state in evrd's own report
 vm_field() { "$evr" -j show vms | python3 -c 'import json,sys; print([v[sys.argv[1]] for v in json.load(sys.stdin)["vms"] if v["name"] == sys.argv[2]][0])' "$1" "$2"; }
@@ -111,16 +102,7 @@ EOF
 
 say "evrd starts with --no-vms: port0's PF carves its VFs"
 [ "$(cat /sys/bus/pci/devices/$PF/sriov_numvfs)" = 0 ] || echo "note: $PF had VFs already"
-"$build/router/evrd" --appliance $run/appliance.json --run-dir $run --no-vms \
-    --vswitch "$build/vswitch/evr-vswitch" --vmm "$build/vmm/evr-vmm" \
-    --vswitch-eal "--no-huge --no-pci --log-level *:warning" 2>$run/evrd.log &
-evrd_pid=$!
-for _ in $(seq 600); do [ -S $EVR_SOCKET ] || ! kill -0 $evrd_pid 2>/dev/null && break; sleep 0.1; done
-if ! kill -0 $evrd_pid 2>/dev/null || [ ! -S $EVR_SOCKET ]; then
-    echo "FAIL: evrd did not start; its log:"
-    cat $run/evrd.log
-    exit 1
-fi
+start_evrd --no-vms
 "$evr" show inventory
 VF0=$(basename "$(readlink "/sys/bus/pci/devices/$PF/virtfn0")")
 VF1=$(basename "$(readlink "/sys/bus/pci/devices/$PF/virtfn1")")
@@ -154,33 +136,6 @@ check "VF 1 stays free and unbound" test "$(drv "$VF1")" = ""
 check "vm-a's evr-vmm configuration will have the VF" \
     bash -c "'$evr' vm start vm-a && python3 -c 'import json; c=json.load(open(\"$run/vm-a.json\")); assert c[\"passthrough\"] == [\"$VF0\"], c'"
 
-# console_keep VM: VM's guest console, kept in RUN_DIR/VM.console.log:
-# evr-vmm drops console output while no client is connected, so a reader
-# connects (again after every restart)
-console_keep() {
-    python3 -c '
-import socket, sys, time
-out = open(sys.argv[2], "ab", 0)
-while True:
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(sys.argv[1])
-    except OSError:
-        s.close()
-        time.sleep(0.1)
-        continue
-    while True:
-        try:
-            d = s.recv(4096)
-        except OSError:  # evr-vmm killed: connect to the next one
-            break
-        if not d:
-            break
-        out.write(d)
-    s.close()
-' $run/$1.console $run/$1.console.log &
-    console_pids="$console_pids $!"
-}
 console_keep vm-a
 
 say "vm-a boots with the VF (nested KVM under emulation: a minute or two)"
@@ -192,7 +147,7 @@ if guest_answers; then
     check "untagged frames do not reach the VF (its port VLAN is 100)" \
         bash -c "! ip netns exec th ping -c 3 -W 2 10.0.0.2 >/dev/null 2>&1"
     check "the guest pinged the test host (VLAN 100)" \
-        bash -c "for i in \$(seq 30); do grep -aq 'vf-guest: ping ok' $run/vm-a.console.log 2>/dev/null && exit 0; sleep 1; done; exit 1"
+        bash -c "for i in \$(seq 120); do grep -aq 'vf-guest: ping ok' $run/vm-a.console.log 2>/dev/null && exit 0; sleep 1; done; exit 1"
 else
     check "vm-a answered on VLAN 100 within 420 s" false
 fi
@@ -200,7 +155,7 @@ fi
 say "kill -9 of vm-a's evr-vmm: evrd restarts it with its VF"
 pid=$(vm_pid)
 kill -9 "$pid"
-for _ in $(seq 100); do p=$(vm_pid); [ "${p:-0}" -gt 0 ] && [ "$p" != "$pid" ] && break; sleep 0.2; done
+for _ in $(seq 300); do p=$(vm_pid); [ "${p:-0}" -gt 0 ] && [ "$p" != "$pid" ] && break; sleep 0.2; done
 check "evrd restarted vm-a (pid $pid, now $(vm_pid))" test "$(vm_pid)" != "$pid" -a "$(vm_pid)" -gt 0
 check "its configuration still has the VF" \
     python3 -c "import json; c=json.load(open('$run/vm-a.json')); assert c['passthrough'] == ['$VF0'], c"
@@ -266,20 +221,9 @@ check "the freed VF is unbound, its override cleared" \
 "$evr" show inventory
 
 say "what evrd saw"
-python3 "$(dirname "$0")/../../../tools/lib/evrctl.py" $EVR_SOCKET events since=0 |
-    python3 -c 'import json,sys; [print(e["kind"], e["subject"] + ":", e["text"]) for e in json.load(sys.stdin)["events"]]'
+print_events
 
-kill -TERM $evrd_pid
-wait $evrd_pid
+finish vm-a vm-b
 evrd_pid=""
-if [ $failures -ne 0 ]; then
-    echo "$failures checks failed; evrd's log:"
-    cat $run/evrd.log
-    echo "== vm-a's evr-vmm log (the last 40 lines)"
-    tail -n 40 $run/vm-a.log
-    echo "== vm-a's console (the last 60 lines)"
-    tail -n 60 $run/vm-a.console.log
-    exit 1
-fi
 grep -a 'vf-guest:' $run/vm-a.console.log
 echo "all checks passed"
