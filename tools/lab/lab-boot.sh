@@ -7,13 +7,17 @@
 # the host's state (a reschedule IPI at __svm_vcpu_run+0x9c, then page
 # faults on a guest GS until the stack guard page): 2 lab panics in 9
 # acpi=off nested boots, none in 16 without it (docs/lab.md).
+# EVR_LAB_CPU replaces the -cpu model, to qualify another one with lab-soak
+# (max,vgif=off,npt=off: nested guests on the lab KVM's shadow paging).
 # no_timer_check: on a loaded host the emulated clock can be too slow for the
 # kernel's IO-APIC timer check, which then panics ("timer doesn't work through
 # Interrupt-remapped IO-APIC", seen with four labs on two cores).
 lab_qemu_args() {
     local kernel_cmdline="console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 no_timer_check rdinit=/init"
+    local cpu=${EVR_LAB_CPU:-max,vgif=off}
+    [[ "$cpu" =~ ^[A-Za-z0-9][A-Za-z0-9_.,=+-]*$ ]] || die "EVR_LAB_CPU '$cpu' is not a QEMU -cpu model with options (like max,vgif=off)"
     LAB_QEMU_ARGS=(
-        -accel tcg,thread=multi -cpu max,vgif=off
+        -accel tcg,thread=multi -cpu "$cpu"
         -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on
         -smp "$LAB_CPUS" -m "$LAB_MEM"
         -nodefaults -display none -no-reboot -no-user-config
