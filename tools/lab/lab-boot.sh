@@ -150,17 +150,24 @@ lab_boot_run() {
     lab_qemu_args
     mkfifo "$LAB_RUN/stdout.fifo" "$LAB_RUN/stderr.fifo"
     t0=$(date +%s)
-    # A lab whose emulation ran a nested guest on the lab's own state (issue
-    # 9; guest-init watches for it and stops the command) is the lab's
-    # fault, not the command's: the command runs once more in a new lab,
-    # within what is left of --timeout.
+    # Two failures are the lab's, not the command's, and the command runs
+    # once more in a new lab, within what is left of --timeout: a lab whose
+    # emulation ran a nested guest on the lab's own state (issue 9;
+    # guest-init watches for it and stops the command), and a lab that
+    # stalls in its own boot, before the command starts (lab_watch_boot).
     for attempt in 1 2; do
         left=$((LAB_TIMEOUT - ($(date +%s) - t0)))
         [ "$left" -ge 1 ] || left=1
         lab_boot_once "$qemu" "$left"
-        [ -s "$LAB_RUN/ctl/lab-fault" ] || break
-        echo "evr-lab: the lab's emulation resumed a nested guest on the lab kernel's own state after VMRUN (issue 9, docs/lab.md), the command was stopped; the guest exit that showed it:" >&2
-        sed 's/^/  | /' "$LAB_RUN/ctl/lab-fault" >&2
+        if [ -s "$LAB_RUN/ctl/lab-fault" ]; then
+            echo "evr-lab: the lab's emulation resumed a nested guest on the lab kernel's own state after VMRUN (issue 9, docs/lab.md), the command was stopped; the guest exit that showed it:" >&2
+            sed 's/^/  | /' "$LAB_RUN/ctl/lab-fault" >&2
+        elif [ -s "$LAB_RUN/boot-stall" ]; then
+            echo "evr-lab: the lab stalled in its own boot, before the command ran (docs/lab.md, \"A lab that stalls in its own boot\"): $(cat "$LAB_RUN/boot-stall")" >&2
+            lab_console_report
+        else
+            break
+        fi
         if [ "$attempt" = 2 ]; then
             echo "evr-lab: it happened again in the second lab" >&2
             exit 125
@@ -186,12 +193,38 @@ lab_console_report() {
     tail -n 20 "$log" | sed 's/^/  | /' >&2
 }
 
+# lab_watch_boot PID: stops the lab (PID, its QEMU under timeout) when it
+# stalls in its own boot, before guest-init says "running command": the
+# lab kernel reports an RCU stall, a lockup or a panic, or the command has
+# not started after EVR_LAB_BOOT_LIMIT s [300] (a lab boots in about 10 s
+# idle, a minute with three labs on 2 cores). Nothing of the command has
+# run by then, so it is the lab's failure, which LAB_RUN/boot-stall says.
+lab_watch_boot() {
+    local pid=$1 limit=${EVR_LAB_BOOT_LIMIT:-300} start=$SECONDS why=""
+    [[ "$limit" =~ ^[1-9][0-9]*$ ]] || limit=300
+    while kill -0 "$pid" 2>/dev/null; do
+        grep -q 'evr-lab-init: running command' "$LAB_RUN/console.log" && return 0
+        why=$(grep -m1 -oE 'rcu_preempt detected stalls[^.]*|rcu: INFO: rcu_preempt[^.]*|timer wakeup didn.t happen[^.]*|soft lockup[^!]*|Kernel panic.{0,80}' \
+            "$LAB_RUN/console.log") || why=""
+        [ -z "$why" ] && [ $((SECONDS - start)) -ge "$limit" ] && why="no command after ${limit} s"
+        if [ -n "$why" ]; then
+            # grep may have read the console as the marker was being written
+            grep -q 'evr-lab-init: running command' "$LAB_RUN/console.log" && return 0
+            echo "$why" >"$LAB_RUN/boot-stall"
+            kill -TERM "$pid" 2>/dev/null
+            return 0
+        fi
+        sleep 1
+    done
+}
+
 # lab_boot_once QEMU TIMEOUT: one boot of the lab for the command. Returns
-# with ctl/status (and ctl/lab-fault, if guest-init wrote it) from the lab;
-# exits 124 on a timeout and 125 on a lab that gave no status.
+# with ctl/status (and ctl/lab-fault, if guest-init wrote it) from the lab,
+# or with LAB_RUN/boot-stall when the lab stalled in its own boot; exits
+# 124 on a timeout and 125 on a lab that gave no status.
 lab_boot_once() {
-    local qemu=$1 timeout=$2 rc tail_pid="" out_pid err_pid
-    rm -f "$LAB_RUN/ctl/status" "$LAB_RUN/ctl/lab-fault"
+    local qemu=$1 timeout=$2 rc tail_pid="" out_pid err_pid qemu_pid watch_pid
+    rm -f "$LAB_RUN/ctl/status" "$LAB_RUN/ctl/lab-fault" "$LAB_RUN/boot-stall"
     : >"$LAB_RUN/console.log"
     cat "$LAB_RUN/stdout.fifo" &
     out_pid=$!
@@ -202,8 +235,14 @@ lab_boot_once() {
         tail_pid=$!
     fi
     set +e
-    timeout --kill-after=5 "$timeout" "$qemu" "${LAB_QEMU_ARGS[@]}" </dev/null 2>"$LAB_RUN/qemu.err"
+    timeout --kill-after=5 "$timeout" "$qemu" "${LAB_QEMU_ARGS[@]}" </dev/null 2>"$LAB_RUN/qemu.err" &
+    qemu_pid=$!
+    lab_watch_boot "$qemu_pid" &
+    watch_pid=$!
+    wait "$qemu_pid"
     rc=$?
+    kill "$watch_pid" 2>/dev/null
+    wait "$watch_pid" 2>/dev/null
     set -e
     # QEMU may have died before opening a fifo; unblock the readers then.
     exec 7<>"$LAB_RUN/stdout.fifo" 8<>"$LAB_RUN/stderr.fifo"
@@ -211,6 +250,7 @@ lab_boot_once() {
     wait "$out_pid" "$err_pid" 2>/dev/null || true
     [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
     [ -n "$LAB_BOOT_LOG" ] && cp "$LAB_RUN/console.log" "$LAB_BOOT_LOG"
+    [ -s "$LAB_RUN/boot-stall" ] && return 0
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         echo "evr-lab: the lab did not finish within ${LAB_TIMEOUT}s; its console ended with:" >&2
         lab_console_report

@@ -66,3 +66,43 @@ set -e
 wait "$mover" || fail "the tap $tap never appeared on the host"
 [ "$rc" -eq 0 ] || fail "the lab could not ping the test host through --tap (status $rc): $(cat "$work/stderr")"
 echo "lab_contract: --tap NIC reaches a test host in a netns ($(cat "$work/stdout"))"
+
+# A lab that stalls in its own boot, before the command runs, is the lab's
+# failure: evr-lab stops it and runs the command once more in a new lab
+# (docs/lab.md, "A lab that stalls in its own boot"). A stand-in QEMU
+# (EVR_LAB_QEMU) plays the lab: per attempt, from a list, it either stalls
+# (an RCU stall report on the console, or nothing at all) or reports the
+# command's status the way guest-init does.
+cat >"$work/fake-qemu" <<'FAKE'
+#!/usr/bin/env bash
+[ "${1:-}" = --version ] && { echo "QEMU emulator version 10.0.2"; exit 0; }
+console=""
+for a in "$@"; do case "$a" in file:*console.log) console=${a#file:} ;; esac; done
+[ -n "$console" ] || { echo "fake-qemu: no console file in $*" >&2; exit 1; }
+n=$(($(cat "$FAKE_DIR/attempts" 2>/dev/null || echo 0) + 1))
+echo "$n" >"$FAKE_DIR/attempts"
+case "$(echo "$FAKE_PLAN" | cut -d, -f"$n")" in
+rcu) echo "[   24.1] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:" >>"$console"; exec sleep 600 ;;
+silent) exec sleep 600 ;;
+*) echo "evr-lab-init: running command" >>"$console"
+   echo 0 >"$(dirname "$console")/ctl/status"; exit 0 ;;
+esac
+FAKE
+chmod +x "$work/fake-qemu"
+# stalled PLAN EXPECT-STATUS TEXT [ENV...]: evr-lab with the stand-in
+stalled() {
+    local plan=$1 want=$2 text=$3 rc
+    shift 3
+    rm -f "$work/attempts"
+    set +e
+    env EVR_LAB_QEMU="$work/fake-qemu" FAKE_DIR="$work" FAKE_PLAN="$plan" "$@" \
+        "$LAB" run --nics 0 --timeout 120 -- true >/dev/null 2>"$work/stderr"
+    rc=$?
+    set -e
+    [ "$rc" -eq "$want" ] && grep -q "$text" "$work/stderr" ||
+        fail "a lab stalling as '$plan' gave status $rc (want $want and '$text'): $(cat "$work/stderr")"
+    echo "lab_contract: a lab stalling as '$plan': status $rc after $(cat "$work/attempts") labs"
+}
+stalled rcu,pass 0 "running the command again in a new lab"
+stalled rcu,rcu 125 "it happened again in the second lab"
+stalled silent,pass 0 "no command after 3 s" EVR_LAB_BOOT_LIMIT=3
