@@ -35,6 +35,8 @@ say "evr split port0-1 vm-a; evr split port2-3 vm-b"
 "$evr" split port0-1 vm-a
 "$evr" split port2-3 vm-b >/dev/null
 "$evr" show
+echo
+"$evr" show vm vm-a # its network ports: each one's link follows what it carries
 
 say "waiting for both router engines to boot (nested KVM under emulation: a minute or two)"
 wait_reach 420 0 10.0.0.10 2 10.0.0.11
@@ -63,7 +65,13 @@ tail -n 2 $run/ping0 | sed 's/^/host 0 -> vm-a: /'
 tail -n 2 $run/ping1 | sed 's/^/host 1 -> vm-b: /'
 check "host 1 reaches vm-b after the move" reaches 1 10.0.0.11
 check "host 1 no longer reaches vm-a" unreachable 1 10.0.0.10
-sent0=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' $run/ping0)
+# evrd's view of the links: vm-a's port 1 lost port1, vm-b's port that took it is up
+links_after_move() {
+    "$evr" -j show vm vm-a | python3 -c 'import json,sys; p=json.load(sys.stdin)["vm"]["ports"]; assert (p[1]["link"], p[1]["carries"]) == ("down", []), p' &&
+        "$evr" -j show vm vm-b | python3 -c 'import json,sys; p=[x for x in json.load(sys.stdin)["vm"]["ports"] if "port1" in x["carries"]]; assert len(p) == 1 and p[0]["link"] == "up", p'
+}
+check "vm-a's port 1 is down, carrying nothing; vm-b's port carrying port1 is up" links_after_move
+sent0=$(ping_counts $run/ping0)
 check "host 0 (port0, not moved) lost no ping while port1 moved ($sent0 sent, received)" \
     test -n "$sent0" -a "${sent0% *}" = "${sent0#* }"
 
