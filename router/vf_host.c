@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "ctl/client.h"
 #include "vfio/bind.h"
 #include "vfio/group.h"
@@ -263,20 +264,31 @@ static void wrap(struct evr_err *err, const char *slice, const char *op, const c
     evr_fail(err, err->code, "%s: %s %s on %s: %s", slice, op, host, vm, msg);
 }
 
+/* How long a request waits for the control socket of a VM evrd has just
+ * started: evr-vmm creates it within its first moments, but a change made
+ * right after `evr vm start` (or evrd's own start) can come first. */
+#define VM_CONTROL_WAIT_S 10.0
+
 /* One request to VM vm's evr-vmm, waiting up to wait_s for its answer. */
 static json_t *vm_call(struct vf_host *h, const char *vm, const json_t *req, unsigned wait_s,
                        struct evr_err *err)
 {
     struct ctl_client c;
     int i = evr_appliance_vm(h->a, vm);
+    double until = evr_mono_s() + VM_CONTROL_WAIT_S;
     json_t *reply;
 
     if (i < 0 || !h->vms) {
         evr_fail(err, ENOENT, "no VM %s", vm);
         return NULL;
     }
-    if (ctl_client_open_within(&c, h->vms->vms[i].control, wait_s * 1000u, NULL, err))
-        return NULL;
+    /* a VM that runs but has no control socket yet is one that is starting */
+    while (ctl_client_open_within(&c, h->vms->vms[i].control, wait_s * 1000u, NULL, err)) {
+        if ((err->code != ENOENT && err->code != ECONNREFUSED) ||
+            h->vms->vms[i].state != VM_STATE_RUNNING || evr_mono_s() >= until)
+            return NULL;
+        usleep(50 * 1000);
+    }
     reply = ctl_client_call(&c, req, err);
     ctl_client_close(&c);
     return reply;
