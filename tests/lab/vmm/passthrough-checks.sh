@@ -90,40 +90,11 @@ ip -n "$NS" addr add 10.13.0.1/24 dev "$peer_if"
 ip -n "$NS" link set "$peer_if" up
 ip -n "$NS" link set lo up
 
-# The peer's TCP ends: a sink on port 5001 that reports each connection's
-# byte count and MD5, and a sender of FILE to the guest's port 5002.
-cat >"$W/tcp.py" <<'PY'
-import hashlib, socket, sys, threading
-if sys.argv[1] == "sink":
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", 5001))
-    s.listen(4)
-    def serve(c):
-        c.settimeout(180)
-        n, h = 0, hashlib.md5()
-        try:
-            while True:
-                b = c.recv(1 << 16)
-                if not b:
-                    break
-                n += len(b)
-                h.update(b)
-        except OSError as e:
-            print("sink: connection failed after", n, "bytes:", e, flush=True)
-            return
-        c.close()
-        print("sink got", n, "md5", h.hexdigest(), flush=True)
-    while True:
-        threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
-else:
-    data = open(sys.argv[2], "rb").read()
-    c = socket.create_connection((sys.argv[1], 5002), timeout=180)
-    c.sendall(data)
-    c.close()
-    print("sent", len(data), flush=True)
-PY
-ip netns exec "$NS" python3 "$W/tcp.py" sink >"$W/sink" 2>&1 &
+# The peer's TCP ends (tests/lab/tcp-peer.py): a sink on port 5001 that
+# reports each connection's byte count and MD5, and a sender of FILE to the
+# guest's port 5002.
+TCP_PEER="$(dirname "$0")/../tcp-peer.py"
+ip netns exec "$NS" python3 "$TCP_PEER" sink 5001 >"$W/sink" 2>&1 &
 sink=$!
 head -c 2097152 /dev/urandom >"$W/to-guest"
 to_guest_md5=$(md5sum <"$W/to-guest" | cut -d' ' -f1)
@@ -302,7 +273,7 @@ boot_e1000e() {
         got=$(grep -c 'bytes from' "$W/ping-in")
         [ "$got" -ge 1 ] && pass "the peer pings the guest ($got of 3 replies)" ||
             fail "the peer's pings: $(tail -3 "$W/ping-in")"
-        [ "$mode" = tcp ] && timeout 170 ip netns exec "$NS" python3 "$W/tcp.py" 10.13.0.2 "$W/to-guest" \
+        [ "$mode" = tcp ] && timeout 170 ip netns exec "$NS" python3 "$TCP_PEER" send 10.13.0.2 5002 "$W/to-guest" \
             >"$W/send" 2>&1
     fi
     wait "$vmm"
