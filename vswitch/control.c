@@ -194,17 +194,25 @@ int vs_control_init(struct vs_control *c, struct vs_datapath *dp, struct rte_mem
     return 0;
 }
 
-/* LAG failover: a member whose link went down leaves the bucket table. */
+/* LAG failover: a member whose link went down leaves the bucket table. A VM
+ * port's link (its vhost-user peer's driver ready) is followed too, for the
+ * dump only: no table uses it, so it changes without a publish. */
 static void watch_links(struct vs_control *c)
 {
     struct vs_config *next = NULL;
     for (unsigned i = 0; i < VS_PORT_MAX; i++) {
-        const struct vs_port *p = &c->cfg.ports[i];
-        if (!p->used || p->role != VS_ROLE_WIRE)
+        struct vs_port *p = &c->cfg.ports[i];
+        if (!p->used)
             continue;
         bool up = vs_port_link_up(p->dpdk_id, p->devargs) == 1;
         if (up == p->link_up)
             continue;
+        if (p->role != VS_ROLE_WIRE) {
+            p->link_up = up;
+            if (next)
+                next->ports[i].link_up = up;
+            continue;
+        }
         if (!next) {
             next = malloc(sizeof(*next));
             if (!next)

@@ -19,16 +19,6 @@ def sent_by(b, port):
     return b.stats()["ports"][port]["device"]["opackets"]
 
 
-def wait_link(b, port, up):
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        ports = {p["name"]: p for p in b.ok(op="dump")["dump"]["ports"]}
-        if ports[port]["link_up"] == up:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def main():
     with Bench(["w0", "w1", "va"], name="lag") as b:
         b.add_port("w0", "wire")
@@ -54,7 +44,7 @@ def main():
                "receive is merged: both members reach the VM, tag popped")
 
         b.set_link("w1", False)
-        expect(wait_link(b, "w1", False), "the vswitch sees w1's carrier go down")
+        expect(b.wait_link("w1", False), "the vswitch sees w1's carrier go down")
         w1_before = sent_by(b, "w1")
         send_flows(b, "va", 4)
         got, _ = collect(b, "va", ["w0"])
@@ -64,7 +54,7 @@ def main():
         expect(sent_by(b, "w1") == w1_before, "and the vswitch sent nothing to w1")
 
         b.set_link("w0", False)
-        expect(wait_link(b, "w0", False), "the vswitch sees w0's carrier go down")
+        expect(b.wait_link("w0", False), "the vswitch sees w0's carrier go down")
         before = b.stats()["slices"]["s"]["drops"]["no_lag_member"]
         send_flows(b, "va", 5)
         after = b.stats_when(lambda st: st["slices"]["s"]["drops"]["no_lag_member"] - before >=
@@ -73,14 +63,14 @@ def main():
                "with no member up, frames are dropped and counted as no_lag_member")
 
         b.set_link("w1", True)
-        expect(wait_link(b, "w1", True), "the vswitch sees w1 come back")
+        expect(b.wait_link("w1", True), "the vswitch sees w1 come back")
         b.ends["w1"].drain()
         send_flows(b, "va", 6)
         got, _ = collect(b, "va", ["w1"])
         expect(set(got["w1"]) == set(range(FLOWS)), "w1 alone carries every flow again")
 
         b.set_link("w0", True)
-        expect(wait_link(b, "w0", True), "the vswitch sees w0 come back")
+        expect(b.wait_link("w0", True), "the vswitch sees w0 come back")
         # An operator taking a member out (admin down) has the same effect.
         b.ok(op="port-set", name="w0", admin="down")
         for e in b.ends.values():

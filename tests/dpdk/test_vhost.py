@@ -121,14 +121,20 @@ def main():
         mode = os.stat(sock).st_mode
         expect(stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600,
                f"the vhost-user socket is 0600 (it is {stat.S_IMODE(mode):o})")
+        expect(b.wait_link("vm-a", False, limit=0),
+               "the VM port's link is down in the dump before a VM connects")
         for life in range(2):
             vm = FakeVm(b, sock, b.ifnames["vmnet"][0], life)
             try:
                 expect(wait_path(b, vm, 90 + life),
                        f"VM start {life + 1}: traffic reaches the VM over vhost-user")
+                expect(b.wait_link("vm-a", True),
+                       f"VM start {life + 1}: the VM port's link is up in the dump")
                 exchange(b, f"VM start {life + 1}")
             finally:
                 vm.stop()
+            expect(b.wait_link("vm-a", False),
+                   f"VM stop {life + 1}: the VM port's link is down in the dump")
         st = b.stats_when(lambda st: st["ports"]["w0"]["drops"]["no_slice"] >= 2 * 2 * ROUNDS)
         expect(st["ports"]["w0"]["drops"]["no_slice"] >= 2 * 2 * ROUNDS,
                "the unmatched frames were counted as no_slice drops")

@@ -487,6 +487,18 @@ class Bench:
                     return info
         raise AssertionError(f"DPDK telemetry at {path} lists no device {device}")
 
+    def wait_link(self, port, up, limit=10.0):
+        """True once the vswitch's dump shows port's link_up == up (links
+        are polled by the vswitch, so a change shows a moment later)."""
+        deadline = time.monotonic() + limit
+        while True:
+            ports = {p["name"]: p for p in self.ok(op="dump")["dump"]["ports"]}
+            if ports[port]["link_up"] == up:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
     def stats_when(self, cond, limit=20.0):
         """Stats once cond(stats) holds, or the last stats after `limit`
         seconds: counters trail the frames a test saw by a few microseconds,
