@@ -2,10 +2,11 @@
  * NIC when the guest's RAM was in 4 KiB pages (docs/lab.md, "TCP on the lab's
  * e1000e pair"), in one boot (evr-lab run --nics 2 --igb 2).
  *
- * The first e1000e, then the first igb PF, are bound to vfio-pci and driven
- * from here: reset, one legacy transmit ring, one descriptor (EOP, IFCS, RS)
- * per frame. Each sends its cable peer, left on the lab kernel's driver,
- * frames whose buffer
+ * The first e1000e, the first igb PF, then a VF of that PF (the kind of
+ * function evr gives its VMs) are bound to vfio-pci and driven from here:
+ * reset, one legacy transmit ring, one descriptor (EOP, IFCS, RS) per frame.
+ * Each sends its cable peer, left on the lab kernel's driver, frames whose
+ * buffer
  *   (a) lies inside one IOVA page,
  *   (b) spans two IOVA pages mapped (one VFIO_IOMMU_MAP_DMA each) to two
  *       physically adjacent lab pages, both of one 2 MiB huge page,
@@ -37,7 +38,9 @@
 #include "bind.h"
 #include "lab_check.h"
 #include "pci.h"
+#include "sriov.h"
 #include "sysfs_io.h"
+#include "vf_link.h"
 #include "vfio_device.h"
 
 #define ROOT "" /* the lab's own sysfs, procfs and devfs */
@@ -50,7 +53,7 @@
 #define ROUNDS     3
 #define MARKER     "evr-lab-tx-span"
 
-/* Registers both NICs share (82574 and 82576). */
+/* Registers the 82574 and the 82576 share (CTRL is a VF's VTCTRL too). */
 #define REG_CTRL      0x0000
 #define CTRL_RST      0x04000000u
 #define CTRL_SLU      0x00000040u
@@ -61,11 +64,22 @@
 #define TCTL_CT       (0x0fu << 4)
 #define TCTL_COLD     (0x3fu << 12)
 #define REG_GPTC      0x4080 /* good packets transmitted, cleared on read */
+#define REG_VFGPTC    0x0f14 /* a VF's, not cleared on read */
 #define TXD_CMD_EOP   0x01u
 #define TXD_CMD_IFCS  0x02u
 #define TXD_CMD_RS    0x08u
 #define TXD_STAT_DD   0x01u
 #define TXDCTL_ENABLE 0x02000000u /* igb: the queue takes descriptors */
+
+/* An 82576 VF's mailbox to its PF's driver, as Linux's igbvf uses it. */
+#define VF_MBX       0x0c40
+#define VF_MBMEM     0x0800
+#define MBX_REQ      0x01u
+#define MBX_ACK      0x02u
+#define MBX_VFU      0x04u
+#define MBX_PFSTS    0x10u /* cleared by reading VF_MBX */
+#define VF_MSG_RESET 0x01u
+#define VF_MSG_ACK   0x80000000u
 
 /* The IOVA layout, the same for each NIC (each has a container of its own). */
 #define IOVA_RING   0x10000u
@@ -85,17 +99,24 @@ struct legacy_txd {
     uint16_t special;
 };
 
-/* One NIC model: its IDs and where its queue 0 transmit ring registers are. */
+/* One NIC model: its IDs, where its queue 0 transmit ring registers are and
+ * how it counts what it sent. */
 struct nic_model {
     const char *name;
     const char *driver;
     uint16_t device;
     size_t tdbal;  /* TDBAH, TDLEN, TDH, TDT follow at +4, +8, +0x10, +0x18 */
     size_t txdctl; /* 0: no queue enable to set */
+    size_t gptc;
+    int gptc_clears; /* cleared on read */
+    int is_vf;       /* started by its PF's driver; no TCTL of its own */
 };
 
-static const struct nic_model e1000e_model = {"e1000e", "e1000e", 0x10d3, 0x3800, 0};
-static const struct nic_model igb_model = {"igb", "igb", 0x10c9, 0xe000, 0xe028};
+static const struct nic_model e1000e_model = {"e1000e", "e1000e", 0x10d3, 0x3800,
+                                              0,        REG_GPTC, 1,      0};
+static const struct nic_model igb_model = {"igb", "igb", 0x10c9, 0xe000, 0xe028, REG_GPTC, 1, 0};
+static const struct nic_model igbvf_model = {"igb VF", "",         0x10ca, 0x3800,
+                                             0x3828,   REG_VFGPTC, 0,      1};
 
 /* Where the frames are built: virtual addresses of each IOVA page. */
 struct buffers {
@@ -234,38 +255,85 @@ static int read_mac(const char *ifname, uint8_t mac[6])
                    : -1;
 }
 
-/* Brings the peer up and opens a socket that sees the test's frames on it. */
-static int open_peer(const char *ifname)
+/* Brings an interface up and waits for its carrier. */
+static void if_up(const char *ifname)
 {
     struct ifreq ifr;
-    struct sockaddr_ll sll;
     char path[96], carrier[8] = "";
-    int s, i;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), i;
 
-    s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE));
-    REQUIRE(s >= 0, "packet socket opened", "%s", strerror(errno));
     memset(&ifr, 0, sizeof(ifr));
     snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-    REQUIRE(ioctl(s, SIOCGIFFLAGS, &ifr) == 0, "the peer's flags read", "%s: %s", ifname,
-            strerror(errno));
+    REQUIRE(s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0, "the interface's flags read", "%s: %s",
+            ifname, strerror(errno));
     ifr.ifr_flags |= IFF_UP;
-    REQUIRE(ioctl(s, SIOCSIFFLAGS, &ifr) == 0, "the peer brought up", "%s: %s", ifname,
+    REQUIRE(ioctl(s, SIOCSIFFLAGS, &ifr) == 0, "the interface brought up", "%s: %s", ifname,
             strerror(errno));
-    memset(&sll, 0, sizeof(sll));
-    sll.sll_family = AF_PACKET;
-    sll.sll_protocol = htons(ETHERTYPE);
-    sll.sll_ifindex = (int)if_nametoindex(ifname);
-    REQUIRE(bind(s, (struct sockaddr *)&sll, sizeof(sll)) == 0, "packet socket bound to the peer",
-            "%s: %s", ifname, strerror(errno));
+    close(s);
     /* Its driver's watchdog raises the carrier a moment after it is up. */
     snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
     for (i = 0; i < 200 && strcmp(carrier, "1") != 0; i++) {
         usleep(50000);
         evr_sysfs_read(path, carrier, sizeof(carrier));
     }
-    REQUIRE(strcmp(carrier, "1") == 0, "the peer has carrier", "%s: carrier '%s' after 10 s",
+    REQUIRE(strcmp(carrier, "1") == 0, "the interface has carrier", "%s: carrier '%s' after 10 s",
             ifname, carrier);
+}
+
+/* Brings the peer up and opens a socket that sees the test's frames on it. */
+static int open_peer(const char *ifname)
+{
+    struct sockaddr_ll sll;
+    int s;
+
+    if_up(ifname);
+    s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE));
+    REQUIRE(s >= 0, "packet socket opened", "%s", strerror(errno));
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETHERTYPE);
+    sll.sll_ifindex = (int)if_nametoindex(ifname);
+    REQUIRE(bind(s, (struct sockaddr *)&sll, sizeof(sll)) == 0, "packet socket bound to the peer",
+            "%s: %s", ifname, strerror(errno));
     return s;
+}
+
+/* A PF: reset, interrupts masked, transmitter on once the ring is set. */
+static void reset_pf(void *bar)
+{
+    *reg(bar, REG_IMC) = 0xffffffffu;
+    *reg(bar, REG_CTRL) = *reg(bar, REG_CTRL) | CTRL_RST;
+    usleep(10000); /* the 82574 and 82576 ask for a wait after RST */
+    *reg(bar, REG_IMC) = 0xffffffffu;
+    *reg(bar, REG_CTRL) = *reg(bar, REG_CTRL) | CTRL_SLU;
+}
+
+/* A VF: its PF's driver lets it transmit (VFTE) when it answers the VF's
+ * reset message, so the VF resets and asks as igbvf does. Returns the
+ * answer's first word, 0 when none came. */
+static uint32_t reset_vf(void *bar, uint8_t mac[6])
+{
+    uint32_t seen = 0, answer[3];
+    int i;
+
+    *reg(bar, REG_CTRL) = CTRL_RST;
+    usleep(100000); /* the PF's driver takes the reset (VFLRE) first */
+    (void)*reg(bar, VF_MBX);
+    *reg(bar, VF_MBX) = MBX_VFU;
+    *reg(bar, VF_MBMEM) = VF_MSG_RESET;
+    *reg(bar, VF_MBX) = MBX_REQ;
+    for (i = 0; i < 2000 && !(seen & MBX_PFSTS); i++) {
+        usleep(1000);
+        seen |= *reg(bar, VF_MBX);
+    }
+    if (!(seen & MBX_PFSTS))
+        return 0;
+    *reg(bar, VF_MBX) = MBX_VFU;
+    for (i = 0; i < 3; i++)
+        answer[i] = *reg(bar, VF_MBMEM + 4 * (size_t)i);
+    *reg(bar, VF_MBX) = MBX_ACK;
+    memcpy(mac, &answer[1], 6);
+    return answer[0];
 }
 
 /* Puts one frame on the ring and waits for its descriptor's write-back;
@@ -274,6 +342,7 @@ static uint32_t send_one(void *bar, const struct nic_model *m, const struct buff
                          unsigned idx, uint64_t iova, int *dd)
 {
     volatile struct legacy_txd *d = (volatile struct legacy_txd *)bufs->ring + idx;
+    uint32_t before = *reg(bar, m->gptc), after;
     int i;
 
     d->addr = iova;
@@ -289,7 +358,8 @@ static uint32_t send_one(void *bar, const struct nic_model *m, const struct buff
     for (i = 0; i < 1000 && !(d->status & TXD_STAT_DD); i++)
         usleep(1000);
     *dd = (d->status & TXD_STAT_DD) != 0;
-    return *reg(bar, REG_GPTC);
+    after = *reg(bar, m->gptc);
+    return m->gptc_clears ? after : after - before;
 }
 
 /* What the peer got of each kind; 0 when the closing frame arrived. */
@@ -321,7 +391,8 @@ static int receive_all(int s, const uint8_t *sent[3][ROUNDS], const uint8_t *clo
     }
 }
 
-static void prove(const struct nic_model *m, const struct evr_pci_fn *nic,
+/* nic sends from MAC src; a VF's is the one its PF's driver gave it. */
+static void prove(const struct nic_model *m, const struct evr_pci_fn *nic, const uint8_t src[6],
                   const struct evr_pci_fn *peer, const struct buffers *bufs)
 {
     static uint8_t frames[3][ROUNDS][FRAME_LEN], closing[FRAME_LEN];
@@ -335,7 +406,8 @@ static void prove(const struct nic_model *m, const struct evr_pci_fn *nic,
     struct evr_vfio_device d;
     struct evr_vfio_binding b;
     struct evr_err err;
-    uint8_t src[6], dst[6];
+    uint8_t dst[6], vf_mac[6];
+    uint32_t answer;
     uint16_t cmd;
     void *bar;
     size_t bar_len;
@@ -346,8 +418,7 @@ static void prove(const struct nic_model *m, const struct evr_pci_fn *nic,
 
     printf("# %s %s (group %d) sends to %s (%s)\n", m->name, nic->addr, nic->iommu_group,
            peer->addr, peer->netdevs[0]);
-    REQUIRE(read_mac(nic->netdevs[0], src) == 0 && read_mac(peer->netdevs[0], dst) == 0,
-            "both MACs read from their netdevs", "%s, %s", nic->netdevs[0], peer->netdevs[0]);
+    REQUIRE(read_mac(peer->netdevs[0], dst) == 0, "the peer's MAC read", "%s", peer->netdevs[0]);
     s = open_peer(peer->netdevs[0]);
 
     REQUIRE(evr_vfio_bind(ROOT, nic->addr, &b, &err) == 0, "bound to vfio-pci", "%s", err.msg);
@@ -373,11 +444,16 @@ static void prove(const struct nic_model *m, const struct evr_pci_fn *nic,
     REQUIRE(evr_vfio_region_mmap(&d, VFIO_PCI_BAR0_REGION_INDEX, &bar, &bar_len, &err) == 0,
             "BAR0 mapped", "%s", err.msg);
 
-    *reg(bar, REG_IMC) = 0xffffffffu;
-    *reg(bar, REG_CTRL) = *reg(bar, REG_CTRL) | CTRL_RST;
-    usleep(10000); /* the 82574 and 82576 ask for a wait after RST */
-    *reg(bar, REG_IMC) = 0xffffffffu;
-    *reg(bar, REG_CTRL) = *reg(bar, REG_CTRL) | CTRL_SLU;
+    if (m->is_vf) {
+        answer = reset_vf(bar, vf_mac);
+        REQUIRE((answer & 0xffff) == VF_MSG_RESET && (answer & VF_MSG_ACK) &&
+                        memcmp(vf_mac, src, 6) == 0,
+                "the PF's driver answered the VF's reset with the MAC it set",
+                "answer 0x%08x, MAC %02x:%02x:%02x:%02x:%02x:%02x", answer, vf_mac[0], vf_mac[1],
+                vf_mac[2], vf_mac[3], vf_mac[4], vf_mac[5]);
+    } else {
+        reset_pf(bar);
+    }
     memset(bufs->ring, 0, PAGE);
     *reg(bar, m->tdbal) = IOVA_RING;
     *reg(bar, m->tdbal + 0x4) = 0;
@@ -386,8 +462,8 @@ static void prove(const struct nic_model *m, const struct evr_pci_fn *nic,
     *reg(bar, m->tdbal + 0x18) = 0;
     if (m->txdctl)
         *reg(bar, m->txdctl) = *reg(bar, m->txdctl) | TXDCTL_ENABLE;
-    *reg(bar, REG_TCTL) = TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD;
-    (void)*reg(bar, REG_GPTC); /* cleared */
+    if (!m->is_vf)
+        *reg(bar, REG_TCTL) = TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD;
 
     /* a, b, c in each round, then one more (a) whose arrival says every frame
      * sent before it has come through (the cable keeps their order). */
@@ -433,14 +509,57 @@ static void prove(const struct nic_model *m, const struct evr_pci_fn *nic,
           "docs/lab.md, \"TCP on the lab's e1000e pair\") no longer holds",
           got[2], ROUNDS, counted[2]);
 
-    *reg(bar, REG_TCTL) = 0;
+    if (m->is_vf)
+        *reg(bar, m->txdctl) = 0;
+    else
+        *reg(bar, REG_TCTL) = 0;
     munmap(bar, bar_len);
     evr_vfio_dma_unmap(&c, IOVA_RING, IOVA_C + 2 * PAGE - IOVA_RING, &err);
     evr_vfio_device_close(&d);
     evr_vfio_group_close(&g);
     evr_vfio_container_close(&c);
     close(s);
-    CHECK(evr_vfio_release(ROOT, &b, &err) == 0, "given back to its driver", "%s", err.msg);
+    CHECK(evr_vfio_release(ROOT, &b, &err) == 0, "given back as it was", "%s", err.msg);
+}
+
+/* A PF sends from the MAC its netdev had. */
+static void prove_pf(const struct nic_model *m, const struct evr_pci_fn *nic,
+                     const struct evr_pci_fn *peer, const struct buffers *bufs)
+{
+    uint8_t src[6];
+
+    REQUIRE(read_mac(nic->netdevs[0], src) == 0, "the NIC's MAC read", "%s", nic->netdevs[0]);
+    prove(m, nic, src, peer, bufs);
+}
+
+/* VF 0 of the igb PF, which is back on the lab's igb driver: the PF up
+ * (its driver answers VFs only then), the VF created without a driver and
+ * given a MAC over rtnetlink, as evr does for a VM. */
+static void prove_vf(const struct evr_pci_fn *pf, const struct evr_pci_fn *peer,
+                     const struct buffers *bufs)
+{
+    static const uint8_t mac[6] = {0x02, 0x00, 0x00, 0x00, 0x13, 0x00};
+    struct evr_vf_settings set = {.fields = EVR_VF_MAC};
+    struct evr_vf_ref vfs[1];
+    struct evr_vf_link *l;
+    struct evr_pci_fn now, vf;
+    struct evr_err err;
+    size_t n = 0;
+
+    REQUIRE(evr_pci_fn_read(ROOT, pf->addr, &now, &err) == 0 && now.netdev_count == 1,
+            "the igb PF has its netdev back", "%s: %zu netdevs: %s", pf->addr, now.netdev_count,
+            err.msg);
+    if_up(now.netdevs[0]);
+    REQUIRE(evr_sriov_set_numvfs(ROOT, pf->addr, 1, &err) == 0 &&
+                    evr_sriov_vfs(ROOT, pf->addr, vfs, 1, &n, &err) == 0 && n == 1 &&
+                    evr_pci_fn_read(ROOT, vfs[0].addr, &vf, &err) == 0,
+            "one VF created", "%s", err.msg);
+    memcpy(set.mac, mac, 6);
+    REQUIRE(evr_vf_link_open(&l, &err) == 0 && evr_vf_set(l, now.netdevs[0], 0, &set, &err) == 0,
+            "VF 0's MAC set through the PF", "%s", err.msg);
+    evr_vf_link_close(l);
+    prove(&igbvf_model, &vf, mac, peer, bufs);
+    CHECK(evr_sriov_set_numvfs(ROOT, pf->addr, 0, &err) == 0, "the VF removed", "%s", err.msg);
 }
 
 /* The first two functions of a model: the driven one and its cable peer
@@ -475,9 +594,10 @@ int main(void)
     REQUIRE(evr_pci_fn_list(ROOT, &fns, &n, &err) == 0, "PCI functions listed", "%s", err.msg);
     alloc_buffers(&bufs);
     find_pair(fns, n, &e1000e_model, &nic, &peer);
-    prove(&e1000e_model, nic, peer, &bufs);
+    prove_pf(&e1000e_model, nic, peer, &bufs);
     find_pair(fns, n, &igb_model, &nic, &peer);
-    prove(&igb_model, nic, peer, &bufs);
+    prove_pf(&igb_model, nic, peer, &bufs);
+    prove_vf(nic, peer, &bufs);
     free(fns);
     return lab_result();
 }
