@@ -501,7 +501,7 @@ static void prove(const struct nic_model *m, const struct evr_pci_fn *nic, const
     CHECK(rc == 0 && got[1] == ROUNDS && intact[1] == ROUNDS,
           "(b) across adjacent lab pages: every frame arrives intact", "got %d, intact %d of %d",
           got[1], intact[1], ROUNDS);
-    CHECK(rc == 0 && got[2] == 0 && counted[2] == 0,
+    CHECK(got[2] == 0 && counted[2] == 0,
           "(c) across lab pages apart: not one frame arrives, none counted sent",
           "the peer got %d of %d, GPTC counted %d: the lab's QEMU now transmits a buffer "
           "across IOMMU pages that are not adjacent in its RAM, so the premise of the lab's "
@@ -514,10 +514,9 @@ static void prove(const struct nic_model *m, const struct evr_pci_fn *nic, const
     else
         *reg(bar, REG_TCTL) = 0;
     munmap(bar, bar_len);
-    evr_vfio_dma_unmap(&c, IOVA_RING, IOVA_C + 2 * PAGE - IOVA_RING, &err);
     evr_vfio_device_close(&d);
     evr_vfio_group_close(&g);
-    evr_vfio_container_close(&c);
+    evr_vfio_container_close(&c); /* its mappings and pins with it */
     close(s);
     CHECK(evr_vfio_release(ROOT, &b, &err) == 0, "given back as it was", "%s", err.msg);
 }
