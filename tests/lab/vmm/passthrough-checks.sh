@@ -23,8 +23,8 @@
 # (docs/lab.md, "A triple fault in vmm-passthrough").
 # With tcp, only the MSI-X guest, which also sends the peer 2 MiB over TCP
 # and receives 2 MiB from it (byte counts and MD5 sums checked at both
-# ends): a test of its own while those transfers stall now and then
-# (docs/lab.md, "TCP on the lab's e1000e pair").
+# ends), its RAM in 2 MiB pages (docs/lab.md, "TCP on the lab's e1000e
+# pair"): a test of its own, vmm-passthrough-tcp.
 set -uo pipefail
 VMM=$1 KERNEL=$2 INITRD=$3 INITRD_NVME=$4 MODE=${5:-}
 W=$(mktemp -d)
@@ -226,8 +226,8 @@ want() { grep -aqE "$1" "$con" && pass "$2" || fail "$2 (console lacks /$1/)"; }
 boot_e1000e() {
     local mode=$1 con=$W/console-$1 err=$W/err-$1 vmm rc mmio got cmd t huge=()
     # TCP in 2 MiB pages of RAM: QEMU's e1000e drops a frame whose buffer
-    # spans two 4 KiB pages the lab's IOMMU maps apart (docs/lab.md, "TCP
-    # on the lab's e1000e pair").
+    # spans two 4 KiB pages the lab's IOMMU maps apart, as vfio-tx-span
+    # proves (docs/lab.md, "TCP on the lab's e1000e pair").
     if [ "$mode" = tcp ]; then
         echo 160 >/proc/sys/vm/nr_hugepages
         huge=(--hugepages)
