@@ -88,17 +88,25 @@ def mount_debugfs():
 
 
 def kvm_exits(pid):
-    """The lab kernel's exit counters of the VM process pid (all its VMs,
-    summed over vCPUs): {"exits":, "io_exits":, ...}."""
-    total = {}
+    """The lab kernel's exit counters of the VM process pid, per VM (its
+    debugfs directory kvm/PID-FD, summed over vCPUs):
+    {dir: {"exits":, "io_exits":, ...}}. A counter that cannot be read is
+    an error, not a zero: a phase's figure would be off by all of it."""
+    per_vm = {}
     for d in glob.glob(f"/sys/kernel/debug/kvm/{pid}-*"):
+        counters = {}
         for name in ("exits", "io_exits", "mmio_exits", "halt_exits", "irq_exits"):
-            try:
-                with open(os.path.join(d, name)) as f:
-                    total[name] = total.get(name, 0) + int(f.read())
-            except (OSError, ValueError):
-                pass
-    return total
+            with open(os.path.join(d, name)) as f:
+                counters[name] = int(f.read())
+        per_vm[d] = counters
+    return per_vm
+
+
+def exits_between(before, after, kinds):
+    """Exits of the given kinds from one kvm_exits sample to the next, over
+    the VMs present in both (a VM made or gone between them is not half
+    counted)."""
+    return sum(after[d][k] - before[d][k] for d in before.keys() & after.keys() for k in kinds)
 
 
 def make_initrd(initrd, tmp):
@@ -236,11 +244,11 @@ def follow_phases(sender, guests, counters, reps, results, label):
         c1, e1, t1 = counters(), [g.exits() for g in guests], time.monotonic()
         after, end = got[0] + 1, got[1].group(1)
         def per_kframe(*kinds):
-            n = sum(b.get(k, 0) - a.get(k, 0) for a, b in zip(e0, e1) for k in kinds)
+            n = sum(exits_between(a, b, kinds) for a, b in zip(e0, e1))
             frames = c1["frames"] - c0["frames"]
             return 1000.0 * n / frames if frames else float("nan")
 
-        rec = {"exits": sum(b.get("exits", 0) - a.get("exits", 0) for a, b in zip(e0, e1)),
+        rec = {"exits": sum(exits_between(a, b, ["exits"]) for a, b in zip(e0, e1)),
                "frames": c1["frames"] - c0["frames"],
                "exits_per_kframe": per_kframe("exits"),
                "io_mmio_per_kframe": per_kframe("io_exits", "mmio_exits"),
@@ -503,7 +511,7 @@ def report(results, failures, base, others, what):
             ("pps", "io_mmio_per_kframe", "  of which io_exits+mmio_exits"),
             ("pps", "halt_per_kframe", "  of which halt_exits")]
     labels = [base] + others
-    log(f"{'median (min-max), n':30s}" + "".join(f"{lb:>28s}" for lb in labels) +
+    log(f"{'median (min-max), n':30s}" + "".join(f"{lb:>36s}" for lb in labels) +
         "".join(f"{'ratio to ' + o:>26s}" for o in others))
     for phase, key, title in rows:
         cells, meds = [], []
@@ -514,7 +522,7 @@ def report(results, failures, base, others, what):
             meds.append(m)
             cells.append("-" if m is None else f"{m:.1f} ({lo:.1f}-{hi:.1f}) n={len(values)}")
         ratios = [f"{meds[0] / m:.2f}" if meds[0] is not None and m else "-" for m in meds[1:]]
-        log(f"{title:30s}" + "".join(f"{c:>28s}" for c in cells) +
+        log(f"{title:30s}" + "".join(f" {c:>35s}" for c in cells) +
             "".join(f"{x:>26s}" for x in ratios))
     log("ratios: " + base + " / the other; for exits, lower is better")
     for (lb, phase), recs in sorted(results.items()):
