@@ -103,10 +103,12 @@ def kvm_exits(pid):
 
 
 def exits_between(before, after, kinds):
-    """Exits of the given kinds from one kvm_exits sample to the next, over
-    the VMs present in both (a VM made or gone between them is not half
-    counted)."""
-    return sum(after[d][k] - before[d][k] for d in before.keys() & after.keys() for k in kinds)
+    """Exits of the given kinds from one kvm_exits sample to the next; NaN
+    when the VMs differ between the two (a guest that powered off before
+    the phase's end was sampled: its counters are gone, not zero)."""
+    if not before or before.keys() != after.keys():
+        return float("nan")
+    return sum(after[d][k] - before[d][k] for d in before for k in kinds)
 
 
 def make_initrd(initrd, tmp):
