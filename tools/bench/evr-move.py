@@ -101,38 +101,38 @@ def between_running_vms(evr, pfs, vf, moves):
     if first_reply_s("vm-a", 60) is None:
         raise SystemExit("evr-move: vm-a does not answer through port1/vf0 (h1)")
     sh(f"{evr} vm start vm-b")
-    holder = {"vm-a": "vm-b", "vm-b": "vm-a"}
+    other = {"vm-a": "vm-b", "vm-b": "vm-a"}
+
+    def timed(move, to, replies, traffic, how):
+        """move() of vf0 to `to`: its round trip, then to the first reply."""
+        sh("ip netns exec h1 ip neigh flush all")
+        t0 = time.perf_counter()
+        move()
+        replies.append((time.perf_counter() - t0) * 1e6)
+        s = first_reply_s(to, 30)
+        if s is None:
+            raise SystemExit(f"evr-move: {to} did not answer through {vf} after {how}")
+        traffic.append(replies[-1] + s * 1e6)
+
+    evr_reply, evr_traffic, direct_reply, direct_traffic = [], [], [], []
     with evrctl.Client(f"{RUN}/evrd.sock") as c:
         c.call(op="move", slices="port1/vf0", vm="vm-b")
         if first_reply_s("vm-b", 600) is None:  # vm-b's boot is in this one
             print(sh(f"tail -n 30 {RUN}/evrd.log; {evr} show vm vm-b", check=False))
             raise SystemExit("evr-move: vm-b never answered through port1/vf0")
-        to, evr_reply, evr_traffic = "vm-a", [], []
         for i in range(moves):
-            sh("ip netns exec h1 ip neigh flush all")
-            t0 = time.perf_counter()
-            c.call(op="move", slices="port1/vf0", vm=to)
-            evr_reply.append((time.perf_counter() - t0) * 1e6)
-            s = first_reply_s(to, 30)
-            if s is None:
-                raise SystemExit(f"evr-move: {to} did not answer through port1/vf0 after the move")
-            evr_traffic.append(evr_reply[-1] + s * 1e6)
-            to = holder[to]
-    # vf0 is with vm-b again (an even count of moves from vm-b)
-    direct_reply, direct_traffic = [], []
+            to = "vm-a" if i % 2 == 0 else "vm-b"
+            timed(lambda: c.call(op="move", slices="port1/vf0", vm=to), to, evr_reply,
+                  evr_traffic, "evr move")
+    # vf0 is with vm-b again (an even count of moves): the same, straight
     for i in range(moves):
-        src, to = holder[to], to
-        sh("ip netns exec h1 ip neigh flush all")
-        t0 = time.perf_counter()
-        with evrctl.Client(f"{RUN}/{src}.ctl") as a, evrctl.Client(f"{RUN}/{to}.ctl") as b:
-            a.call(op="device-del", host=vf, timeout_ms=5000)
-            b.call(op="device-add", host=vf)
-        direct_reply.append((time.perf_counter() - t0) * 1e6)
-        s = first_reply_s(to, 30)
-        if s is None:
-            raise SystemExit(f"evr-move: {to} did not answer through {vf} after the direct move")
-        direct_traffic.append(direct_reply[-1] + s * 1e6)
-        to = holder[to]
+        to = "vm-a" if i % 2 == 0 else "vm-b"
+
+        def straight():
+            with evrctl.Client(f"{RUN}/{other[to]}.ctl") as a, evrctl.Client(f"{RUN}/{to}.ctl") as b:
+                a.call(op="device-del", host=vf, timeout_ms=5000)
+                b.call(op="device-add", host=vf)
+        timed(straight, to, direct_reply, direct_traffic, "device-del and device-add straight")
     print(f"\nevr move port1/vf0 ({vf}) between running vm-a and vm-b: {moves} moves")
     line("evr move, round trip", evr_reply, "ms")
     line("evr move, to the first reply through the VF", evr_traffic, "ms")
