@@ -317,11 +317,15 @@ stop_vm
 grep -q "not reset" "$W/err" && fail "a VF was not reset: $(grep "not reset" "$W/err")"
 
 grep -a "hp-\|acpiphp\|igbvf\|ACPI Error\|ACPI BIOS" "$W/console" | sed 's/^/  guest: /'
-# What the test host's NIC counted as lost on receive, beside the guest's
-# retransmissions of each transfer (a figure, not a check)
+# Where the guest's retransmissions of the transfers went (figures, not
+# checks): what the test host's NIC lost on receive, and what its TCP saw,
+# segments out of order (one before them lost) and duplicates (a
+# retransmission not needed: DSACKs sent)
 echo "  test host $peer, receive losses over the run:$(for k in rx_dropped rx_missed_errors rx_fifo_errors rx_over_errors rx_crc_errors; do
     printf ' %s %s' "$k" "$(TH cat "/sys/class/net/$peer/statistics/$k")"
 done)"
+echo "  test host TCP over the run: $(TH awk '/^TcpExt:/ { if (!n++) { for (i = 2; i <= NF; i++) c[$i] = i } else
+    print "TCPOFOQueue", $c["TCPOFOQueue"], "TCPDSACKOldSent", $c["TCPDSACKOldSent"], "TCPDSACKOfoSent", $c["TCPDSACKOfoSent"] }' /proc/net/netstat)"
 want() { grep -aqE "$1" "$W/console" && pass "$2" || fail "$2 (console lacks /$1/)"; }
 for r in 1 2; do
     want "hp-if$r=eth[0-9]+ pci=0000:00:0[1-9a-f].0 driver=igbvf carrier=1" \

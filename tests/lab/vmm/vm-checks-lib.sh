@@ -77,39 +77,48 @@ finish() {
 # carries TCP needs its guest's RAM in 2 MiB pages (evr-vmm --hugepages):
 # docs/lab.md, "TCP on the lab's e1000e pair".
 TCP_BYTES=2097152
+TCP_COUNTS='retrans=-*[0-9]* timeouts=-*[0-9]* dsacks=-*[0-9]*' # a grep pattern
 TCP_PEER=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tcp-peer.py
 # guest_tcp_fns: prints the guest's half, busybox sh, for the guest's script:
 #   tcp_out TAG HOST PORT  TCP_BYTES random bytes to the sink at HOST:PORT;
-#                          prints TAG-md5=HEX, then TAG-rc=STATUS retrans=N
+#                          prints TAG-md5=HEX, then TAG-rc=STATUS COUNTS
 #   tcp_in_start TAG PORT  a listener on PORT, in the background
 #   tcp_in_end TAG         waits (150 s at most) for the listener's
-#                          connection to end; prints TAG=BYTES md5=HEX retrans=N
-# N is the guest's TCP segments retransmitted meanwhile (all its sockets). A
+#                          connection to end; prints TAG=BYTES md5=HEX COUNTS
+# COUNTS, what the guest's TCP (all its sockets) did meanwhile: "retrans=N
+# timeouts=N dsacks=N", segments retransmitted, retransmission timeouts, and
+# DSACKs received (the peer telling it a retransmission was not needed). A
 # transfer that does not end prints the guest's sockets as TAG-diag lines.
 guest_tcp_fns() {
     cat <<GUEST
 TCP_BYTES=$TCP_BYTES
 GUEST
     cat <<'GUEST'
-tcp_retrans() { awk '/^Tcp:/ { if (++k == 2) print $13 }' /proc/net/snmp; }
+tcp_counts() {
+    echo "$(awk '/^Tcp:/ { if (++k == 2) print $13 }' /proc/net/snmp)" \
+        "$(awk '/^TcpExt:/ { if (!n++) { for (i = 2; i <= NF; i++) c[$i] = i } else print $c["TCPTimeouts"], $c["TCPDSACKRecv"] }' /proc/net/netstat)"
+}
+tcp_since() { # tcp_since "COUNTS": COUNTS since tcp_counts said COUNTS
+    echo "$1 $(tcp_counts)" | awk '{ print "retrans=" $4 - $1, "timeouts=" $5 - $2, "dsacks=" $6 - $3 }'
+}
 tcp_diag() {
     awk -v t="$1" 'NR > 1 { print t "-diag: socket", $2, $3, "state", $4, "queues", $5, "retransmits", $7 }' /proc/net/tcp
 }
 tcp_out() {
-    local r rc
+    local c rc
     head -c "$TCP_BYTES" /dev/urandom >"/tmp/$1"
     echo "$1-md5=$(md5sum <"/tmp/$1" | cut -d' ' -f1)"
-    r=$(tcp_retrans)
+    c=$(tcp_counts)
     timeout 120 nc "$2" "$3" <"/tmp/$1"
     rc=$?
     [ $rc = 0 ] || tcp_diag "$1"
-    echo "$1-rc=$rc retrans=$(($(tcp_retrans) - r))"
+    echo "$1-rc=$rc $(tcp_since "$c")"
 }
 tcp_in_start() {
     # busybox nc ends when its input does: a FIFO held open never does
     [ -p /tmp/tcp-never ] || mkfifo /tmp/tcp-never
     exec 3<>/tmp/tcp-never
-    tcp_retrans >"/tmp/$1.retrans"
+    tcp_counts >"/tmp/$1.counts"
     nc -l -p "$2" <&3 >"/tmp/$1" &
     echo $! >"/tmp/$1.pid"
 }
@@ -121,7 +130,7 @@ tcp_in_end() {
         t=$((t + 1))
     done
     kill -0 "$p" 2>/dev/null && tcp_diag "$1" && kill "$p"
-    echo "$1=$(wc -c <"/tmp/$1") md5=$(md5sum <"/tmp/$1" | cut -d' ' -f1) retrans=$(($(tcp_retrans) - $(cat "/tmp/$1.retrans")))"
+    echo "$1=$(wc -c <"/tmp/$1") md5=$(md5sum <"/tmp/$1" | cut -d' ' -f1) $(tcp_since "$(cat "/tmp/$1.counts")")"
 }
 GUEST
 }
@@ -151,9 +160,9 @@ tcp_ends() { # tcp_ends TAG: what else each end has to say of a failed transfer
 tcp_check_out() {
     local md5 end rc i
     md5=$(grep -ao "$1-md5=[0-9a-f]*" "$W/console" | tail -1 | sed 's/.*=//')
-    end=$(grep -ao "$1-rc=[0-9]* retrans=-*[0-9]*" "$W/console" | tail -1)
+    end=$(grep -ao "$1-rc=[0-9]* $TCP_COUNTS" "$W/console" | tail -1)
     rc=${end#*-rc=}
-    end=${end:+its nc ended with status ${rc%% *}, the guest retransmitted ${end##*=} segments}
+    end=${end:+its nc ended with status ${rc%% *}; the TCP of the guest meanwhile: ${rc#* }}
     # the sink reports once it has read the end, which can be just after
     # the guest's nc has ended
     for ((i = 0; i < 20; i++)); do
@@ -172,9 +181,9 @@ tcp_check_out() {
 # what tcp_send TAG sent
 tcp_check_in() {
     local got
-    got=$(grep -ao "$1=[0-9]* md5=[0-9a-f]* retrans=-*[0-9]*" "$W/console" | tail -1)
-    if [ "${got% *}" = "$1=$TCP_BYTES md5=$tcp_to_guest_md5" ]; then
-        pass "$2, test host to guest: $TCP_BYTES bytes over TCP, MD5 $tcp_to_guest_md5 at both ends (the guest retransmitted ${got##*=} segments meanwhile)"
+    got=$(grep -ao "$1=[0-9]* md5=[0-9a-f]* $TCP_COUNTS" "$W/console" | tail -1)
+    if [ "${got%% retrans=*}" = "$1=$TCP_BYTES md5=$tcp_to_guest_md5" ]; then
+        pass "$2, test host to guest: $TCP_BYTES bytes over TCP, MD5 $tcp_to_guest_md5 at both ends (the TCP of the guest meanwhile: retrans=${got##* retrans=})"
     else
         fail "$2, test host to guest over TCP: the test host sent $TCP_BYTES bytes, MD5 $tcp_to_guest_md5" \
             "($(tr '\n' ' ' <"$W/tcp-send-$1")); the guest got ${got:-nothing it reported}"
