@@ -222,6 +222,8 @@ if [ "$mode" = two ]; then
         python3 -c "import json; assert [s['op'] for s in json.load(open('$run/move.json'))['plan']] == ['device-del', 'vf-set', 'device-add']"
     check "vm-b's guest answers on VLAN 200 through the VF" guest_answers 10.0.2.2
     check "with vm-b's MAC ($mac_b)" bash -c "ip netns exec th ip neigh show 10.0.2.2 | grep -q '$mac_b'"
+    check "untagged frames do not reach vm-b's VF (its port VLAN is 200)" \
+        bash -c "! ip netns exec th ping -c 3 -W 2 10.0.0.3 >/dev/null 2>&1"
     check "vm-a's guest no longer answers on VLAN 100" bash -c "! ip netns exec th ping -c 2 -W 2 10.0.1.2 >/dev/null 2>&1"
     say "TCP with vm-b over VLAN 200, through the VF that came from vm-a"
     tcp_round vm-b th 10.0.2.2 "vm-b on VLAN 200 (the VF moved from running vm-a)"
