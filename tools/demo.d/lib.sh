@@ -163,12 +163,135 @@ keep_logs() {
     dmesg >"$EVR_LAB_OUT/lab-dmesg.log" 2>&1
     return 0
 }
-# At exit: the logs kept, the console readers stopped.
+# At exit: the logs kept, the console readers and the TCP sink stopped.
 on_exit() {
     keep_logs
     [ -z "$console_pids" ] || kill $console_pids 2>/dev/null
+    [ -z "$tcp_sink_pid" ] || kill "$tcp_sink_pid" 2>/dev/null
     return 0
 }
+# pass_fail STATUS WHAT DETAIL: check's verdict for a status already known
+# (0 passes); a failure also says DETAIL, what each end saw.
+pass_fail() {
+    if [ "$1" = 0 ]; then echo "ok: $2"; else
+        echo "FAIL: $2: $3"
+        failures=$((failures + 1))
+    fi
+}
+
+# initrd_with BASE OUT FILE...: OUT is the initramfs BASE with FILEs added
+# at its root (a second cpio archive, which the kernel unpacks over the
+# first).
+initrd_with() {
+    local base=$1 out=$2 d rc
+    shift 2
+    d=$(mktemp -d)
+    cp "$@" "$d/" &&
+        (cd "$d" && printf '%s\n' * | cpio -o -H newc 2>/dev/null | gzip) >"$out.extra" &&
+        cat "$base" "$out.extra" >"$out"
+    rc=$?
+    rm -rf "$d" "$out.extra"
+    [ $rc = 0 ] || { echo "FAIL: could not make $out from $base and $*"; exit 1; }
+}
+
+# TCP rounds between a test host and a guest, each 2 MiB both ways with
+# byte counts and MD5 sums checked at both ends: the test host's ends are
+# tests/lab/tcp-peer.py, the guest's tcp-agent.sh (put into its initramfs
+# with initrd_with, started in the background from its evr_run). A VM
+# that runs them has its RAM in huge pages (its "vmm" object's "hugepages":
+# true, the lab's reserved with reserve_hugepages): QEMU's igb and e1000e
+# drop a frame whose buffer spans two 4 KiB pages the lab's IOMMU maps
+# apart (docs/lab.md, "TCP on the lab's e1000e pair").
+tcp_peer="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tests/lab" && pwd)/tcp-peer.py"
+tcp_agent="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tcp-agent.sh"
+tcp_sink_pid=""
+tcp_rounds=0
+
+# reserve_hugepages N: the lab keeps N 2 MiB pages for the VMs' RAM; exits
+# when it cannot.
+reserve_hugepages() {
+    echo "$1" >/proc/sys/vm/nr_hugepages
+    local got
+    got=$(cat /proc/sys/vm/nr_hugepages)
+    [ "$got" -ge "$1" ] || {
+        echo "FAIL: the lab reserved $got of the $1 huge pages asked for (evr-lab run --mem)"
+        exit 1
+    }
+}
+
+# tcp_sink_start NETNS: the test host's sink on port 5001 in NETNS, every
+# connection's byte count and MD5 in RUN_DIR/tcp-sink.log.
+tcp_sink_start() {
+    ip netns exec "$1" python3 "$tcp_peer" sink 5001 >>$run/tcp-sink.log 2>&1 &
+    tcp_sink_pid=$!
+}
+
+# tcp_line FILE TEXT SECONDS: the last line of FILE (a guest's console)
+# with "tcp-agent: TEXT", once there is one (SECONDS at most).
+tcp_line() {
+    local deadline=$((SECONDS + $3))
+    until grep -aq "tcp-agent: $2" "$1" 2>/dev/null || [ $SECONDS -ge $deadline ]; do sleep 1; done
+    grep -a "tcp-agent: $2" "$1" 2>/dev/null | tail -1 | tr -d '\r'
+}
+
+# tcp_round VM NETNS ADDRESS WHAT: a round with VM's guest (its console
+# kept by console_keep) at ADDRESS from the test host in NETNS, whose sink
+# runs (tcp_sink_start): the test host's 2 MiB to the guest, the guest's 2
+# MiB to the sink, and the guest's interrupts of that interface on MSI-X,
+# their count rising across the transfers. WHAT names VM and path in the
+# verdicts ("vm-a on VLAN 100"). Returns 1 when a check failed.
+tcp_round() {
+    local vm=$1 ns=$2 addr=$3 what=$4 con=$run/$1.console.log name to deadline
+    local sent_md5 sink_lines ready in out done_line out_md5 before after st f0=$failures
+    tcp_rounds=$((tcp_rounds + 1))
+    name="round$tcp_rounds-$vm" to=$run/round$tcp_rounds-$vm
+    echo "$name" >"$to.kick"
+    head -c 2097152 /dev/urandom >"$to.to-guest"
+    sent_md5=$(md5sum <"$to.to-guest" | cut -d' ' -f1)
+    sink_lines=$(wc -l <$run/tcp-sink.log)
+    # the kick, again while the guest's agent is not listening yet
+    deadline=$((SECONDS + 60))
+    until ip netns exec "$ns" python3 "$tcp_peer" send "$addr" 5002 "$to.kick" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            pass_fail 1 "$what: a TCP round" "the guest's agent took no connection on $addr:5002 within 60 s"
+            return 1
+        fi
+        sleep 2
+    done
+    ready=$(tcp_line "$con" "$name ready" 60)
+    if [ -z "$ready" ]; then
+        pass_fail 1 "$what: a TCP round" "the guest's agent did not get ready: $(tcp_line "$con" "$name" 0)"
+        return 1
+    fi
+    timeout 200 ip netns exec "$ns" python3 "$tcp_peer" send "$addr" 5003 "$to.to-guest" >"$to.send.log" 2>&1
+    done_line=$(tcp_line "$con" "$name done" 330)
+    in=$(tcp_line "$con" "$name in" 0)
+    out=$(tcp_line "$con" "$name out" 0)
+    echo "  guest: $ready"
+    echo "  guest: $in"
+    echo "  guest: $out"
+    echo "  guest: ${done_line:-(no done line)}"
+    [[ "$in" == *" in bytes=2097152 md5=$sent_md5" ]]
+    pass_fail $? "$what: the test host sent the guest 2 MiB over TCP, every byte as sent (MD5 $sent_md5)" \
+        "the test host sent 2097152 bytes, MD5 $sent_md5 ($(tr '\n' ' ' <"$to.send.log")); the guest got: ${in:-nothing (no 'in' line)}"
+    out_md5=$(echo "$out" | sed -n 's/.* out bytes=2097152 md5=\([0-9a-f]*\) rc=0$/\1/p')
+    st=1
+    if [ -n "$out_md5" ]; then
+        for _ in $(seq 20); do
+            tail -n +$((sink_lines + 1)) $run/tcp-sink.log | grep -q "^sink got 2097152 md5 $out_md5" && st=0 && break
+            sleep 0.5
+        done
+    fi
+    pass_fail $st "$what: the guest sent the test host 2 MiB over TCP, every byte as sent (MD5 ${out_md5:-?})" \
+        "the guest: ${out:-no 'out' line} $(tcp_line "$con" "$name diag" 0); the test host's sink: $(tail -n +$((sink_lines + 1)) $run/tcp-sink.log | tr '\n' ' ')"
+    before=$(echo "$ready" | sed -n 's/.* irqs=\([0-9]*\)$/\1/p')
+    after=$(echo "$done_line" | sed -n 's/.* irqs=\([0-9]*\)$/\1/p')
+    [[ "$ready" == *" mode=msix "* ]] && [ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ]
+    pass_fail $? "$what: the guest's interface takes its interrupts on MSI-X, their count rising across the transfers (${before:-?} -> ${after:-?})" \
+        "the guest's agent before: $ready; after: ${done_line:-nothing}"
+    [ $failures = "$f0" ]
+}
+
 trap on_exit EXIT
 
 # Stops evrd; with failed checks prints its log and the VMs' and exits 1.

@@ -2,27 +2,35 @@
 # Runs inside the lab (evr-lab run --nics 0 --igb 2): evrd gives an igb VF
 # to a router-engine VM (the passthrough mode of evr split), usage
 #   vf-checks.sh BUILD_DIR KERNEL INITRD
-# INITRD has the igbvf module. The first igb is the appliance's port0, a PF
-# that carves 2 VFs; the second, on the same cable, is the test host in a
-# netns, untagged 10.0.0.1 and VLAN 100 10.0.1.1.
+# INITRD has the igbvf module; the VMs get it with lib.sh's tcp-agent.sh
+# added. The first igb is the appliance's port0, a PF that carves 2 VFs; the
+# second, on the same cable, is the test host in a netns, untagged
+# 10.0.0.1, VLAN 100 10.0.1.1 and VLAN 200 10.0.2.1, with the TCP sink of
+# the rounds (tests/lab/tcp-peer.py).
 #
 #   evrd starts: the VFs are carved (autoprobe off), unbound, clean;
 #   evr split port0/vf0 vm-a --vlan 100: VF 0 on vfio-pci, its MAC (evrd's,
 #     from vm-a/port0/vf0) and port VLAN 100 set by the PF;
 #   evr vm start vm-a: evr-vmm gets the VF from its configuration, the
 #     guest's igbvf takes the MAC, the test host pings the guest on VLAN 100
-#     and not untagged, and the guest pings the test host;
+#     and not untagged, and the guest pings the test host; a TCP round
+#     (lib.sh's tcp_round): 2 MiB each way between the test host and the
+#     guest over VLAN 100, byte counts and MD5 sums checked at both ends,
+#     the VF's MSI-X interrupts in the guest rising across it;
 #   kill -9 of evr-vmm: evrd restarts the VM, its configuration still has
 #     the VF, and the guest answers again;
 #   at runtime (evr-vmm's ACPI hot-plug): evr move port0/vf0 vm-b --vlan 200
 #     (vm-b declared, not running) takes the VF out of vm-a's running guest
 #     and gives it vm-b's MAC and VLAN 200; evr move port0/vf0 vm-a --vlan
-#     100 hot-adds it back, and the guest answers on VLAN 100 again;
+#     100 hot-adds it back, and the guest answers on VLAN 100 again and
+#     runs a TCP round through the hot-added VF;
 #   with "two" (evrd-lab-vf-two, two nested guests at once): vm-b started
 #     too, and evr move port0/vf0 vm-b --vlan 200 takes the VF from running
-#     vm-a to running vm-b, whose guest answers on VLAN 200;
-#   evr vm stop vm-a, evr free port0/vf0: the VF is reset (no MAC, no VLAN)
-#     and unbound, as it was carved.
+#     vm-a to running vm-b, whose guest answers on VLAN 200 and runs a TCP
+#     round over it; evr vm stop vm-b gives the VF back to vfio-pci (evrd
+#     bound it there; vm-b still owns it, with its MAC and VLAN);
+#   evr vm stop vm-a: the VF it owns back with vfio-pci; evr free port0/vf0:
+#     the VF is reset (no MAC, no VLAN) and unbound, as it was carved.
 set -uo pipefail
 build=$1 kernel=$2 initrd=$3 mode=${4:-one}
 # shellcheck source=tools/demo.d/lib.sh
@@ -84,14 +92,23 @@ TH ip addr add 10.0.2.1/24 dev v200
 TH ip link set v200 up
 
 mkdir -p $run
+tcp_sink_start th
+initrd_with "$initrd" $run/initrd-vf "$tcp_agent"
+# The VMs' RAM in 2 MiB pages (their "hugepages"), 128 of them each and a
+# margin for a VM restarted while its last process's pages are freed: QEMU's
+# igb drops a TX frame whose buffer spans two 4 KiB pages the lab's IOMMU
+# maps apart, and TCP would stall now and then (docs/lab.md, "TCP on the
+# lab's e1000e pair").
+reserve_hugepages 272
 # The guest addresses every VF interface it gets (at boot or hot-added) on
 # its VLAN's subnet (evr_addr) and the untagged one (evr_untagged), stays
 # up, and pings the test host (evr_peer) once a link is up. The kernel
-# command line carries no quotes inside evr_run.
-guest='pinged=0; while true; do for i in /sys/class/net/eth*; do n=${i##*/}; [ -e $i ] || continue; ip -4 addr show dev $n | grep -q $evr_addr/ || { ip link set $n up; ip addr add $evr_addr/24 dev $n; ip addr add $evr_untagged/24 dev $n; echo vf-guest: $n $(cat $i/address) driver $(basename $(readlink $i/device/driver)) configured; }; [ $pinged = 0 ] && grep -q 1 $i/carrier 2>/dev/null && ping -c 3 -W 2 $evr_peer >/dev/null && pinged=1 && echo vf-guest: ping ok; done; sleep 1; done'
+# command line carries no quotes inside evr_run. tcp-agent.sh runs the TCP
+# rounds in the background.
+guest='sh /tcp-agent.sh & pinged=0; while true; do for i in /sys/class/net/eth*; do n=${i##*/}; [ -e $i ] || continue; ip -4 addr show dev $n | grep -q $evr_addr/ || { ip link set $n up; ip addr add $evr_addr/24 dev $n; ip addr add $evr_untagged/24 dev $n; echo vf-guest: $n $(cat $i/address) driver $(basename $(readlink $i/device/driver)) configured; }; [ $pinged = 0 ] && grep -q 1 $i/carrier 2>/dev/null && ping -c 3 -W 2 $evr_peer >/dev/null && pinged=1 && echo vf-guest: ping ok; done; sleep 1; done'
 vm() { # name VLAN-address peer untagged-address
-    printf '{"name": "%s", "ports": 0, "cores": [1], "vmm": {"kernel": "%s", "initrd": "%s", "memory": 256, "vcpus": 1, "cmdline": "console=ttyS0 panic=-1 evr_addr=%s evr_peer=%s evr_untagged=%s evr_run=\\"%s\\""}}' \
-        "$1" "$kernel" "$initrd" "$2" "$3" "$4" "$guest"
+    printf '{"name": "%s", "ports": 0, "cores": [1], "vmm": {"kernel": "%s", "initrd": "%s", "memory": 256, "hugepages": true, "vcpus": 1, "cmdline": "console=ttyS0 panic=-1 evr_addr=%s evr_peer=%s evr_untagged=%s evr_run=\\"%s\\""}}' \
+        "$1" "$kernel" "$run/initrd-vf" "$2" "$3" "$4" "$guest"
 }
 cat >$run/appliance.json <<EOF
 {"state_dir": "$run/state", "share_cores": true,
@@ -148,6 +165,8 @@ if guest_answers; then
         bash -c "! ip netns exec th ping -c 3 -W 2 10.0.0.2 >/dev/null 2>&1"
     check "the guest pinged the test host (VLAN 100)" \
         bash -c "for i in \$(seq 120); do grep -aq 'vf-guest: ping ok' $run/vm-a.console.log 2>/dev/null && exit 0; sleep 1; done; exit 1"
+    say "TCP with vm-a over VLAN 100"
+    tcp_round vm-a th 10.0.1.2 "vm-a on VLAN 100"
 else
     check "vm-a answered on VLAN 100 within 420 s" false
 fi
@@ -187,6 +206,8 @@ check "the guest answers on VLAN 100 again, through the hot-added VF" guest_answ
 check "with vm-a's MAC again ($mac)" bash -c "ip netns exec th ip neigh show 10.0.1.2 | grep -q '$mac'"
 check "the guest configured the hot-added VF's interface" \
     test "$(grep -ac 'vf-guest: .* configured' $run/vm-a.console.log)" -gt "$configured"
+say "TCP with vm-a through the hot-added VF"
+tcp_round vm-a th 10.0.1.2 "vm-a on VLAN 100 (the VF hot-added)"
 
 if [ "$mode" = two ]; then
     say "two running VMs: evr vm start vm-b; evr move port0/vf0 vm-b --vlan 200 from running vm-a"
@@ -201,10 +222,20 @@ if [ "$mode" = two ]; then
         python3 -c "import json; assert [s['op'] for s in json.load(open('$run/move.json'))['plan']] == ['device-del', 'vf-set', 'device-add']"
     check "vm-b's guest answers on VLAN 200 through the VF" guest_answers 10.0.2.2
     check "with vm-b's MAC ($mac_b)" bash -c "ip netns exec th ip neigh show 10.0.2.2 | grep -q '$mac_b'"
+    check "untagged frames do not reach vm-b's VF (its port VLAN is 200)" \
+        bash -c "! ip netns exec th ping -c 3 -W 2 10.0.0.3 >/dev/null 2>&1"
     check "vm-a's guest no longer answers on VLAN 100" bash -c "! ip netns exec th ping -c 2 -W 2 10.0.1.2 >/dev/null 2>&1"
+    say "TCP with vm-b over VLAN 200, through the VF that came from vm-a"
+    tcp_round vm-b th 10.0.2.2 "vm-b on VLAN 200 (the VF moved from running vm-a)"
+    say "evr vm stop vm-b: the VF it owns goes back to vfio-pci"
     "$evr" vm stop vm-b
     for _ in $(seq 150); do [ "$(vm_state vm-b)" = stopped ] && break; sleep 0.2; done
     check "vm-b stopped" test "$(vm_state vm-b)" = stopped
+    echo "VF 0: $(vf_line 0)"
+    check "vm-b's evr-vmm gave VF 0 back to vfio-pci, where evrd had bound it" test "$(drv "$VF0")" = vfio-pci
+    check "vm-b's evr-vmm reset the VF without a complaint (its log)" bash -c "! grep -E 'evr-vmm: passthrough .*(reset|RESET)' $run/vm-b.log"
+    check "VF 0 is still vm-b's: its MAC ($mac_b) and VLAN 200" \
+        bash -c "ip link show $pf_if | grep -E '^ +vf 0 ' | grep -q 'link/ether $mac_b.*vlan 200'"
 fi
 
 say "evr vm stop vm-a; evr free port0/vf0"
@@ -212,6 +243,7 @@ say "evr vm stop vm-a; evr free port0/vf0"
 for _ in $(seq 150); do [ "$(vm_state)" = stopped ] && break; sleep 0.2; done
 check "vm-a stopped" test "$(vm_state)" = stopped
 check "the VF is back with vfio-pci while a VM owns it" test "$(drv "$VF0")" = vfio-pci
+check "vm-a's evr-vmm reset the VF at each removal and stop without a complaint (its log)" bash -c "! grep -E 'evr-vmm: passthrough .*(reset|RESET)' $run/vm-a.log"
 "$evr" free port0/vf0
 echo "VF 0: $(vf_line 0)"
 check "the freed VF is reset: no MAC, no VLAN" \
