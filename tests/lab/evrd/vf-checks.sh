@@ -27,10 +27,14 @@
 #   with "two" (evrd-lab-vf-two, two nested guests at once): vm-b started
 #     too, and evr move port0/vf0 vm-b --vlan 200 takes the VF from running
 #     vm-a to running vm-b, whose guest answers on VLAN 200 and runs a TCP
-#     round over it; evr vm stop vm-b gives the VF back to vfio-pci (evrd
-#     bound it there; vm-b still owns it, with its MAC and VLAN);
-#   evr vm stop vm-a: the VF it owns back with vfio-pci; evr free port0/vf0:
-#     the VF is reset (no MAC, no VLAN) and unbound, as it was carved.
+#     round over it; evr split port0/vf1 vm-a --vlan 100 hot-adds the
+#     second VF to vm-a, and with a VF in each running VM each answers on
+#     its own VLAN (not untagged) and runs a TCP round over it; evr vm stop
+#     vm-b gives the VF back to vfio-pci (evrd bound it there; vm-b still
+#     owns it, with its MAC and VLAN);
+#   evr vm stop vm-a: the VF it owns back with vfio-pci; evr free port0/vf0
+#     (and port0/vf1 in two mode): each VF is reset (no MAC, no VLAN) and
+#     unbound, as it was carved.
 set -uo pipefail
 build=$1 kernel=$2 initrd=$3 mode=${4:-one}
 # shellcheck source=tools/demo.d/lib.sh
@@ -227,6 +231,25 @@ if [ "$mode" = two ]; then
     check "vm-a's guest no longer answers on VLAN 100" bash -c "! ip netns exec th ping -c 2 -W 2 10.0.1.2 >/dev/null 2>&1"
     say "TCP with vm-b over VLAN 200, through the VF that came from vm-a"
     tcp_round vm-b th 10.0.2.2 "vm-b on VLAN 200 (the VF moved from running vm-a)"
+    say "a VF in each running VM: evr split port0/vf1 vm-a --vlan 100 (hot-added beside vm-b's VF 0)"
+    TH ip neigh flush all
+    "$evr" split port0/vf1 vm-a --vlan 100
+    check "the split succeeded" test $? = 0
+    mac_a1=$("$evr" -j show inventory | python3 -c 'import json,sys; print(json.load(sys.stdin)["inventory"]["ports"][0]["vf"][1]["mac"])')
+    echo "VF 0: $(vf_line 0)"
+    echo "VF 1: $(vf_line 1)"
+    check "VF 1 ($VF1) has vm-a's MAC for it ($mac_a1) and VLAN 100" \
+        bash -c "ip link show $pf_if | grep -E '^ +vf 1 ' | grep -q 'link/ether $mac_a1.*vlan 100'"
+    check "VF 0 is still vm-b's: its MAC ($mac_b) and VLAN 200" \
+        bash -c "ip link show $pf_if | grep -E '^ +vf 0 ' | grep -q 'link/ether $mac_b.*vlan 200'"
+    check "vm-a's guest answers on VLAN 100 through VF 1" guest_answers 10.0.1.2
+    check "with VF 1's MAC ($mac_a1)" bash -c "ip netns exec th ip neigh show 10.0.1.2 | grep -q '$mac_a1'"
+    check "vm-b's guest still answers on VLAN 200 through VF 0" TH ping -c 3 -W 2 10.0.2.2
+    check "untagged frames reach neither VM" \
+        bash -c "! ip netns exec th ping -c 2 -W 2 10.0.0.2 >/dev/null 2>&1 && ! ip netns exec th ping -c 2 -W 2 10.0.0.3 >/dev/null 2>&1"
+    say "TCP with each VM over its own VF and VLAN, both VFs in use"
+    tcp_round vm-a th 10.0.1.2 "vm-a on VLAN 100 (VF 1, beside vm-b's VF 0)"
+    tcp_round vm-b th 10.0.2.2 "vm-b on VLAN 200 (VF 0, beside vm-a's VF 1)"
     say "evr vm stop vm-b: the VF it owns goes back to vfio-pci"
     "$evr" vm stop vm-b
     for _ in $(seq 150); do [ "$(vm_state vm-b)" = stopped ] && break; sleep 0.2; done
@@ -250,6 +273,13 @@ check "the freed VF is reset: no MAC, no VLAN" \
     bash -c "ip link show $pf_if | grep -E '^ +vf 0 ' | grep 'link/ether 00:00:00:00:00:00' | grep -vq vlan"
 check "the freed VF is unbound, its override cleared" \
     test "$(drv "$VF0")" = "" -a "$(cat /sys/bus/pci/devices/$VF0/driver_override)" = "(null)"
+if [ "$mode" = two ]; then
+    check "VF 1, vm-a's, is with vfio-pci after vm-a's stop" test "$(drv "$VF1")" = vfio-pci
+    "$evr" free port0/vf1
+    echo "VF 1: $(vf_line 1)"
+    check "VF 1 freed: reset (no MAC, no VLAN) and unbound" \
+        bash -c "ip link show $pf_if | grep -E '^ +vf 1 ' | grep 'link/ether 00:00:00:00:00:00' | grep -vq vlan && [ ! -e /sys/bus/pci/devices/$VF1/driver ]"
+fi
 "$evr" show inventory
 
 say "what evrd saw"
