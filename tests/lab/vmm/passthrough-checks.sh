@@ -22,28 +22,30 @@
 # own; a guest that triple-faults gets the vCPU's last exits printed
 # (docs/lab.md, "A triple fault in vmm-passthrough").
 # With tcp, only the MSI-X guest, which also sends the peer 2 MiB over TCP
-# and receives 2 MiB from it (byte counts and MD5 sums checked at both
-# ends), its RAM in 2 MiB pages (docs/lab.md, "TCP on the lab's e1000e
-# pair"): a test of its own, vmm-passthrough-tcp.
+# and receives 2 MiB from it (vm-checks-lib.sh's transfers: byte counts and
+# MD5 sums checked at both ends), its RAM in 2 MiB pages (docs/lab.md, "TCP
+# on the lab's e1000e pair"): a test of its own, vmm-passthrough-tcp.
+# Each VM's console is W/console-NAME (tcp, msix, intx, vf), its control
+# socket W/ctl, one VM at a time.
 set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 VMM=$1 KERNEL=$2 INITRD=$3 INITRD_NVME=$4 MODE=${5:-}
 W=$(mktemp -d)
 NS=evr-pt-peer
 TR=/sys/kernel/tracing/instances/evr-pt
-sink=""
+vm_pid=""
+tcp_sink_pid=""
+failures=0
+# shellcheck source=tests/lab/vmm/vm-checks-lib.sh
+. "$HERE/vm-checks-lib.sh"
 cleanup() {
-    [ -n "$sink" ] && kill "$sink" 2>/dev/null
+    [ -n "$vm_pid" ] && kill -KILL "$vm_pid" 2>/dev/null
+    [ -n "$tcp_sink_pid" ] && kill "$tcp_sink_pid" 2>/dev/null
     ip netns del "$NS" 2>/dev/null
     [ -d "$TR" ] && echo 0 >"$TR/tracing_on" && rmdir "$TR" 2>/dev/null
     rm -rf "$W"
 }
 trap cleanup EXIT
-failures=0
-pass() { echo "ok: $*"; }
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 
 nics=()
 for d in /sys/bus/pci/devices/*; do
@@ -54,18 +56,6 @@ done
     exit 1
 }
 A=${nics[0]} B=${nics[1]}
-# wait_console FILE TEXT: until the guest prints TEXT or its script ends (300 s at most)
-wait_console() {
-    local t=0
-    while ! grep -aq "$2\|evr-guest: command exited" "$1" 2>/dev/null && [ $t -lt 300 ]; do
-        sleep 1
-        t=$((t + 1))
-    done
-}
-# ctl SOCKET OP: the reply line of evr-vmm's control socket (tools/lib/evrctl.py)
-ctl() {
-    python3 "$(dirname "$0")/../../../tools/lib/evrctl.py" "$1" "$2"
-}
 drv() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
 echo "passing $A ($(drv "$A")); its cable peer $B stays on the lab"
 modprobe vfio-pci 2>/dev/null
@@ -89,15 +79,9 @@ ip link set "$peer_if" netns "$NS"
 ip -n "$NS" addr add 10.13.0.1/24 dev "$peer_if"
 ip -n "$NS" link set "$peer_if" up
 ip -n "$NS" link set lo up
-
-# The peer's TCP ends (tests/lab/tcp-peer.py): a sink on port 5001 that
-# reports each connection's byte count and MD5, and a sender of FILE to the
-# guest's port 5002.
-TCP_PEER="$(dirname "$0")/../tcp-peer.py"
-ip netns exec "$NS" python3 "$TCP_PEER" sink 5001 >"$W/sink" 2>&1 &
-sink=$!
-head -c 2097152 /dev/urandom >"$W/to-guest"
-to_guest_md5=$(md5sum <"$W/to-guest" | cut -d' ' -f1)
+# The peer's TCP ends (vm-checks-lib.sh): its sink on port 5001 for what
+# the guest sends, and what it sends to the guest's port 5002.
+[ "$MODE" = tcp ] && tcp_sink_start "$NS"
 
 # The lab kernel's KVM trace points in a ring of their own, stopped by a
 # triple fault (SVM exit 0x7f, shutdown) so that the exits before it stay.
@@ -128,7 +112,7 @@ kvm_trace_report() {
 kvm_trace_start
 # The ring works: a tiny guest whose ud2 (no IDT yet) ends in a triple
 # fault leaves that shutdown exit as the last one the report shows.
-python3 "$(dirname "$0")/tiny-bzimage.py" "$W/ud2.bzImage" 0f0b
+python3 "$HERE/tiny-bzimage.py" "$W/ud2.bzImage" 0f0b
 "$VMM" --kernel "$W/ud2.bzImage" --memory 64 --console none >/dev/null 2>"$W/err-ud2"
 kvm_trace_report "$W/err-ud2" >"$W/report-ud2"
 grep -v '^==' "$W/report-ud2" | grep 'kvm_exit' | tail -1 | grep -q 'reason.*shutdown' &&
@@ -136,9 +120,12 @@ grep -v '^==' "$W/report-ud2" | grep 'kvm_exit' | tail -1 | grep -q 'reason.*shu
     fail "the KVM trace ring did not keep a tiny guest's triple fault: $(tail -5 "$W/report-ud2")"
 
 mkdir -p "$W/extra"
-cat >"$W/extra/pt-check.sh" <<'GUEST'
+guest_tcp_fns >"$W/extra/pt-check.sh"
+cat >>"$W/extra/pt-check.sh" <<'GUEST'
 # The guest's half (busybox sh): pt-check.sh msix|tcp|intx. Prints key=value
-# lines the host greps.
+# lines the host greps. With tcp, its transfers (tcp_out, tcp_in_* from
+# vm-checks-lib.sh): to the peer's sink on port 5001, from the peer to port
+# 5002.
 mode=$1
 # irqs: the interrupts of the device's lines (named after its interface)
 irqs() { awk -v n="$n" '$NF == n || index($NF, n "-") == 1 { s += $2 } END { print s + 0 }' /proc/interrupts; }
@@ -163,22 +150,14 @@ grep -E "$n" /proc/interrupts | sed 's/^/pt-irq: /'
 echo "pt-irqs-before=$(irqs)"
 ping -c 3 -W 5 10.13.0.1 >/tmp/ping 2>&1
 echo "pt-ping-out=$(grep -c 'bytes from' /tmp/ping)"
+# the device's own counters, to tell a transfer that did not end from a
+# device that stopped
+stats() { for k in tx_packets rx_packets tx_dropped rx_dropped; do printf '%s=%s ' $k "$(cat /sys/class/net/$n/statistics/$k)"; done; }
 if [ "$mode" = tcp ]; then
     # 2 MiB to the peer's sink, then 2 MiB from the peer (after pt-ready)
-    dd if=/dev/urandom of=/tmp/tx bs=65536 count=32 2>/dev/null
-    echo "pt-tcp-out-md5=$(md5sum </tmp/tx | cut -d' ' -f1)"
-    timeout 120 nc 10.13.0.1 5001 </tmp/tx
-    rc=$?
-    echo "pt-tcp-out-rc=$rc"
-    # a transfer that did not end: what the device did (its own counters)
-    [ $rc = 0 ] || for k in tx_packets rx_packets tx_dropped; do
-        echo "pt-tcp-diag: $k=$(cat /sys/class/net/$n/statistics/$k)"
-    done
-    # busybox nc ends when its input does: a FIFO held open never does
-    mkfifo /tmp/never
-    exec 3<>/tmp/never
-    nc -l -p 5002 <&3 >/tmp/rx &
-    rx=$!
+    tcp_out pt-out 10.13.0.1 5001
+    echo "pt-stats-out: $(stats)"
+    tcp_in_start pt-in 5002
 fi
 echo "pt-ready"
 # The peer's pings (and its transfer), bounded
@@ -189,15 +168,8 @@ while [ "$(icmp_in)" -lt 3 ] && [ $t -lt 120 ]; do
 done
 echo "pt-echo-in=$(icmp_in)"
 if [ "$mode" = tcp ]; then
-    t=0
-    while kill -0 $rx 2>/dev/null && [ $t -lt 150 ]; do
-        sleep 1
-        t=$((t + 1))
-    done
-    kill $rx 2>/dev/null
-    echo "pt-tcp-in=$(wc -c </tmp/rx) md5=$(md5sum </tmp/rx | cut -d' ' -f1)"
-    awk 'NR > 1 { print "pt-tcp-diag: socket", $2, $3, "state", $4, "queues", $5, "retransmits", $7 }' /proc/net/tcp
-    awk '/^Tcp:/ { if (++k == 2) print "pt-tcp-diag: RetransSegs", $13 }' /proc/net/snmp
+    tcp_in_end pt-in
+    echo "pt-stats-in: $(stats)"
 fi
 grep -E "$n" /proc/interrupts | sed 's/^/pt-irq: /'
 echo "pt-irqs-after=$(irqs)"
@@ -205,26 +177,14 @@ GUEST
 (cd "$W/extra" && echo pt-check.sh | cpio -o -H newc 2>/dev/null | gzip) >"$W/extra.cpio.gz"
 cat "$INITRD" "$W/extra.cpio.gz" >"$W/initrd"
 
-# finish_pt: the verdict; on a failure, the end of each guest's console
-finish_pt() {
-    if [ "$failures" -ne 0 ]; then
-        for m in tcp msix intx; do
-            [ -f "$W/console-$m" ] && echo "== console ($m)" && tail -60 "$W/console-$m"
-        done
-        [ -f "$W/console-vf" ] && echo "== console (nvme VF)" && tail -40 "$W/console-vf"
-        echo "$failures check(s) failed"
-        exit 1
-    fi
-    echo "all checks passed"
-    exit 0
-}
-# want REGEX WHAT: a check of the console $con
-want() { grep -aqE "$1" "$con" && pass "$2" || fail "$2 (console lacks /$1/)"; }
+# want REGEX WHAT: a check of the current VM's console
+want() { grep -aqE "$1" "$vm_console" && pass "$2" || fail "$2 (console lacks /$1/)"; }
 # boot_e1000e MODE CMDLINE: A to a 1-vCPU guest running pt-check.sh MODE;
 # the host's half at pt-ready; then the checks both modes share. The
 # console is in W/console-MODE.
 boot_e1000e() {
-    local mode=$1 con=$W/console-$1 err=$W/err-$1 vmm rc mmio got cmd t huge=()
+    local mode=$1 con=$W/console-$1 err=$W/err-$1 rc mmio got cmd t huge=()
+    vm_console=$con
     # TCP in 2 MiB pages of RAM: QEMU's e1000e drops a frame whose buffer
     # spans two 4 KiB pages the lab's IOMMU maps apart, as vfio-tx-span
     # proves (docs/lab.md, "TCP on the lab's e1000e pair").
@@ -233,9 +193,9 @@ boot_e1000e() {
         huge=(--hugepages)
     fi
     timeout 360 "$VMM" "${huge[@]}" --kernel "$KERNEL" --initrd "$W/initrd" --vcpus 1 --memory 256 \
-        --passthrough "$A" --console "file:$con" --control "$W/ctl-$mode" \
+        --passthrough "$A" --console "file:$con" --control "$W/ctl" \
         --cmdline "console=ttyS0 panic=-1 $2 evr_run=\"sh /pt-check.sh $mode\"" 2>"$err" &
-    vmm=$!
+    vm_pid=$!
     # Until the guest's driver sets bus mastering the function can do no DMA
     # into guest RAM: the host's view of its command register, sampled once
     # the guest's kernel prints (docs/lab.md, "A triple fault in
@@ -252,13 +212,12 @@ boot_e1000e() {
     else
         fail "while the guest's kernel boots, $A's command register is ${cmd:-unreadable}: bus mastering on before the driver"
     fi
-    wait_console "$con" pt-ready
-    if grep -aq "pt-ready" "$con"; then
+    if wait_for pt-ready 300; then
         if [ "$mode" != intx ]; then
             # BAR0 is a memory slot: the driver's register accesses never
             # leave KVM, so the MMIO exits are the MSI-X table's and PBA's
             # and BAR3's.
-            mmio=$(ctl "$W/ctl-$mode" counters |
+            mmio=$(ctl counters |
                 python3 -c 'import json,sys; print(sum(v["exits"]["mmio"] for v in json.load(sys.stdin)["vcpus"]))')
             # Measured 2026-11-29: 47 with the memory slots, 4286 with every
             # BAR trapped (the same boot, without the TCP transfer; 47 with
@@ -273,11 +232,11 @@ boot_e1000e() {
         got=$(grep -c 'bytes from' "$W/ping-in")
         [ "$got" -ge 1 ] && pass "the peer pings the guest ($got of 3 replies)" ||
             fail "the peer's pings: $(tail -3 "$W/ping-in")"
-        [ "$mode" = tcp ] && timeout 170 ip netns exec "$NS" python3 "$TCP_PEER" send 10.13.0.2 5002 "$W/to-guest" \
-            >"$W/send" 2>&1
+        [ "$mode" = tcp ] && tcp_send 10.13.0.2 5002 pt-in
     fi
-    wait "$vmm"
+    wait "$vm_pid"
     rc=$?
+    vm_pid=""
     [ "$rc" -eq 0 ] && pass "evr-vmm exited 0" || fail "evr-vmm exited $rc: $(cat "$err")"
     [ -s "$err" ] && sed 's/^/  evr-vmm: /' "$err"
     kvm_trace_report "$err"
@@ -305,26 +264,18 @@ boot_e1000e() {
 if [ "$MODE" = tcp ]; then
     # MSI-X, and TCP both ways.
     boot_e1000e tcp ""
-    con=$W/console-tcp
     want 'pt-irq-mode=msix .?$' "the guest's driver runs the device on MSI-X"
-    out_md5=$(grep -a 'pt-tcp-out-md5=' "$con" | sed 's/.*=//' | tr -dc 0-9a-f)
-    grep -aq 'pt-tcp-out-rc=0' "$con" && [ -n "$out_md5" ] && grep -q "sink got 2097152 md5 $out_md5" "$W/sink" &&
-        pass "the guest sent the peer 2 MiB over TCP, every byte as sent (MD5 $out_md5)" ||
-        fail "the guest's 2 MiB to the peer: $(grep -a 'pt-tcp-out' "$con" | tr '\n' ' ') peer: $(cat "$W/sink")"
-    grep -aq "pt-tcp-in=2097152 md5=$to_guest_md5" "$con" &&
-        pass "the peer sent the guest 2 MiB over TCP, every byte as sent (MD5 $to_guest_md5)" ||
-        fail "the peer's 2 MiB to the guest: $(grep -a 'pt-tcp-in' "$con") (sent md5 $to_guest_md5; $(cat "$W/send" 2>/dev/null))"
-    grep -a 'pt-tcp-diag' "$con" | sed 's/^/  guest: /'
-    finish_pt
+    tcp_check_out pt-out "the passed-through e1000e ($A, MSI-X)"
+    tcp_check_in pt-in "the passed-through e1000e ($A, MSI-X)"
+    finish 60
+    exit 0
 fi
 
 boot_e1000e msix ""
-con=$W/console-msix
 want 'pt-irq-mode=msix .?$' "the guest's driver runs the device on MSI-X"
 
 # INTx: the guest's PCI core offers its drivers no MSI or MSI-X.
 boot_e1000e intx pci=nomsi
-con=$W/console-intx
 want 'pt-irq-mode=.?$' "with pci=nomsi the guest's driver enables neither MSI nor MSI-X"
 want 'pt-irq: +[0-9]+: +[0-9]+ +IO-APIC +[0-9]+-fasteoi +eth[0-9]+.?$' \
     "it runs the device on one IO-APIC pin, level-triggered (INTx)"
@@ -364,16 +315,17 @@ echo "vf-ready"
 GUEST
     (cd "$W/extra" && echo pt-vf.sh | cpio -o -H newc 2>/dev/null | gzip) >"$W/extra-vf.cpio.gz"
     cat "$INITRD_NVME" "$W/extra-vf.cpio.gz" >"$W/initrd-vf"
+    vm_console=$W/console-vf
     timeout 360 "$VMM" --kernel "$KERNEL" --initrd "$W/initrd-vf" --vcpus 1 --memory 256 \
-        --passthrough "$VF" --console "file:$W/console-vf" --control "$W/ctl" \
+        --passthrough "$VF" --console "file:$vm_console" --control "$W/ctl" \
         --cmdline 'console=ttyS0 panic=-1 evr_run="sh /pt-vf.sh; sleep 600"' 2>"$W/err-vf" &
-    vmm=$!
-    wait_console "$W/console-vf" vf-ready
+    vm_pid=$!
+    wait_for vf-ready 300 || fail "the guest never printed vf-ready"
     [ "$(drv "$VF")" = vfio-pci ] && pass "$VF is with vfio-pci while the VM runs" ||
         fail "$VF is with '$(drv "$VF")' while the VM runs"
-    echo "stop: $(ctl "$W/ctl" stop)"
-    wait "$vmm"
-    rc=$?
+    echo "stop: $(ctl stop)"
+    end_vm 60
+    rc=$vm_rc
     [ "$rc" -eq 0 ] && pass "evr-vmm stopped from the control socket exited 0" ||
         fail "evr-vmm (VF) exited $rc: $(cat "$W/err-vf")"
     [ -s "$W/err-vf" ] && sed 's/^/  evr-vmm: /' "$W/err-vf"
@@ -381,19 +333,18 @@ GUEST
     grep -q "not reset" "$W/err-vf" && fail "$VF was not reset: $(grep "not reset" "$W/err-vf")" ||
         pass "$VF was reset without a complaint"
     grep -a "vf-" "$W/console-vf" | sed 's/^/  guest: /'
-    wantvf() { grep -aqE "$1" "$W/console-vf" && pass "$2" || fail "$2 (console lacks /$1/)"; }
-    wantvf 'vf-pci=0000:00:0[1-9a-f].[0-7] class=0x010802' "the guest enumerates the VF as NVMe"
-    wantvf 'vf-bar0=0x0*c[0-9a-f]{7} 0x0*c[0-9a-f]{7} 0x0*140204' \
+    want 'vf-pci=0000:00:0[1-9a-f].[0-7] class=0x010802' "the guest enumerates the VF as NVMe"
+    want 'vf-bar0=0x0*c[0-9a-f]{7} 0x0*c[0-9a-f]{7} 0x0*140204' \
         "its BAR0: 16 KiB of 64-bit memory in the PCI window"
-    wantvf 'vf-msix-vectors=1' "its MSI-X capability, 1 vector as the VF has"
-    wantvf 'vf-caps= 1 16 17.?$' "its capability list: PM, PCI Express, MSI-X"
+    want 'vf-msix-vectors=1' "its MSI-X capability, 1 vector as the VF has"
+    want 'vf-caps= 1 16 17.?$' "its capability list: PM, PCI Express, MSI-X"
     # QEMU's nvme VFs stay offline until the PF gives them queue and
     # interrupt resources (NVMe virtualization management, `nvme virt-mgmt`,
     # not done here): CSTS then reads CFS (0x2), from the VF itself through
     # BAR0's memory slot (a register nobody answers reads all ones, which
     # the driver reports differently).
-    wantvf 'vf-dmesg: .*nvme nvme0: pci function' "the guest's nvme driver probes it"
-    wantvf 'vf-dmesg: .*CSTS=0x[0-9a-e]' "and reads the VF's own status register (not all ones)"
+    want 'vf-dmesg: .*nvme nvme0: pci function' "the guest's nvme driver probes it"
+    want 'vf-dmesg: .*CSTS=0x[0-9a-e]' "and reads the VF's own status register (not all ones)"
     [ -z "$(drv "$VF")" ] && pass "after the VM, $VF is unbound again, as it was" ||
         fail "after the VM, $VF is with '$(drv "$VF")'"
     [ -z "$(tr -d '(null)\n' <"/sys/bus/pci/devices/$VF/driver_override")" ] &&
@@ -401,4 +352,4 @@ GUEST
     echo 0 >"$pf/sriov_numvfs"
 fi
 
-finish_pt
+finish 60

@@ -1,7 +1,10 @@
 # Shell helpers of the lab's evr-vmm checks (guest-checks.sh,
-# reboot-checks.sh, hotplug-checks.sh), sourced. The caller sets W (its scratch directory:
-# W/ctl is the control socket, W/console the console log, W/err and W/out
-# scratch files), vm_pid (the evr-vmm in the background) and failures=0.
+# reboot-checks.sh, hotplug-checks.sh, passthrough-checks.sh), sourced. The
+# caller sets W (its scratch directory: W/ctl is the control socket, W/console
+# the console log, W/err and W/out scratch files), vm_pid (the evr-vmm in the
+# background) and failures=0. A caller that boots its VMs one after another,
+# each with a console log of its own, W/console-NAME, names the current one
+# in vm_console (W/console when unset).
 # A VM that does not end when asked is killed after a bounded wait
 # (end_vm), so one failure costs one check, not the lab's timeout.
 
@@ -50,17 +53,23 @@ stop_vm() { # stop_vm: the control socket's stop, then end_vm
 wait_for() {
     local i
     for ((i = 0; i < $2 * 2; i++)); do
-        [ "$(grep -cF -- "$1" "$W/console" 2>/dev/null)" -ge "${3:-1}" ] && return 0
+        [ "$(grep -acF -- "$1" "${vm_console:-$W/console}" 2>/dev/null)" -ge "${3:-1}" ] && return 0
         kill -0 "$vm_pid" 2>/dev/null || return 1
         sleep 0.5
     done
     return 1
 }
-# finish: the verdict; on a failure, the end of the guest's console too.
+# finish [LINES]: the verdict; on a failure, the last LINES (40) of each
+# console log too (W/console, W/console-NAME).
 finish() {
+    local c name
     if [ "$failures" -ne 0 ]; then
-        echo "== console of the guest"
-        tail -40 "$W/console"
+        for c in "$W/console" "$W"/console-*; do
+            [ -f "$c" ] || continue
+            name=${c##*/console}
+            echo "== console of the guest${name:+ (${name#-})}"
+            tail -"${1:-40}" "$c"
+        done
         echo "$failures check(s) failed"
         exit 1
     fi
@@ -153,14 +162,14 @@ tcp_send() {
 }
 tcp_ends() { # tcp_ends TAG: what else each end has to say of a failed transfer
     echo "  the test host's sockets: $(ip netns exec "$tcp_ns" ss -tin 2>&1 | tr -s ' \t\n' ' ')"
-    grep -a "$1-diag" "$W/console" | sed 's/^/  guest: /'
+    grep -a "$1-diag" "${vm_console:-$W/console}" | sed 's/^/  guest: /'
 }
 # tcp_check_out TAG WHAT: the guest's tcp_out TAG (on its console) against
 # the test host's sink; WHAT names the function and VLAN
 tcp_check_out() {
     local md5 end rc i
-    md5=$(grep -ao "$1-md5=[0-9a-f]*" "$W/console" | tail -1 | sed 's/.*=//')
-    end=$(grep -ao "$1-rc=[0-9]* $TCP_COUNTS" "$W/console" | tail -1)
+    md5=$(grep -ao "$1-md5=[0-9a-f]*" "${vm_console:-$W/console}" | tail -1 | sed 's/.*=//')
+    end=$(grep -ao "$1-rc=[0-9]* $TCP_COUNTS" "${vm_console:-$W/console}" | tail -1)
     rc=${end#*-rc=}
     end=${end:+its nc ended with status ${rc%% *}; the TCP of the guest meanwhile: ${rc#* }}
     # the sink reports once it has read the end, which can be just after
@@ -181,7 +190,7 @@ tcp_check_out() {
 # what tcp_send TAG sent
 tcp_check_in() {
     local got
-    got=$(grep -ao "$1=[0-9]* md5=[0-9a-f]* $TCP_COUNTS" "$W/console" | tail -1)
+    got=$(grep -ao "$1=[0-9]* md5=[0-9a-f]* $TCP_COUNTS" "${vm_console:-$W/console}" | tail -1)
     if [ "${got%% retrans=*}" = "$1=$TCP_BYTES md5=$tcp_to_guest_md5" ]; then
         pass "$2, test host to guest: $TCP_BYTES bytes over TCP, MD5 $tcp_to_guest_md5 at both ends (the TCP of the guest meanwhile: retrans=${got##* retrans=})"
     else
