@@ -12,7 +12,7 @@ TCP_BOUND s (then only its counted rate is kept), and PPS_SECONDS of
 60-byte frames (64 with the FCS) from the sender kernel's pktgen; REPS of
 each per boot, ROUNDS boots of every configuration, interleaved. Guests:
 1 vCPU, 256 MiB memfd RAM (in 2 MiB pages in passthrough mode), the lab kernel; each VMM process pinned to one
-lab CPU with taskset.
+lab CPU with taskset, never CPU 0 (docs/lab.md, issue 9's cause).
 
 vswitch (issue 10): VM to VM through evr-vswitch. vm-a's VM port and vm-b's
 each have an access slice of VLAN 100, on two wire ports that are the two
@@ -294,7 +294,7 @@ def vswitch_round(vmm_kind, evr_vmm, vs, tmp, kernel, initrd, reps, phases, resu
             "vm-b": f"recv 10.0.0.2 10.0.0.1 {MACS['vm-a']} 0 0 0 0 0"}
     guests = [Guest(vmm_kind, n, cpu, tmp, kernel, initrd, args[n], ("vhost_user", socks[n]),
                     evr_vmm)
-              for cpu, n in enumerate(("vm-a", "vm-b"))]
+              for cpu, n in enumerate(("vm-a", "vm-b"), start=1)]
     label = "evr-vmm" if vmm_kind == "evr" else "qemu -accel kvm"
     try:
         wait_sockets(socks.values(), guests)
@@ -458,7 +458,7 @@ def pt_round(cfg, fn, vswitch, vmm, kernel, initrd, tmp, args, reps, counters, r
             sock = os.path.join(tmp, "vm-a.vhost.sock")
             if os.path.exists(sock):
                 os.unlink(sock)
-            guest = Guest("evr", "vm-a", 0, tmp, kernel, initrd, args, ("vhost_user", sock),
+            guest = Guest("evr", "vm-a", 1, tmp, kernel, initrd, args, ("vhost_user", sock),
                           vmm, huge=True)
             wait_sockets([sock], [guest])
             vs.ok(op="port-add", name="w0", role="wire", devargs=fn)
@@ -467,10 +467,10 @@ def pt_round(cfg, fn, vswitch, vmm, kernel, initrd, tmp, args, reps, counters, r
             vs.ok(op="slice-set", name="s", uplink="w0", vm="vm-a", mode="trunk", vlans=[VLAN])
         elif cfg == "qemu vfio-pci":
             bind(fn, "vfio-pci")
-            guest = Guest("qemu", "vm-a", 0, tmp, kernel, initrd, args, ("vfio", fn), vmm,
+            guest = Guest("qemu", "vm-a", 1, tmp, kernel, initrd, args, ("vfio", fn), vmm,
                           huge=True)
         else:
-            guest = Guest("evr", "vm-a", 0, tmp, kernel, initrd, args, ("vfio", fn), vmm,
+            guest = Guest("evr", "vm-a", 1, tmp, kernel, initrd, args, ("vfio", fn), vmm,
                           huge=True)
         t0 = time.monotonic()
         if guest.wait_line(r"bench: ready send", limit=BOOT_LIMIT) is None:

@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 setup_hosts 4
-write_appliance "$(vm vm-a 10.0.0.10 0)" "$(vm vm-b 10.0.0.11 1)"
+write_appliance "$(vm vm-a 10.0.0.10 1)" "$(vm vm-b 10.0.0.11 2)"
 
 say "evrd: the appliance, its vswitch and its two router engines"
 start_evrd

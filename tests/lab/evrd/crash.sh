@@ -150,7 +150,7 @@ for p in "$p2" "$p3"; do host 2 ip link set "$p" down; host 2 ip link set "$p" m
 host 2 ip link set bond0 type bond primary "$p2"
 host 2 ip link set bond0 up
 host 2 ip addr add 10.0.0.3/24 dev bond0
-write_appliance "$(vm vm-a 10.0.0.10 0)" "$(vm vm-b 10.0.0.11 1)"
+write_appliance "$(vm vm-a 10.0.0.10 1)" "$(vm vm-b 10.0.0.11 2)"
 
 say "evrd (--no-vms) with the vswitch; port0, port1 to vm-a; evr vm start vm-a"
 start_evrd --no-vms

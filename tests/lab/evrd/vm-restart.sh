@@ -22,7 +22,7 @@ vm_field() { # vm_field KEY: vm-a's KEY in evr show vms
 partition() { "$evr" -j show | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["generation"], json.dumps(d["partition"]))'; }
 
 setup_hosts 2
-write_appliance "$(vm vm-a 10.0.0.10 0 shell)"
+write_appliance "$(vm vm-a 10.0.0.10 1 shell)"
 say "evrd with one router engine; evr split port0-1 vm-a"
 start_evrd
 "$evr" split port0-1 vm-a

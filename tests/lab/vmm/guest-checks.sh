@@ -23,7 +23,7 @@ expect_refusal "not a bzImage" 1 "not a bzImage" -- "$VMM" --kernel /etc/hostnam
 expect_refusal "memory does not fit" 1 "memory: 1048576 MiB does not fit in this host's" -- \
     "$VMM" --kernel "$KERNEL" --memory 1048576
 expect_refusal "CPU does not exist" 1 "pin[1]: host CPU 7 does not exist" -- \
-    "$VMM" --kernel "$KERNEL" --vcpus 2 --pin 0,7
+    "$VMM" --kernel "$KERNEL" --vcpus 2 --pin 1,7
 echo '{"kernel": "/k", "memroy": 64}' >"$W/bad.json"
 expect_refusal "unknown key in config" 1 "$W/bad.json: unknown key 'memroy'" -- \
     "$VMM" --config "$W/bad.json"
@@ -91,7 +91,7 @@ fi
 
 # Pinning: vCPU i's thread runs only on the host CPU pin[i].
 tiny "$W/loop.bzImage" e680ebfc # out 0x80, al; jmp $-2
-"$VMM" --kernel "$W/loop.bzImage" --memory 64 --console none --vcpus 2 --pin 1,0 \
+"$VMM" --kernel "$W/loop.bzImage" --memory 64 --console none --vcpus 2 --pin 2,1 \
     --control "$W/ctl" 2>"$W/err" &
 vm_pid=$!
 vcpu_pins() {
@@ -113,7 +113,7 @@ done
 for ((i = 0; i < 120; i++)); do [ -S "$W/ctl" ] && break; sleep 0.5; done
 pins=" ${pins% }"
 stop_vm
-[ "$pins" = " vcpu0=1 vcpu1=0" ] && pass "pinning:$pins" || fail "pinning:$pins (want vcpu0=1 vcpu1=0)"
+[ "$pins" = " vcpu0=2 vcpu1=1" ] && pass "pinning:$pins" || fail "pinning:$pins (want vcpu0=2 vcpu1=1)"
 
 echo "== router-engine guest, $NCPU vCPUs, console on stdin/stdout, control socket"
 # The guest answers each console line until "quit"; a ticker in the
