@@ -3,8 +3,11 @@
 # stderr stay apart, arguments and -e values survive quoting, the current
 # directory carries over, --out is writable, a tap NIC reaches a host test
 # host, and a hung command ends in 124 within the timeout instead of a hang.
+# The command runs on lab CPUs 1 and 2 of the 3, and a nested guest on lab
+# CPU 0 makes the run a lab failure (issue 9's cause, docs/lab.md).
+# usage: lab_contract.sh EVR_LAB KVM_PIO
 set -euo pipefail
-LAB=$1
+LAB=$1 KVM_PIO=$2
 fail() { echo "lab_contract: $*" >&2; exit 1; }
 work=$(mktemp -d)
 ns=evrlab-host$$
@@ -13,7 +16,9 @@ cd "$work"
 
 set +e
 "$LAB" run --nics 0 --out "$work/out" -e 'GREETING=hello  world' -- \
-    bash -c 'echo "out:$GREETING:$1:$PWD"; echo err >&2; echo kept >"$EVR_LAB_OUT/f"; [ -c /dev/kvm ] && exit 7' \
+    bash -c 'echo "out:$GREETING:$1:$PWD"; echo err >&2; echo kept >"$EVR_LAB_OUT/f"
+             cpus=$(taskset -pc $$); [ "${cpus##*: }" = 1,2 ] || { echo "on CPUs ${cpus##*: }" >&2; exit 8; }
+             [ -c /dev/kvm ] && exit 7' \
     _ 'a b' >"$work/stdout" 2>"$work/stderr"
 rc=$?
 set -e
@@ -22,7 +27,15 @@ set -e
 grep -qx err "$work/stderr" || fail "stderr lacks the command's 'err': '$(cat "$work/stderr")'"
 grep -q out: "$work/stderr" && fail "stdout leaked into stderr"
 [ "$(cat "$work/out/f" 2>/dev/null)" = kept ] || fail "--out did not carry a file back"
-echo "lab_contract: status, stdout/stderr, quoting, cwd and --out hold"
+echo "lab_contract: status, stdout/stderr, quoting, cwd, --out and CPUs 1-2 hold"
+
+set +e
+"$LAB" run --nics 0 -- taskset -c 0 "$KVM_PIO" 1000 >/dev/null 2>"$work/stderr"
+rc=$?
+set -e
+[ "$rc" -eq 125 ] && grep -q "a nested guest ran on lab CPU 0" "$work/stderr" ||
+    fail "a nested guest pinned to lab CPU 0 gave status $rc (want 125, named): $(cat "$work/stderr")"
+echo "lab_contract: a nested guest on lab CPU 0 is the lab's failure (125), named"
 
 set +e
 start=$(date +%s)
