@@ -98,13 +98,17 @@ say "ping: vf0 (port VLAN 100) <-> test host VLAN 100, vf1 <-> test host untagge
 # rx_start [PREFIX...]: a receiver of RX_MARK frames on RX_IF, run under
 # PREFIX (ip netns exec th); rx_end waits for it. Its lines: "src=MAC tags=...".
 rx_start() {
-    rm -f "$WORK/ready" "$WORK/rx"
-    "$@" "$L2" recv "$RX_IF" "$RX_MARK" 4 "$WORK/ready" >"$WORK/rx" &
+    rm -f "$WORK/ready" "$WORK/sent" "$WORK/rx"
+    "$@" "$L2" recv "$RX_IF" "$RX_MARK" 3 "$WORK/ready" "$WORK/sent" >"$WORK/rx" &
     rx_pid=$!
     for _ in $(seq 50); do [ -e "$WORK/ready" ] && return 0; sleep 0.1; done
     fail "the frame receiver on $RX_IF did not start"
 }
-rx_end() { wait "$rx_pid" || fail "the frame receiver on $RX_IF failed"; }
+# rx_end: the sender is done; the receiver keeps 3 s for frames in flight
+rx_end() {
+    : >"$WORK/sent"
+    wait "$rx_pid" || fail "the frame receiver on $RX_IF failed"
+}
 
 # to_host IFACE SRC VLANS MARK: what reaches the test host's cable end when
 # IFACE sends marked frames from SRC with the tags VLANS.

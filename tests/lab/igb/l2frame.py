@@ -4,11 +4,18 @@
 send IFACE DST SRC VLANS MARK COUNT   send COUNT frames of EtherType 0x88b5
                                       carrying MARK, with the 802.1Q tags in
                                       VLANS (comma list, outer first; '-' none)
-recv IFACE MARK SECONDS READY         after binding, create the file READY;
+recv IFACE MARK SECONDS READY SENT    after binding, create the file READY;
                                       print one line per MARK frame received
-                                      in SECONDS: "src=MAC tags=T1,T2" (the
-                                      tag the driver stripped first, then the
-                                      tags still in the frame; '-' for none)
+                                      until SECONDS after the file SENT
+                                      appears (the sender is done): "src=MAC
+                                      tags=T1,T2" (the tag the driver stripped
+                                      first, then the tags still in the frame;
+                                      '-' for none). Fails when SENT has not
+                                      appeared after SENT_LIMIT s.
+
+The receiver's window starts when the sender is done, not when the
+receiver is: in a lab slowed down by its neighbours, the sender's own
+start (a Python under emulation) once took longer than a fixed window.
 """
 import os
 import socket
@@ -24,6 +31,7 @@ PACKET_AUXDATA = 8
 PACKET_OUTGOING = 4
 TP_STATUS_VLAN_VALID = 0x10
 AUXDATA = struct.Struct("=IIIHHHH")
+SENT_LIMIT = 120
 
 
 def mac_bytes(text):
@@ -66,20 +74,25 @@ def parse(frame, aux_tag):
     return frame[6:12], tags, frame[off + 2:]
 
 
-def recv(ifname, mark, seconds, ready):
+def recv(ifname, mark, seconds, ready, sent):
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
     sock.bind((ifname, 0))
     with open(ready, "w", encoding="ascii"):
         pass
-    deadline = time.monotonic() + float(seconds)
+    start = time.monotonic()
+    deadline = None  # SECONDS after SENT appears
     want = mark.encode()
-    while (left := deadline - time.monotonic()) > 0:
-        sock.settimeout(left)
+    while deadline is None or time.monotonic() < deadline:
+        if deadline is None and os.path.exists(sent):
+            deadline = time.monotonic() + float(seconds)
+        if deadline is None and time.monotonic() - start > SENT_LIMIT:
+            sys.exit(f"l2frame: the sender was not done ({sent}) after {SENT_LIMIT} s")
+        sock.settimeout(0.2)
         try:
             frame, ancdata, _, addr = sock.recvmsg(4096, socket.CMSG_SPACE(AUXDATA.size))
         except TimeoutError:
-            break
+            continue
         if addr[2] == PACKET_OUTGOING:
             continue
         aux_tag = None
@@ -98,7 +111,7 @@ def recv(ifname, mark, seconds, ready):
 def main(argv):
     if len(argv) == 7 and argv[0] == "send":
         send(*argv[1:])
-    elif len(argv) == 5 and argv[0] == "recv":
+    elif len(argv) == 6 and argv[0] == "recv":
         recv(*argv[1:])
     else:
         sys.exit(__doc__)
