@@ -158,7 +158,7 @@ lab_boot_run() {
     # the lab's own state (issue 9; guest-init watches for it and stops the
     # command), and a lab that stalls in its own boot, before the command
     # starts (lab_watch_boot). Four, because one clean-clone CI run met
-    # issue 9's fault in two labs in a row (docs/lab.md, "How often").
+    # issue 9's fault in two labs in a row (docs/lab.md, "Issue 9's cause").
     for ((attempt = 1; ; attempt++)); do
         left=$((LAB_TIMEOUT - ($(date +%s) - t0)))
         [ "$left" -ge 1 ] || left=1
@@ -258,6 +258,12 @@ lab_boot_once() {
     wait "$watch_pid" 2>/dev/null
     set -e
     # QEMU may have died before opening a fifo; unblock the readers then.
+    # (One clean-clone CI run found the fifo gone here, with a stand-in QEMU
+    # in lab-contract, unexplained: say what the run directory holds then.)
+    [ -p "$LAB_RUN/stdout.fifo" ] && [ -p "$LAB_RUN/stderr.fifo" ] || {
+        echo "evr-lab: the run directory's fifos are gone: $(ls -la "$LAB_RUN" 2>&1 | tr '\n' ' ')" >&2
+        exit 125
+    }
     exec 7<>"$LAB_RUN/stdout.fifo" 8<>"$LAB_RUN/stderr.fifo"
     exec 7>&- 8>&-
     wait "$out_pid" "$err_pid" 2>/dev/null || true
