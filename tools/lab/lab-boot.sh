@@ -164,7 +164,7 @@ lab_boot_run() {
         [ "$left" -ge 1 ] || left=1
         lab_boot_once "$qemu" "$left"
         if [ -s "$LAB_RUN/ctl/lab-cpu0" ]; then
-            echo "evr-lab: a nested guest ran on lab CPU 0, which the lab keeps free of them (issue 9's cause, docs/lab.md); the command, which runs on the other lab CPUs, pinned one there. The command was stopped at the guest's first exit:" >&2
+            echo "evr-lab: a nested guest ran on lab CPU 0, which the lab keeps free of them (issue 9's cause, docs/lab.md); the command runs on the other lab CPUs, so a process of it pinned to CPU 0 started that guest. The command was stopped at the guest's first exit:" >&2
             sed 's/^/  | /' "$LAB_RUN/ctl/lab-cpu0" >&2
             exit 125
         fi
